@@ -1,0 +1,271 @@
+"""The one neighbour engine: periodic images + a numba cell list -> CSR neighbour lists.
+
+Every descriptor, D2min and coarse-graining asks this module for neighbours.
+
+Model
+-----
+A neighbour list is built over a set of ``points`` (M, 3); the first ``n_query``
+points are the atoms whose neighbours are wanted.  For a periodic :class:`Frame`
+the points are the wrapped atoms followed by as many periodic images as the
+cutoff needs (any cutoff, also larger than half the cell: every image within the
+cutoff is a separate neighbour, as in LAMMPS).  For LAMMPS the points are local
++ ghost atoms with no images added.  ``point_atom[m]`` is the atom a point is an
+image of (identity for LAMMPS ghosts, which carry their own values).
+
+Pairs are those with ``0 < |r_j - r_i| < cutoff`` (strict, as LAMMPS), excluding
+the atom itself but including its own periodic images.  Memory is O(pairs):
+12 bytes per pair (int32 point index + float64 distance).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba as nb
+import numpy as np
+
+from softscope.errors import SoftscopeError
+from softscope.frame import Frame
+
+__all__ = ["NeighborList", "neighbor_list", "periodic_images", "build_from_points"]
+
+
+@dataclass(frozen=True, eq=False)
+class NeighborList:
+    """CSR neighbour lists of the first ``n_query`` points.
+
+    Attributes
+    ----------
+    points : (M, 3) float64 — positions of atoms and images (length unit).
+    point_atom : (M,) int64 — index of the atom each point stands for.
+    n_query : int — points[:n_query] are the atoms with neighbour lists.
+    offsets : (n_query + 1,) int64 — neighbours of i are ``neigh[offsets[i]:offsets[i+1]]``.
+    neigh : (P,) int32 — indices into ``points``.
+    dist : (P,) float64 — |points[neigh] - points[i]|.
+    cutoff : float — pairs satisfy dist < cutoff.
+    """
+
+    points: np.ndarray
+    point_atom: np.ndarray
+    n_query: int
+    offsets: np.ndarray
+    neigh: np.ndarray
+    dist: np.ndarray
+    cutoff: float
+
+    @property
+    def n_pairs(self) -> int:
+        return int(self.neigh.shape[0])
+
+    def counts(self) -> np.ndarray:
+        """Number of neighbours of each query atom."""
+        return np.diff(self.offsets)
+
+    def vectors(self) -> np.ndarray:
+        """(P, 3) vectors r_j - r_i (allocates; kernels compute them on the fly)."""
+        i = np.repeat(np.arange(self.n_query), self.counts())
+        return self.points[self.neigh] - self.points[i]
+
+    def within(self, cutoff: float) -> NeighborList:
+        """The sub-list of pairs with dist < ``cutoff`` (<= the list's own cutoff)."""
+        if cutoff > self.cutoff:
+            raise SoftscopeError(
+                f"cannot narrow a neighbour list of cutoff {self.cutoff} to a larger cutoff {cutoff}"
+            )
+        if cutoff == self.cutoff:
+            return self
+        offsets, neigh, dist = _filter_csr(self.offsets, self.neigh, self.dist, float(cutoff))
+        return NeighborList(
+            self.points, self.point_atom, self.n_query, offsets, neigh, dist, float(cutoff)
+        )
+
+
+# --------------------------------------------------------------------------- images
+def periodic_images(frame: Frame, cutoff: float) -> tuple[np.ndarray, np.ndarray]:
+    """Wrapped atoms followed by every periodic image within ``cutoff`` of the cell.
+
+    Returns ``points`` (M, 3) and ``point_atom`` (M,), with points[:N] the wrapped atoms.
+    Works for triclinic cells and cutoffs larger than the cell (several image shells).
+    """
+    _check_cutoff(cutoff)
+    n = len(frame)
+    s = frame.reduced_positions()
+    pbc = np.array(frame.pbc)
+    s[:, pbc] -= np.floor(s[:, pbc])
+    # periodic wrap can give exactly 1.0 after floor for tiny negatives
+    s[:, pbc] = np.where(s[:, pbc] >= 1.0, 0.0, s[:, pbc])
+    widths = frame.perpendicular_widths()
+    pad = np.where(pbc, cutoff / widths, 0.0)
+    nimg = np.where(pbc, np.ceil(pad).astype(np.int64), 0)
+    n_total_images = np.prod(2 * nimg + 1)
+    if n_total_images > 10_000:
+        raise SoftscopeError(
+            f"cutoff {cutoff} needs {n_total_images} periodic images of a cell with widths "
+            f"{widths.round(3).tolist()}; use a larger cell (replicate it) or a smaller cutoff"
+        )
+    shifts = np.stack(
+        np.meshgrid(*[np.arange(-k, k + 1) for k in nimg], indexing="ij"), axis=-1
+    ).reshape(-1, 3)
+    # zero shift first
+    order = np.argsort(np.abs(shifts).sum(axis=1), kind="stable")
+    shifts = shifts[order]
+    pts_s = [s]
+    atoms = [np.arange(n, dtype=np.int64)]
+    for sh in shifts[1:]:
+        t = s + sh
+        mask = np.ones(n, dtype=bool)
+        for k in range(3):
+            if pbc[k]:
+                mask &= (t[:, k] >= -pad[k]) & (t[:, k] <= 1.0 + pad[k])
+        idx = np.flatnonzero(mask)
+        if idx.size:
+            pts_s.append(t[idx])
+            atoms.append(idx.astype(np.int64))
+    all_s = np.concatenate(pts_s)
+    points = frame.origin + all_s @ frame.cell
+    return np.ascontiguousarray(points), np.concatenate(atoms)
+
+
+def neighbor_list(frame: Frame, cutoff: float) -> NeighborList:
+    """Neighbour lists of every atom of ``frame`` within ``cutoff`` (periodic images counted)."""
+    points, point_atom = periodic_images(frame, cutoff)
+    return build_from_points(points, len(frame), cutoff, point_atom=point_atom)
+
+
+def build_from_points(
+    points: np.ndarray, n_query: int, cutoff: float, point_atom: np.ndarray | None = None
+) -> NeighborList:
+    """Neighbour lists of points[:n_query] among all ``points`` (no periodicity added).
+
+    Used directly by the LAMMPS adapter with local + ghost atoms.
+    """
+    _check_cutoff(cutoff)
+    points = np.ascontiguousarray(points, dtype=np.float64)
+    if points.ndim != 2 or points.shape[1] != 3:
+        raise SoftscopeError(f"points must have shape (M, 3), got {points.shape}")
+    m = points.shape[0]
+    if not (0 <= n_query <= m):
+        raise SoftscopeError(f"n_query={n_query} must lie in [0, {m}]")
+    if m >= 2**31 - 1:
+        raise SoftscopeError("more than 2^31 points are not supported")
+    if point_atom is None:
+        point_atom = np.arange(m, dtype=np.int64)
+    if not np.isfinite(points).all():
+        raise SoftscopeError("points contain NaN or inf")
+    cell_start, cell_points, bin_of, nb3 = _bin_points(points, float(cutoff))
+    counts = _count(points, n_query, cell_start, cell_points, bin_of, nb3, float(cutoff) ** 2)
+    offsets = np.zeros(n_query + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    neigh, dist = _fill(
+        points, n_query, cell_start, cell_points, bin_of, nb3, float(cutoff) ** 2, offsets
+    )
+    return NeighborList(points, point_atom, int(n_query), offsets, neigh, dist, float(cutoff))
+
+
+def _check_cutoff(cutoff: float) -> None:
+    if not np.isfinite(cutoff) or cutoff <= 0:
+        raise SoftscopeError(f"cutoff must be a positive finite length, got {cutoff}")
+
+
+# --------------------------------------------------------------------------- cell list
+def _bin_points(points: np.ndarray, cutoff: float):
+    lo = points.min(axis=0)
+    hi = points.max(axis=0)
+    span = np.maximum(hi - lo, 1e-12)
+    nb3 = np.maximum(1, np.floor(span / cutoff)).astype(np.int64)
+    # keep the bin count bounded (sparse/elongated sets) while bins stay >= cutoff
+    while np.prod(nb3) > 4 * points.shape[0] + 64:
+        k = int(np.argmax(nb3))
+        nb3[k] = max(1, nb3[k] // 2)
+    size = span / nb3
+    bins = np.minimum(((points - lo) / size).astype(np.int64), nb3 - 1)
+    bin_of = (bins[:, 0] * nb3[1] + bins[:, 1]) * nb3[2] + bins[:, 2]
+    order = np.argsort(bin_of, kind="stable")
+    ncell = int(np.prod(nb3))
+    cell_start = np.zeros(ncell + 1, dtype=np.int64)
+    np.cumsum(np.bincount(bin_of, minlength=ncell), out=cell_start[1:])
+    return cell_start, order.astype(np.int64), bin_of, nb3
+
+
+@nb.njit(cache=True, inline="always")
+def _unflatten(b, nb3):
+    bz = b % nb3[2]
+    t = b // nb3[2]
+    by = t % nb3[1]
+    bx = t // nb3[1]
+    return bx, by, bz
+
+
+@nb.njit(parallel=True, cache=True)
+def _count(points, n_query, cell_start, cell_points, bin_of, nb3, rc2):
+    counts = np.zeros(n_query, dtype=np.int64)
+    for i in nb.prange(n_query):
+        xi = points[i, 0]
+        yi = points[i, 1]
+        zi = points[i, 2]
+        bx, by, bz = _unflatten(bin_of[i], nb3)
+        c = 0
+        for ax in range(max(bx - 1, 0), min(bx + 2, nb3[0])):
+            for ay in range(max(by - 1, 0), min(by + 2, nb3[1])):
+                for az in range(max(bz - 1, 0), min(bz + 2, nb3[2])):
+                    cb = (ax * nb3[1] + ay) * nb3[2] + az
+                    for q in range(cell_start[cb], cell_start[cb + 1]):
+                        j = cell_points[q]
+                        dx = points[j, 0] - xi
+                        dy = points[j, 1] - yi
+                        dz = points[j, 2] - zi
+                        d2 = dx * dx + dy * dy + dz * dz
+                        if d2 < rc2 and j != i:
+                            c += 1
+        counts[i] = c
+    return counts
+
+
+@nb.njit(parallel=True, cache=True)
+def _fill(points, n_query, cell_start, cell_points, bin_of, nb3, rc2, offsets):
+    npair = offsets[n_query]
+    neigh = np.empty(npair, dtype=np.int32)
+    dist = np.empty(npair, dtype=np.float64)
+    for i in nb.prange(n_query):
+        xi = points[i, 0]
+        yi = points[i, 1]
+        zi = points[i, 2]
+        bx, by, bz = _unflatten(bin_of[i], nb3)
+        p = offsets[i]
+        for ax in range(max(bx - 1, 0), min(bx + 2, nb3[0])):
+            for ay in range(max(by - 1, 0), min(by + 2, nb3[1])):
+                for az in range(max(bz - 1, 0), min(bz + 2, nb3[2])):
+                    cb = (ax * nb3[1] + ay) * nb3[2] + az
+                    for q in range(cell_start[cb], cell_start[cb + 1]):
+                        j = cell_points[q]
+                        dx = points[j, 0] - xi
+                        dy = points[j, 1] - yi
+                        dz = points[j, 2] - zi
+                        d2 = dx * dx + dy * dy + dz * dz
+                        if d2 < rc2 and j != i:
+                            neigh[p] = j
+                            dist[p] = np.sqrt(d2)
+                            p += 1
+    return neigh, dist
+
+
+@nb.njit(cache=True)
+def _filter_csr(offsets, neigh, dist, rc):
+    n = offsets.shape[0] - 1
+    new_off = np.zeros(n + 1, dtype=np.int64)
+    for i in range(n):
+        c = 0
+        for p in range(offsets[i], offsets[i + 1]):
+            if dist[p] < rc:
+                c += 1
+        new_off[i + 1] = new_off[i] + c
+    nn = np.empty(new_off[n], dtype=neigh.dtype)
+    dd = np.empty(new_off[n], dtype=np.float64)
+    for i in range(n):
+        q = new_off[i]
+        for p in range(offsets[i], offsets[i + 1]):
+            if dist[p] < rc:
+                nn[q] = neigh[p]
+                dd[q] = dist[p]
+                q += 1
+    return new_off, nn, dd
