@@ -11,21 +11,8 @@ Each module is one physical concept and has two faces:
 
 from __future__ import annotations
 
-import importlib
+from softscope.descriptors.coarse_grain import coarse_grain
 
-_EXPORTS = {
-    "radial": "softscope.descriptors.radial",
-    "angular": "softscope.descriptors.angular",
-    "entropy": "softscope.descriptors.entropy",
-    "interstice": "softscope.descriptors.interstice",
-    "coarse_grain": "softscope.descriptors.coarse_grain",
-    "DescriptorSpec": "softscope.descriptors.spec",
-}
-
-__all__ = list(_EXPORTS)
-
-
-def __getattr__(name: str):
-    if name in _EXPORTS:
-        return getattr(importlib.import_module(_EXPORTS[name]), name)
-    raise AttributeError(f"module 'softscope.descriptors' has no attribute {name!r}")
+# Functions share their module's name, so they are imported eagerly (a lazy
+# ``__getattr__`` would be shadowed by the submodule once it is imported).
+__all__ = ["coarse_grain"]
