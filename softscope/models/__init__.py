@@ -1,0 +1,8 @@
+"""Models: the safe file format, stored estimators, the Model object and the zoo."""
+
+from __future__ import annotations
+
+from softscope.models.estimators import LinearEstimator, TreeEnsemble
+from softscope.models.model import Model, load_model, zoo_names, zoo_path
+
+__all__ = ["Model", "LinearEstimator", "TreeEnsemble", "load_model", "zoo_names", "zoo_path"]

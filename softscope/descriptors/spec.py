@@ -1,0 +1,277 @@
+"""DescriptorSpec: every parameter and convention of a feature set, serialisable to JSON.
+
+A spec is an ordered list of feature **blocks** plus optional **coarse-graining**
+radii.  The feature vector of atom i is
+
+    [ raw blocks (in order) | cg(r_1)(raw) | cg(r_2)(raw) | ... ]
+
+where ``cg(r)`` is :func:`softscope.descriptors.coarse_grain` of every raw column.
+
+Block kinds (parameters as in the descriptor functions of the same name):
+
+- ``radial``: centers, sigma, cutoff, cutoff_function
+- ``angular``: xi, lambdas, zetas, cutoff, prefactor, cutoff_function
+- ``entropy``: sigma, r_max, average_cutoff (species-blind, LAMMPS ``entropy/atom``)
+- ``interstice``: radii, medium_range
+- ``external``: per-atom columns that a single frame cannot give (e.g. the
+  vibrational mean-square displacement ``msd`` from a thermal window); supplied by
+  the caller (``extra={"msd": ...}``) — the LAMMPS fix accumulates them in-run.
+
+A spec records its species order and unit style; computing it on a frame with a
+species outside that order is an error.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from softscope.errors import SoftscopeError
+from softscope.frame import Frame
+
+__all__ = ["DescriptorSpec", "SPEC_VERSION"]
+
+SPEC_VERSION = 1
+UNIT_STYLES = ("metal", "lj", "real", "si", "cgs", "electron", "micro", "nano")
+_KINDS = ("radial", "angular", "entropy", "interstice", "external")
+
+
+def _f(x) -> float:
+    return float(x)
+
+
+@dataclass(frozen=True)
+class DescriptorSpec:
+    """A feature set: species order, unit style, blocks, coarse-graining radii."""
+
+    species: tuple[str, ...]
+    units: str = "metal"
+    blocks: tuple[Mapping[str, Any], ...] = ()
+    coarse_grain: tuple[float, ...] = ()
+    version: int = field(default=SPEC_VERSION)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "species", tuple(str(s) for s in self.species))
+        object.__setattr__(self, "coarse_grain", tuple(_f(r) for r in self.coarse_grain))
+        object.__setattr__(self, "blocks", tuple(_normalise_block(b) for b in self.blocks))
+        if not self.species or len(set(self.species)) != len(self.species):
+            raise SoftscopeError(f"spec species must be non-empty and unique, got {self.species}")
+        if self.units not in UNIT_STYLES:
+            raise SoftscopeError(f"unknown unit style {self.units!r}; one of {UNIT_STYLES}")
+        if not self.blocks:
+            raise SoftscopeError("a descriptor spec needs at least one block")
+        if any(r <= 0 or not np.isfinite(r) for r in self.coarse_grain):
+            raise SoftscopeError(f"coarse-graining radii must be positive, got {self.coarse_grain}")
+        if self.version != SPEC_VERSION:
+            raise SoftscopeError(
+                f"descriptor spec version {self.version} is not supported (this softscope: {SPEC_VERSION})"
+            )
+
+    # ------------------------------------------------------------ serialisation
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "species": list(self.species),
+            "units": self.units,
+            "blocks": [dict(b) for b in self.blocks],
+            "coarse_grain": list(self.coarse_grain),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> DescriptorSpec:
+        try:
+            return cls(
+                species=tuple(d["species"]),
+                units=d.get("units", "metal"),
+                blocks=tuple(d["blocks"]),
+                coarse_grain=tuple(d.get("coarse_grain", ())),
+                version=int(d.get("version", SPEC_VERSION)),
+            )
+        except KeyError as exc:
+            raise SoftscopeError(f"descriptor spec lacks the field {exc}") from exc
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> DescriptorSpec:
+        return cls.from_dict(json.loads(text))
+
+    # ------------------------------------------------------------------ geometry
+    @property
+    def cutoff(self) -> float:
+        """Largest neighbour distance any raw block needs (length unit)."""
+        return max(_block_cutoff(b) for b in self.blocks)
+
+    @property
+    def ghost_cutoff(self) -> float:
+        """Reach needed around an atom when raw features of neighbours are coarse-grained
+        without communication: cutoff + max(coarse_grain)."""
+        return self.cutoff + (max(self.coarse_grain) if self.coarse_grain else 0.0)
+
+    @property
+    def external(self) -> tuple[str, ...]:
+        """Names of externally supplied per-atom columns."""
+        out: list[str] = []
+        for b in self.blocks:
+            if b["kind"] == "external":
+                out.extend(b["names"])
+        return tuple(out)
+
+    # ------------------------------------------------------------------ features
+    def raw_names(self) -> list[str]:
+        names: list[str] = []
+        for b in self.blocks:
+            names.extend(_block_names(b, self.species))
+        return names
+
+    def feature_names(self) -> list[str]:
+        raw = self.raw_names()
+        names = list(raw)
+        from softscope.descriptors.coarse_grain import coarse_grain_names
+
+        for r in self.coarse_grain:
+            names.extend(coarse_grain_names(raw, r))
+        return names
+
+    @property
+    def n_features(self) -> int:
+        return len(self.feature_names())
+
+    def check_frame(self, frame: Frame) -> None:
+        frame.species_index(self.species)  # raises on unknown species
+
+    def compute_raw(self, frame: Frame, extra: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
+        """(N, n_raw) raw block features of ``frame``."""
+        self.check_frame(frame)
+        cols = [_compute_block(b, frame, self.species, extra) for b in self.blocks]
+        return np.ascontiguousarray(np.concatenate(cols, axis=1))
+
+    def compute(self, frame: Frame, extra: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
+        """(N, n_features) float64: raw blocks followed by their coarse-grained copies."""
+        raw = self.compute_raw(frame, extra)
+        if not self.coarse_grain:
+            return raw
+        from softscope.descriptors.coarse_grain import coarse_grain_from_neighbors
+        from softscope.neighbors import neighbor_list
+
+        nl = neighbor_list(frame, max(self.coarse_grain))
+        point_raw = raw[nl.point_atom]
+        parts = [raw] + [coarse_grain_from_neighbors(nl, point_raw, r) for r in self.coarse_grain]
+        return np.ascontiguousarray(np.concatenate(parts, axis=1))
+
+
+# ---------------------------------------------------------------------- blocks
+def _normalise_block(b: Mapping[str, Any]) -> dict[str, Any]:
+    b = dict(b)
+    kind = b.get("kind")
+    if kind not in _KINDS:
+        raise SoftscopeError(f"unknown descriptor block kind {kind!r}; known: {_KINDS}")
+    if kind == "radial":
+        centers = [float(c) for c in b["centers"]]
+        sigma = float(b["sigma"])
+        if not centers or sigma <= 0:
+            raise SoftscopeError("radial block needs non-empty centers and sigma > 0")
+        cutoff = float(b.get("cutoff") or (max(centers) + 4 * sigma))
+        return {
+            "kind": "radial", "centers": centers, "sigma": sigma, "cutoff": cutoff,
+            "cutoff_function": bool(b.get("cutoff_function", False)),
+        }
+    if kind == "angular":
+        return {
+            "kind": "angular",
+            "xi": [float(x) for x in np.atleast_1d(b["xi"])],
+            "lambdas": [float(x) for x in np.atleast_1d(b["lambdas"])],
+            "zetas": [float(x) for x in np.atleast_1d(b["zetas"])],
+            "cutoff": float(b["cutoff"]),
+            "prefactor": bool(b.get("prefactor", False)),
+            "cutoff_function": bool(b.get("cutoff_function", False)),
+        }
+    if kind == "entropy":
+        avg = b.get("average_cutoff")
+        return {
+            "kind": "entropy", "sigma": float(b["sigma"]), "r_max": float(b["r_max"]),
+            "average_cutoff": None if avg is None else float(avg),
+        }
+    if kind == "interstice":
+        radii = b.get("radii")
+        return {
+            "kind": "interstice",
+            "radii": None if radii is None else {str(k): float(v) for k, v in radii.items()},
+            "medium_range": bool(b.get("medium_range", True)),
+        }
+    names = [str(n) for n in b["names"]]
+    return {"kind": "external", "names": names, "cutoff": float(b.get("cutoff", 0.0))}
+
+
+def _block_cutoff(b: Mapping[str, Any]) -> float:
+    kind = b["kind"]
+    if kind in ("radial", "angular"):
+        return b["cutoff"]
+    if kind == "entropy":
+        from softscope.descriptors.entropy import entropy_cutoff
+
+        return entropy_cutoff(b["sigma"], b["r_max"], b["average_cutoff"])
+    if kind == "interstice":
+        from softscope.descriptors.interstice import interstice_ghost_cutoff
+
+        return interstice_ghost_cutoff(b["radii"], b["medium_range"])
+    return b.get("cutoff", 0.0)
+
+
+def _block_names(b: Mapping[str, Any], species: tuple[str, ...]) -> list[str]:
+    kind = b["kind"]
+    if kind == "radial":
+        from softscope.descriptors.radial import radial_names
+
+        return radial_names(list(species), b["centers"])
+    if kind == "angular":
+        from softscope.descriptors.angular import angular_names
+
+        return angular_names(list(species), b["xi"], b["lambdas"], b["zetas"])
+    if kind == "entropy":
+        return ["s2"] if b["average_cutoff"] is None else [f"s2_avg{b['average_cutoff']:g}"]
+    if kind == "interstice":
+        from softscope.descriptors.interstice import interstice_names
+
+        return interstice_names(b["medium_range"])
+    return list(b["names"])
+
+
+def _compute_block(b, frame: Frame, species, extra) -> np.ndarray:
+    kind = b["kind"]
+    if kind == "radial":
+        from softscope.descriptors.radial import radial
+
+        return radial(frame, b["centers"], b["sigma"], species=list(species), cutoff=b["cutoff"],
+                      cutoff_function=b["cutoff_function"])
+    if kind == "angular":
+        from softscope.descriptors.angular import angular
+
+        return angular(frame, b["xi"], b["lambdas"], b["zetas"], species=list(species),
+                       cutoff=b["cutoff"], prefactor=b["prefactor"],
+                       cutoff_function=b["cutoff_function"])
+    if kind == "entropy":
+        from softscope.descriptors.entropy import entropy
+
+        return entropy(frame, b["sigma"], b["r_max"], average_cutoff=b["average_cutoff"])[:, None]
+    if kind == "interstice":
+        from softscope.descriptors.interstice import interstice
+
+        return interstice(frame, radii=b["radii"], medium_range=b["medium_range"])
+    cols = []
+    for name in b["names"]:
+        if extra is None or name not in extra:
+            raise SoftscopeError(
+                f"feature {name!r} is not computed from one frame and must be supplied "
+                f"(extra={{'{name}': per-atom array}}); the LAMMPS fix accumulates it in-run"
+            )
+        v = np.asarray(extra[name], dtype=np.float64).reshape(-1)
+        if v.shape[0] != len(frame):
+            raise SoftscopeError(f"extra feature {name!r} has {v.shape[0]} values for {len(frame)} atoms")
+        cols.append(v[:, None])
+    return np.concatenate(cols, axis=1)

@@ -1,0 +1,155 @@
+"""The Model object: a descriptor spec + a stored estimator + a model card.
+
+``Model.predict(frame)`` is the one path from a frame to per-atom predictions
+that the LAMMPS fix, the OVITO modifiers and the evaluation reports share.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from softscope.descriptors.spec import DescriptorSpec
+from softscope.errors import ConventionMismatch, ModelFormatError, SoftscopeError
+from softscope.frame import Frame
+from softscope.models.estimators import LinearEstimator, TreeEnsemble, estimator_from_arrays
+from softscope.models.format import SUFFIX, load_arrays, save_arrays
+
+__all__ = ["Model", "load_model", "zoo_names", "zoo_path"]
+
+
+@dataclass(frozen=True, eq=False)
+class Model:
+    """A pretrained structural indicator.
+
+    Attributes
+    ----------
+    name : short name, e.g. ``"cuzr-softness"``.
+    output_name : per-atom property name, e.g. ``"Softness"``.
+    spec : the :class:`DescriptorSpec` the estimator was trained on.
+    estimator : :class:`LinearEstimator` (output: signed distance, >0 = likely to
+        rearrange) or :class:`TreeEnsemble` (output: probability of rearranging).
+    card : provenance and measured metrics (JSON-serialisable).
+    """
+
+    name: str
+    output_name: str
+    spec: DescriptorSpec
+    estimator: LinearEstimator | TreeEnsemble
+    card: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.estimator.n_features != self.spec.n_features:
+            raise ModelFormatError(
+                f"model {self.name!r}: estimator expects {self.estimator.n_features} features, "
+                f"its descriptor spec gives {self.spec.n_features}"
+            )
+
+    # -------------------------------------------------------------- properties
+    @property
+    def species(self) -> tuple[str, ...]:
+        return self.spec.species
+
+    @property
+    def units(self) -> str:
+        return self.spec.units
+
+    @property
+    def cutoff(self) -> float:
+        """Neighbour reach an atom's prediction needs (raw cutoff + coarse-graining)."""
+        return self.spec.ghost_cutoff
+
+    @property
+    def threshold(self) -> float:
+        """Decision threshold: 0 for signed distances, 0.5 for probabilities."""
+        return 0.5 if self.estimator.kind == "trees" else 0.0
+
+    # -------------------------------------------------------------- prediction
+    def check_units(self, units: str | None) -> None:
+        if units is not None and units != self.units:
+            raise ConventionMismatch(
+                f"model {self.name!r} was trained in 'units {self.units}' and cannot be used "
+                f"in a 'units {units}' simulation; use a model trained in units {units}"
+            )
+
+    def predict_features(self, features: np.ndarray) -> np.ndarray:
+        return self.estimator.predict(features)
+
+    def predict(
+        self, frame: Frame, extra: Mapping[str, np.ndarray] | None = None, units: str | None = None
+    ) -> np.ndarray:
+        """(N,) float64 prediction for every atom of ``frame`` (model's output convention)."""
+        self.check_units(units)
+        return self.predict_features(self.spec.compute(frame, extra=extra))
+
+    # -------------------------------------------------------------- persistence
+    def save(self, path: str | Path) -> Path:
+        path = Path(path)
+        if path.suffix != SUFFIX:
+            path = path.with_suffix(path.suffix + SUFFIX) if path.suffix else path.with_suffix(SUFFIX)
+        meta = {
+            "name": self.name,
+            "output_name": self.output_name,
+            "estimator": self.estimator.kind,
+            "spec": self.spec.to_dict(),
+            "card": self.card,
+        }
+        return save_arrays(path, meta, self.estimator.to_arrays())
+
+    @classmethod
+    def load(cls, path: str | Path) -> Model:
+        meta, arrays = load_arrays(path)
+        try:
+            spec = DescriptorSpec.from_dict(meta["spec"])
+            est = estimator_from_arrays(meta["estimator"], arrays)
+            return cls(meta["name"], meta["output_name"], spec, est, meta.get("card", {}))
+        except KeyError as exc:
+            raise ModelFormatError(f"{path}: model metadata lacks {exc}") from exc
+        except SoftscopeError as exc:
+            if isinstance(exc, ModelFormatError):
+                raise
+            raise ModelFormatError(f"{path}: invalid model content: {exc}") from exc
+
+    def __repr__(self) -> str:
+        return (
+            f"Model(name={self.name!r}, output={self.output_name!r}, estimator={self.estimator.kind}, "
+            f"species={list(self.species)}, units={self.units!r}, n_features={self.spec.n_features}, "
+            f"cutoff={self.cutoff:g})"
+        )
+
+
+# ------------------------------------------------------------------------- zoo
+def _zoo_dir() -> Path:
+    return Path(str(resources.files("softscope.models") / "zoo"))
+
+
+def zoo_names() -> list[str]:
+    """Names of the pretrained models shipped with softscope."""
+    d = _zoo_dir()
+    return sorted(p.name[: -len(SUFFIX)] for p in d.glob(f"*{SUFFIX}")) if d.is_dir() else []
+
+
+def zoo_path(name: str) -> Path:
+    return _zoo_dir() / f"{name}{SUFFIX}"
+
+
+def load_model(name_or_path: str | Path) -> Model:
+    """A zoo model by name (``"cuzr-softness"``) or a model file by path."""
+    s = str(name_or_path)
+    p = Path(s)
+    if p.suffix == SUFFIX or p.exists() or "/" in s:
+        if not p.exists():
+            raise ModelFormatError(f"model file not found: {p}")
+        return Model.load(p)
+    if zoo_path(s).exists():
+        return Model.load(zoo_path(s))
+    known = zoo_names()
+    raise ModelFormatError(
+        f"unknown model {s!r}: not a file and not in the model zoo "
+        f"({', '.join(known) if known else 'the zoo is empty'}); run 'softscope models' to list them"
+    )
