@@ -213,9 +213,8 @@ def _block_cutoff(b: Mapping[str, Any]) -> float:
     if kind in ("radial", "angular"):
         return b["cutoff"]
     if kind == "entropy":
-        from softscope.descriptors.entropy import entropy_cutoff
-
-        return entropy_cutoff(b["sigma"], b["r_max"], b["average_cutoff"])
+        # the neighbour average needs the neighbours' own r_max neighbourhoods
+        return b["r_max"] + (b["average_cutoff"] or 0.0)
     if kind == "interstice":
         from softscope.descriptors.interstice import interstice_ghost_cutoff
 
@@ -234,7 +233,9 @@ def _block_names(b: Mapping[str, Any], species: tuple[str, ...]) -> list[str]:
 
         return angular_names(list(species), b["xi"], b["lambdas"], b["zetas"])
     if kind == "entropy":
-        return ["s2"] if b["average_cutoff"] is None else [f"s2_avg{b['average_cutoff']:g}"]
+        from softscope.descriptors.entropy import entropy_names
+
+        return entropy_names(b["sigma"], b["r_max"], average_cutoff=b["average_cutoff"])
     if kind == "interstice":
         from softscope.descriptors.interstice import interstice_names
 
