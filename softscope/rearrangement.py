@@ -1,0 +1,488 @@
+"""Rearrangement measures: D²min (OVITO's convention), p_hop, and top-fraction labels.
+
+D²min (Falk & Langer), as OVITO's ``AtomicStrainModifier`` computes it
+---------------------------------------------------------------------
+For atom i with neighbours j within ``cutoff`` in the **reference** frame
+(every periodic image within the cutoff is a separate neighbour, also when the
+cutoff exceeds half the cell):
+
+    V = Σ_j d_ij(0) d_ij(0)ᵀ,  W = Σ_j d_ij(t) d_ij(0)ᵀ,  F = W V⁻¹ (the J of CONVENTIONS.md)
+    D²min(i) = Σ_j | d_ij(t) − F d_ij(0) |²        (length², NOT divided by the count)
+
+with OVITO's defaults ``affine_mapping = Off`` and ``minimum_image_convention = True``:
+
+- ``d_ij(0)`` is the reference neighbour vector (reference cell H0);
+- each atom's displacement is taken in reduced coordinates,
+  ``Δs_i = H1⁻¹(r_i(t) − o1) − H0⁻¹(r_i(0) − o0)``, wrapped to the nearest image
+  along periodic directions (so wrapped current positions are handled, provided no
+  atom moves more than half a cell width between the two frames);
+- ``d_ij(t) = H1 (H0⁻¹ d_ij(0) + Δs_j − Δs_i)``: the current vector between the
+  *same image* of j as in the reference, in the current cell H1.
+
+An atom is **invalid** (OVITO's criterion) when it has fewer than 3 neighbours, or
+``|det V| ≤ 1e-12 Σ_j |d_ij(0)|²``, or ``|det W| ≤`` the same threshold. OVITO writes 0
+for such atoms; softscope writes NaN, warns with the count, and can return the mask.
+
+LAMMPS's ``fix nonaffine/displacement … d2min`` is a different measure: see
+:func:`lammps_nonaffine_to_sum`.
+
+p_hop (Candelier et al.)
+------------------------
+See :func:`phop`. Labels: :func:`top_fraction`, :func:`labels`.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+
+import numba as nb
+import numpy as np
+
+from softscope.errors import SoftscopeError
+from softscope.frame import Frame
+from softscope.neighbors import neighbor_list
+
+__all__ = [
+    "d2min",
+    "d2min_from_vectors",
+    "d2min_names",
+    "lammps_nonaffine_to_sum",
+    "phop",
+    "top_fraction",
+    "labels",
+]
+
+#: OVITO's relative singularity threshold: |det| <= DET_EPS * Σ|d(0)|² is singular.
+DET_EPS = 1e-12
+
+
+# --------------------------------------------------------------------------- D2min
+def d2min(
+    reference: Frame,
+    current: Frame,
+    cutoff: float,
+    return_invalid: bool = False,
+    minimum_image: bool = True,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """D²min of every atom between ``reference`` and ``current`` (OVITO's convention).
+
+    Parameters
+    ----------
+    reference, current : the two frames; atoms are matched by ``ids`` (the current
+        frame may list them in any order). Same atom count, same id set, same species
+        per id and same ``pbc`` are required. (Frames built without ids get 1..N, i.e.
+        they are then matched by list position.)
+    cutoff : neighbour cutoff in the reference frame (length unit, e.g. Å).
+    return_invalid : also return the (N,) bool mask of invalid atoms.
+    minimum_image : wrap each atom's reduced displacement to the nearest periodic
+        image (OVITO's ``minimum_image_convention``, default True). Set False only
+        for unwrapped coordinates of atoms that may move more than half a cell.
+
+    Returns
+    -------
+    (N,) float64 D²min in length², in the order of ``reference``'s atoms; NaN for
+    invalid atoms (fewer than 3 non-coplanar neighbours; a warning gives the count).
+    With ``return_invalid=True``: ``(values, invalid)``.
+    """
+    _check_pair(reference, current)
+    cur_index = _match_by_id(reference, current)
+    cur_pos = current.positions[cur_index]
+
+    s0 = reference.reduced_positions()
+    s1 = np.linalg.solve(current.cell.T, (cur_pos - current.origin).T).T
+    ds = s1 - s0
+    if minimum_image:
+        for k in range(3):
+            if reference.pbc[k]:
+                ds[:, k] -= np.floor(ds[:, k] + 0.5)
+
+    nl = neighbor_list(reference, float(cutoff))
+    # d_ij(t) = H1 (H0⁻¹ d_ij(0) + Δs_j − Δs_i) in rows: (d0 @ inv0 + ds_j − ds_i) @ cell1,
+    # computed on the fly (no per-pair arrays); same algebra as d2min_from_vectors.
+    values, invalid = _d2min_frame_kernel(
+        nl.offsets,
+        nl.neigh,
+        nl.points,
+        nl.point_atom,
+        np.ascontiguousarray(ds),
+        np.linalg.inv(reference.cell),
+        np.ascontiguousarray(current.cell),
+        DET_EPS,
+    )
+    return _finish(values, invalid, return_invalid)
+
+
+def d2min_from_vectors(
+    offsets: np.ndarray, d0: np.ndarray, d1: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Kernel face: D²min from per-pair vectors in CSR order.
+
+    ``offsets`` (n+1,) int64; ``d0``/``d1`` (P, 3): reference / current vector of
+    each pair of atom i (pairs ``offsets[i]:offsets[i+1]``), in any consistent sign
+    convention. Returns ``(values (n,) float64, invalid (n,) bool)``; invalid atoms
+    (OVITO's criterion, see the module docstring) get NaN.
+    """
+    offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+    d0 = np.ascontiguousarray(d0, dtype=np.float64)
+    d1 = np.ascontiguousarray(d1, dtype=np.float64)
+    if offsets.ndim != 1 or offsets.shape[0] < 1:
+        raise SoftscopeError("offsets must be a 1-D CSR offset array of length n+1 >= 1")
+    npair = int(offsets[-1])
+    if d0.shape != (npair, 3) or d1.shape != (npair, 3):
+        raise SoftscopeError(
+            f"d0 and d1 must both have shape (P, 3) with P = offsets[-1] = {npair}; "
+            f"got {d0.shape} and {d1.shape}"
+        )
+    if offsets[0] != 0 or np.any(np.diff(offsets) < 0):
+        raise SoftscopeError("offsets must start at 0 and be non-decreasing")
+    return _d2min_kernel(offsets, d0, d1, DET_EPS)
+
+
+def d2min_names(cutoff: float) -> list[str]:
+    """Feature name of D²min for a cutoff, e.g. ``['D2min(3.7)']`` (OVITO convention)."""
+    return [f"D2min({cutoff:g})"]
+
+
+def lammps_nonaffine_to_sum(values: np.ndarray, n_neighbors: np.ndarray) -> np.ndarray:
+    """Undo LAMMPS ``fix nonaffine/displacement … d2min``'s normalisation: ``n · v²``.
+
+    LAMMPS reports ``v = sqrt(D²/n)`` with n and the neighbours j taken **within the
+    pair (or custom) cutoff in the current frame**, the reference vectors by the
+    minimum image of the stored reference positions, and 0 for singular atoms.
+    This function returns ``n · v²``, the un-normalised sum over *those* neighbours.
+
+    It is **not** OVITO's D²min in general: OVITO (and :func:`d2min`) sums over the
+    neighbours within the cutoff in the *reference* frame; the two sets differ
+    whenever a pair crosses the cutoff between frames (always, in practice, for
+    rearranging atoms). There is no exact conversion; the two agree only if no pair
+    crosses the cutoff. ``n_neighbors`` must be LAMMPS's own current-frame count.
+    Atoms LAMMPS flagged singular (v = 0) come back as 0, not NaN: mask them yourself.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    n = np.asarray(n_neighbors, dtype=np.float64)
+    if v.shape != n.shape:
+        raise SoftscopeError(f"values {v.shape} and n_neighbors {n.shape} must have the same shape")
+    if np.any(v < 0) or np.any(n < 0):
+        raise SoftscopeError("LAMMPS nonaffine values and neighbour counts must be >= 0")
+    return n * v * v
+
+
+def _finish(values, invalid, return_invalid):
+    n_bad = int(invalid.sum())
+    if n_bad:
+        warnings.warn(
+            f"D2min undefined for {n_bad} of {invalid.shape[0]} atoms (fewer than 3 "
+            "non-coplanar neighbours within the cutoff); their value is NaN. Increase "
+            "the cutoff.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return (values, invalid) if return_invalid else values
+
+
+def _check_pair(reference: Frame, current: Frame) -> None:
+    if not isinstance(reference, Frame) or not isinstance(current, Frame):
+        raise SoftscopeError("reference and current must be softscope Frame objects")
+    if len(reference) != len(current):
+        raise SoftscopeError(
+            f"frames differ in size: {len(reference)} atoms in the reference (first) frame, "
+            f"{len(current)} in the other; both frames must hold the same atoms"
+        )
+    if tuple(reference.pbc) != tuple(current.pbc):
+        raise SoftscopeError(
+            f"periodicity differs: reference pbc={reference.pbc}, current pbc={current.pbc}; "
+            "both frames must have the same pbc"
+        )
+
+
+def _match_by_id(reference: Frame, current: Frame) -> np.ndarray:
+    """Index into ``current`` of each reference atom (same id); checks ids and species."""
+    rid = reference.ids
+    cid = current.ids
+    co = np.argsort(cid, kind="stable")
+    pos = np.searchsorted(cid[co], rid)
+    pos = np.minimum(pos, len(cid) - 1)
+    found = cid[co][pos] == rid
+    if not found.all():
+        missing = rid[~found][:5].tolist()
+        raise SoftscopeError(
+            f"atom ids differ between frames: {int((~found).sum())} reference id(s) absent "
+            f"from the current frame (first: {missing}); both frames must hold the same ids"
+        )
+    idx = co[pos]
+    bad = reference.species != current.species[idx]
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        raise SoftscopeError(
+            f"species differ between frames for {int(bad.sum())} atom(s), e.g. id {int(rid[k])}: "
+            f"{reference.species[k]} in reference, {current.species[idx[k]]} in current"
+        )
+    return idx
+
+
+@nb.njit(cache=True, inline="always")
+def _det3(m):
+    return (
+        m[0, 0] * (m[1, 1] * m[2, 2] - m[1, 2] * m[2, 1])
+        - m[0, 1] * (m[1, 0] * m[2, 2] - m[1, 2] * m[2, 0])
+        + m[0, 2] * (m[1, 0] * m[2, 1] - m[1, 1] * m[2, 0])
+    )
+
+
+@nb.njit(cache=True)
+def _affine_fit(V, W, ssq, nn, det_eps):
+    """F = W V⁻¹ and validity, with OVITO's criterion (n >= 3, |det V|, |det W| > eps·Σ|d0|²)."""
+    F = np.zeros((3, 3))
+    thr = det_eps * ssq
+    detv = _det3(V)
+    if nn < 3 or abs(detv) <= thr or abs(_det3(W)) <= thr:
+        return False, F
+    Vi = np.empty((3, 3))  # cofactor inverse, as OVITO's Matrix_3::inverse
+    Vi[0, 0] = (V[1, 1] * V[2, 2] - V[1, 2] * V[2, 1]) / detv
+    Vi[0, 1] = (V[0, 2] * V[2, 1] - V[0, 1] * V[2, 2]) / detv
+    Vi[0, 2] = (V[0, 1] * V[1, 2] - V[0, 2] * V[1, 1]) / detv
+    Vi[1, 0] = (V[1, 2] * V[2, 0] - V[1, 0] * V[2, 2]) / detv
+    Vi[1, 1] = (V[0, 0] * V[2, 2] - V[0, 2] * V[2, 0]) / detv
+    Vi[1, 2] = (V[0, 2] * V[1, 0] - V[0, 0] * V[1, 2]) / detv
+    Vi[2, 0] = (V[1, 0] * V[2, 1] - V[1, 1] * V[2, 0]) / detv
+    Vi[2, 1] = (V[0, 1] * V[2, 0] - V[0, 0] * V[2, 1]) / detv
+    Vi[2, 2] = (V[0, 0] * V[1, 1] - V[0, 1] * V[1, 0]) / detv
+    for a in range(3):
+        for b in range(3):
+            for c in range(3):
+                F[a, b] += W[a, c] * Vi[c, b]
+    return True, F
+
+
+@nb.njit(cache=True, inline="always")
+def _accumulate(V, W, x0, x1):
+    for a in range(3):
+        for b in range(3):
+            V[a, b] += x0[a] * x0[b]
+            W[a, b] += x1[a] * x0[b]
+    return x0[0] * x0[0] + x0[1] * x0[1] + x0[2] * x0[2]
+
+
+@nb.njit(cache=True, inline="always")
+def _residual2(F, x0, x1):
+    r = 0.0
+    for a in range(3):
+        e = F[a, 0] * x0[0] + F[a, 1] * x0[1] + F[a, 2] * x0[2] - x1[a]
+        r += e * e
+    return r
+
+
+@nb.njit(parallel=True, cache=True)
+def _d2min_kernel(offsets, d0, d1, det_eps):
+    n = offsets.shape[0] - 1
+    out = np.empty(n, dtype=np.float64)
+    invalid = np.zeros(n, dtype=np.bool_)
+    for i in nb.prange(n):
+        V = np.zeros((3, 3))
+        W = np.zeros((3, 3))
+        ssq = 0.0
+        for p in range(offsets[i], offsets[i + 1]):
+            ssq += _accumulate(V, W, d0[p], d1[p])
+        ok, F = _affine_fit(V, W, ssq, offsets[i + 1] - offsets[i], det_eps)
+        if not ok:
+            invalid[i] = True
+            out[i] = np.nan
+            continue
+        d2 = 0.0
+        for p in range(offsets[i], offsets[i + 1]):
+            d2 += _residual2(F, d0[p], d1[p])
+        out[i] = d2
+    return out, invalid
+
+
+@nb.njit(cache=True, inline="always")
+def _pair(p, i, neigh, points, point_atom, ds, inv0, cell1, x0, x1):
+    j = neigh[p]
+    a = point_atom[j]
+    for k in range(3):
+        x0[k] = points[j, k] - points[i, k]
+    for k in range(3):
+        # reduced current vector: reduced reference vector + change of the image-free offset
+        s = x0[0] * inv0[0, k] + x0[1] * inv0[1, k] + x0[2] * inv0[2, k] + ds[a, k] - ds[i, k]
+        x1[k] = s  # reduced for now
+    s0, s1, s2 = x1[0], x1[1], x1[2]
+    for k in range(3):
+        x1[k] = s0 * cell1[0, k] + s1 * cell1[1, k] + s2 * cell1[2, k]
+
+
+@nb.njit(parallel=True, cache=True)
+def _d2min_frame_kernel(offsets, neigh, points, point_atom, ds, inv0, cell1, det_eps):
+    n = offsets.shape[0] - 1
+    out = np.empty(n, dtype=np.float64)
+    invalid = np.zeros(n, dtype=np.bool_)
+    for i in nb.prange(n):
+        V = np.zeros((3, 3))
+        W = np.zeros((3, 3))
+        x0 = np.empty(3)
+        x1 = np.empty(3)
+        ssq = 0.0
+        for p in range(offsets[i], offsets[i + 1]):
+            _pair(p, i, neigh, points, point_atom, ds, inv0, cell1, x0, x1)
+            ssq += _accumulate(V, W, x0, x1)
+        ok, F = _affine_fit(V, W, ssq, offsets[i + 1] - offsets[i], det_eps)
+        if not ok:
+            invalid[i] = True
+            out[i] = np.nan
+            continue
+        d2 = 0.0
+        for p in range(offsets[i], offsets[i + 1]):
+            _pair(p, i, neigh, points, point_atom, ds, inv0, cell1, x0, x1)
+            d2 += _residual2(F, x0, x1)
+        out[i] = d2
+    return out, invalid
+
+
+# --------------------------------------------------------------------------- p_hop
+def phop(
+    frames: Sequence[Frame], window: int, unwrap: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """p_hop (Candelier et al.) of every atom at every time with a full window.
+
+        p_hop(i, t) = sqrt( ⟨(r_i − ⟨r_i⟩_B)²⟩_A · ⟨(r_i − ⟨r_i⟩_A)²⟩_B )
+
+    with A = frames [t − window/2, t] and B = frames [t, t + window/2], **both
+    including frame t** (each holds window/2 + 1 frames); ⟨·⟩ are plain means over
+    frames (equal time spacing assumed) and (·)² the squared vector norm (length²,
+    so p_hop is in length²).
+
+    Parameters
+    ----------
+    frames : the trajectory, T >= window + 1 frames of the same atoms (matched by
+        ``ids`` to ``frames[0]``; same species and pbc).
+    window : t_R in frames, even and >= 2.
+    unwrap : positions are unwrapped by the minimum image of each atom's displacement
+        between consecutive frames (reduced coordinates of the later frame's cell).
+        This assumes no atom moves more than half a cell width between consecutive
+        frames; it leaves already-unwrapped positions unchanged under that assumption.
+        False takes positions as given.
+
+    Returns
+    -------
+    times : (T − window,) int64 frame indices t = window/2 … T − 1 − window/2.
+    values : (len(times), N) float64, atoms in ``frames[0]``'s order.
+    """
+    if (
+        isinstance(window, bool)
+        or not isinstance(window, (int, np.integer))
+        or window < 2
+        or window % 2
+    ):
+        raise SoftscopeError(f"window must be an even number of frames >= 2, got {window!r}")
+    frames = list(frames)
+    T = len(frames)
+    if T < window + 1:
+        raise SoftscopeError(
+            f"p_hop with window={window} needs at least {window + 1} frames, got {T}"
+        )
+    ref = frames[0]
+    R = np.empty((T, len(ref), 3))
+    R[0] = ref.positions
+    for k in range(1, T):
+        f = frames[k]
+        _check_pair(ref, f)
+        R[k] = f.positions[_match_by_id(ref, f)]
+        if unwrap:
+            d = R[k] - R[k - 1]
+            s = np.linalg.solve(f.cell.T, d.T).T
+            for ax in range(3):
+                if f.pbc[ax]:
+                    s[:, ax] -= np.round(s[:, ax])
+            R[k] = R[k - 1] + s @ f.cell
+    h = window // 2
+    nt = T - window
+    times = np.arange(h, h + nt, dtype=np.int64)
+    mA = np.zeros((nt, len(ref), 3))
+    mB = np.zeros((nt, len(ref), 3))
+    for k in range(h + 1):  # loop over window slots, vectorised over times and atoms
+        mA += R[k : k + nt]
+        mB += R[h + k : h + k + nt]
+    mA /= h + 1
+    mB /= h + 1
+    sA = np.zeros((nt, len(ref)))
+    sB = np.zeros((nt, len(ref)))
+    for k in range(h + 1):
+        sA += ((R[k : k + nt] - mB) ** 2).sum(axis=2)
+        sB += ((R[h + k : h + k + nt] - mA) ** 2).sum(axis=2)
+    values = np.sqrt((sA / (h + 1)) * (sB / (h + 1)))
+    return times, values
+
+
+# --------------------------------------------------------------------------- labels
+def top_fraction(values: np.ndarray, q: float = 0.05) -> np.ndarray:
+    """Bool mask of the atoms whose value is in the top ``q`` fraction.
+
+    NaN values are excluded (never selected) and do not count in n_valid. Exactly
+    ``k = ceil(q · n_valid)`` atoms are selected (so at least one when q > 0 and an
+    atom is valid); ties at the threshold are broken deterministically in favour of
+    the lower index.
+    """
+    v = _check_values(values)
+    q = _check_q(q, "q")
+    valid = np.flatnonzero(~np.isnan(v))
+    k = _count_for(q, valid.size)
+    mask = np.zeros(v.shape[0], dtype=bool)
+    if k:
+        order = np.argsort(-v[valid], kind="stable")  # stable: equal values keep index order
+        mask[valid[order[:k]]] = True
+    return mask
+
+
+def labels(values: np.ndarray, q: float = 0.05, stable_q: float | None = None) -> np.ndarray:
+    """Class labels (N,) int8: +1 rearranging (top ``q``), 0 stable, −1 ignored.
+
+    ``stable_q`` is the bottom fraction labelled stable (default 0.5: the bottom
+    half), counted like :func:`top_fraction` (``ceil(stable_q · n_valid)`` atoms, ties
+    to the lower index). Atoms in between, and NaN (invalid) atoms, are −1, so a gap
+    separates the classes and borderline atoms are not trained on.
+    Requires q + stable_q <= 1.
+    """
+    v = _check_values(values)
+    q = _check_q(q, "q")
+    sq = 0.5 if stable_q is None else _check_q(stable_q, "stable_q")
+    if q + sq > 1.0 + 1e-12:
+        raise SoftscopeError(
+            f"q + stable_q must be <= 1 (the classes may not overlap), got {q} + {sq}"
+        )
+    out = np.full(v.shape[0], -1, dtype=np.int8)
+    top = top_fraction(v, q)
+    valid = np.flatnonzero(~np.isnan(v))
+    k = _count_for(sq, valid.size)
+    k = min(k, valid.size - int(top.sum()))
+    if k > 0:
+        # ascending, ties to lower index; skip atoms already in the top class
+        cand = valid[~top[valid]]
+        order = np.argsort(v[cand], kind="stable")
+        out[cand[order[:k]]] = 0
+    out[top] = 1
+    return out
+
+
+def _count_for(q: float, n_valid: int) -> int:
+    # ceil with a small tolerance so that q·n = 102.00000000001 gives 102
+    return min(n_valid, int(math.ceil(q * n_valid - 1e-9))) if n_valid else 0
+
+
+def _check_values(values) -> np.ndarray:
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim != 1:
+        raise SoftscopeError(f"values must be a 1-D per-atom array, got shape {v.shape}")
+    if np.isinf(v).any():
+        raise SoftscopeError("values contain inf; only finite numbers or NaN (invalid) are allowed")
+    return v
+
+
+def _check_q(q, name: str) -> float:
+    try:
+        qf = float(q)
+    except (TypeError, ValueError):
+        raise SoftscopeError(f"{name} must be a fraction in (0, 1], got {q!r}") from None
+    if not (0.0 < qf <= 1.0):
+        raise SoftscopeError(f"{name} must be a fraction in (0, 1], got {q}")
+    return qf
