@@ -105,7 +105,7 @@ class DescriptorSpec:
     @property
     def cutoff(self) -> float:
         """Largest neighbour distance any raw block needs (length unit)."""
-        return max(_block_cutoff(b) for b in self.blocks)
+        return max(_block_cutoff(b, self.species) for b in self.blocks)
 
     @property
     def ghost_cutoff(self) -> float:
@@ -208,7 +208,7 @@ def _normalise_block(b: Mapping[str, Any]) -> dict[str, Any]:
     return {"kind": "external", "names": names, "cutoff": float(b.get("cutoff", 0.0))}
 
 
-def _block_cutoff(b: Mapping[str, Any]) -> float:
+def _block_cutoff(b: Mapping[str, Any], species: tuple[str, ...] = ()) -> float:
     kind = b["kind"]
     if kind in ("radial", "angular"):
         return b["cutoff"]
@@ -218,7 +218,13 @@ def _block_cutoff(b: Mapping[str, Any]) -> float:
     if kind == "interstice":
         from softscope.descriptors.interstice import interstice_ghost_cutoff
 
-        return interstice_ghost_cutoff(b["radii"], b["medium_range"])
+        # Delaunay circumradii of dense metallic glasses stay below ~1.6x the largest
+        # atomic radius (2.37 Å in Cu64Zr36); the LAMMPS path verifies exactness at run time.
+        from softscope.descriptors.interstice import MIRACLE_RADII
+
+        radii = dict(MIRACLE_RADII, **(b["radii"] or {}))
+        r_big = max(radii.get(s, 0.0) for s in species) if species else 0.0
+        return interstice_ghost_cutoff(1.6 * r_big, b["medium_range"])
     return b.get("cutoff", 0.0)
 
 
