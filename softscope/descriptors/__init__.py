@@ -11,10 +11,13 @@ Each module is one physical concept and has two faces:
 
 from __future__ import annotations
 
+from softscope.descriptors.angular import angular
 from softscope.descriptors.coarse_grain import coarse_grain
 from softscope.descriptors.entropy import entropy
 from softscope.descriptors.interstice import interstice
+from softscope.descriptors.radial import radial
+from softscope.descriptors.spec import DescriptorSpec
 
 # Functions share their module's name, so they are imported eagerly (a lazy
 # ``__getattr__`` would be shadowed by the submodule once it is imported).
-__all__ = ["coarse_grain", "entropy", "interstice"]
+__all__ = ["radial", "angular", "entropy", "interstice", "coarse_grain", "DescriptorSpec"]

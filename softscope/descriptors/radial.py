@@ -1,0 +1,296 @@
+"""Radial structure functions (Behler–Parrinello G2 as used for "softness").
+
+For atom i, neighbour species X and Gaussian centres μ_k (length unit, Å for
+``units metal``):
+
+    G_X(i; μ_k, σ) = Σ_{j ∈ X, j ≠ i, r_ij < r_c} exp( −(r_ij − μ_k)² / (2σ²) ) [· f_c(r_ij)]
+
+with the optional smooth cutoff f_c(r) = ½[cos(π r / r_c) + 1].  Periodic images
+count as separate neighbours.  Output columns: one block of ``len(centers)`` per
+neighbour species, blocks in the model's species order, centres in the given order.
+With ``cutoff_function=True`` the result equals dscribe's ACSF G2 with
+η = 1/(2σ²), R_s = μ_k.
+
+Speed: for each pair only the centres within ±``WINDOW``·σ of r_ij are evaluated;
+every dropped term is < exp(−WINDOW²/2) ≈ 2e-16 (relative to a term's maximum, 1).
+On a uniform grid of centres the window is walked with a two-exponential
+recurrence instead of one exponential per centre.  :func:`radial` walks the
+neighbour engine's own periodic images and cell bins in one fused pass (no stored
+pair list); :func:`radial_from_neighbors` runs the same pair kernel on a prebuilt
+:class:`~softscope.neighbors.NeighborList` (LAMMPS, shared lists).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numba as nb
+import numpy as np
+
+from softscope.errors import SoftscopeError
+from softscope.frame import Frame
+from softscope.neighbors import NeighborList, _bin_points, periodic_images
+
+__all__ = ["radial", "radial_from_neighbors", "radial_names", "default_radial_cutoff", "WINDOW"]
+
+#: Half-width of the evaluated window, in units of σ: terms with |r − μ_k| > WINDOW·σ
+#: are dropped; each is < exp(−WINDOW²/2) = exp(−36.1) ≈ 2.0e-16 of its maximum.
+WINDOW = 8.5
+
+# The recurrence multiplies by q = exp((2 h d − h²)/(2σ²)) with |d| ≲ (WINDOW + 1)σ;
+# keep h/σ bounded so q cannot overflow (and grids that coarse need few exps anyway).
+_MAX_STEP_OVER_SIGMA = 2.0
+
+# radial()'s own cell walk: bins >= r_c/_STENCIL, a ±_STENCIL-bin stencil
+_STENCIL = 2
+
+
+def default_radial_cutoff(centers: Sequence[float] | np.ndarray, sigma: float) -> float:
+    """CONVENTIONS' default r_c = max(μ) + 4σ (length unit)."""
+    return float(np.max(centers)) + 4.0 * float(sigma)
+
+
+def _check_params(centers, sigma) -> tuple[np.ndarray, float]:
+    mu = np.asarray(centers, dtype=np.float64)
+    if mu.ndim != 1 or mu.size == 0:
+        raise SoftscopeError(
+            f"centers must be a non-empty 1-D sequence of distances, got shape {mu.shape}"
+        )
+    if not np.isfinite(mu).all():
+        raise SoftscopeError("centers must be finite distances (no NaN or inf)")
+    if mu.min() < 0:
+        raise SoftscopeError(f"centers must be >= 0 (distances), got min {mu.min()}")
+    try:
+        s = float(sigma)
+    except (TypeError, ValueError):
+        raise SoftscopeError(f"sigma must be a positive length, got {sigma!r}") from None
+    if not np.isfinite(s) or s <= 0:
+        raise SoftscopeError(f"sigma must be a positive finite length, got {sigma}")
+    return mu, s
+
+
+def _grid(mu: np.ndarray, sigma: float):
+    """Sorted centres, the column of each sorted centre, and the uniform-grid step (0 if none)."""
+    order = np.argsort(mu, kind="stable").astype(np.int64)
+    ms = np.ascontiguousarray(mu[order])
+    step = 0.0
+    if ms.size >= 3:
+        h = (ms[-1] - ms[0]) / (ms.size - 1)
+        ideal = ms[0] + h * np.arange(ms.size)
+        scale = max(float(np.abs(ms).max()), sigma)
+        uniform = np.abs(ms - ideal).max() <= 1e-12 * scale
+        if h > 0 and uniform and h <= _MAX_STEP_OVER_SIGMA * sigma:
+            step = float(h)
+    return ms, order, step
+
+
+def radial_names(species: Sequence[str], centers: Sequence[float] | np.ndarray) -> list[str]:
+    """Feature names in column order, e.g. ``G_Cu(2.4)`` (neighbour species, centre μ_k)."""
+    mu = np.asarray(centers, dtype=np.float64).reshape(-1)
+    return [f"G_{s}({m:g})" for s in species for m in mu]
+
+
+def radial(
+    frame: Frame,
+    centers: Sequence[float] | np.ndarray,
+    sigma: float,
+    species: Sequence[str] | None = None,
+    cutoff: float | None = None,
+    cutoff_function: bool = False,
+) -> np.ndarray:
+    """Radial structure functions of every atom, (N, n_species·len(centers)) float64.
+
+    Parameters
+    ----------
+    frame : the configuration (periodic images are counted as neighbours).
+    centers : Gaussian centres μ_k (length unit), any order, need not be uniform.
+    sigma : Gaussian width σ (length unit), > 0.
+    species : neighbour-species order of the blocks (default: sorted names in the frame).
+        Species listed but absent from the frame give zero blocks.
+    cutoff : r_c (length unit); pairs with r_ij < r_c count.  Default max(μ) + 4σ.
+    cutoff_function : multiply each pair by f_c(r_ij) = ½[cos(π r_ij / r_c) + 1].
+
+    This standalone path walks the neighbour engine's periodic images and cell
+    binning once and evaluates the Gaussians on the fly (no pair list is stored);
+    it gives the result of :func:`radial_from_neighbors` on ``neighbor_list(frame,
+    cutoff)`` to rounding (same pairs, summed in another order), ~1.6× faster and
+    without the 12 bytes/pair of the list.  To share neighbours with other descriptors, use
+    :func:`radial_from_neighbors`.
+    """
+    mu, s = _check_params(centers, sigma)
+    rc = default_radial_cutoff(mu, s) if cutoff is None else float(cutoff)
+    if not np.isfinite(rc) or rc <= 0:
+        raise SoftscopeError(f"cutoff must be a positive finite length, got {cutoff}")
+    codes, names = frame.species_index(species)
+    points, point_atom = periodic_images(frame, rc)
+    # bins of >= r_c/2 and a ±2-bin stencil: ~40% fewer candidate pairs than r_c bins
+    cell_start, cell_points, bin_of, nb3 = _bin_points(points, rc / _STENCIL)
+    # points in cell order, coordinates as separate contiguous arrays (streamed reads)
+    xyz = np.ascontiguousarray(points[cell_points].T)
+    sorted_species = np.ascontiguousarray(codes[point_atom][cell_points])
+    n = len(frame)
+    slot = np.empty(points.shape[0], dtype=np.int64)
+    slot[cell_points] = np.arange(points.shape[0], dtype=np.int64)
+    max_cand = min((2 * _STENCIL + 1) ** 3 * int(np.diff(cell_start).max()), points.shape[0])
+    ms, order, step = _grid(mu, s)
+    out = _radial_fused(
+        xyz, sorted_species, points[:n], slot[:n], bin_of[:n], cell_start, nb3, _STENCIL, max_cand,
+        len(names), ms, float(step), s, rc, bool(cutoff_function), WINDOW,
+    )
+    return _to_caller_order(out, len(names), order)
+
+
+def radial_from_neighbors(
+    nl: NeighborList,
+    point_species: np.ndarray,
+    n_species: int,
+    centers: Sequence[float] | np.ndarray,
+    sigma: float,
+    cutoff: float,
+    cutoff_function: bool = False,
+) -> np.ndarray:
+    """Kernel face: radial structure functions of the ``nl.n_query`` query points.
+
+    ``point_species`` is an int code in [0, n_species) for every point of ``nl.points``
+    (``codes[nl.point_atom]`` for a periodic frame; local + ghost codes in LAMMPS).
+    ``nl`` may have a larger cutoff than ``cutoff``; only pairs with r_ij < cutoff count.
+    """
+    mu, s = _check_params(centers, sigma)
+    rc = float(cutoff)
+    if not np.isfinite(rc) or rc <= 0:
+        raise SoftscopeError(f"cutoff must be a positive finite length, got {cutoff}")
+    if rc > nl.cutoff * (1 + 1e-12):
+        raise SoftscopeError(
+            f"cutoff {rc} exceeds the neighbour list's cutoff {nl.cutoff}; build the list "
+            "with a cutoff >= the descriptor's"
+        )
+    n_species = int(n_species)
+    if n_species < 1:
+        raise SoftscopeError(f"n_species must be >= 1, got {n_species}")
+    ps = np.ascontiguousarray(point_species, dtype=np.int64)
+    if ps.shape != (nl.points.shape[0],):
+        raise SoftscopeError(
+            f"point_species must have one code per neighbour-list point "
+            f"({nl.points.shape[0]}), got shape {ps.shape}"
+        )
+    if ps.size and (ps.min() < 0 or ps.max() >= n_species):
+        raise SoftscopeError(
+            f"point_species codes must lie in [0, {n_species}), got [{ps.min()}, {ps.max()}]"
+        )
+    ms, order, step = _grid(mu, s)
+    out = _radial_kernel(
+        nl.offsets, nl.neigh, nl.dist, ps, n_species, ms, float(step), s, rc,
+        bool(cutoff_function), WINDOW,
+    )
+    return _to_caller_order(out, n_species, order)
+
+
+def _to_caller_order(out: np.ndarray, n_species: int, order: np.ndarray) -> np.ndarray:
+    """Columns were accumulated with centres sorted; put them back in the caller's order."""
+    nc = order.shape[0]
+    if np.array_equal(order, np.arange(nc)):
+        return out
+    res = np.empty_like(out)
+    res.reshape(out.shape[0], n_species, nc)[:, :, order] = out.reshape(-1, n_species, nc)
+    return res
+
+
+@nb.njit(cache=True, inline="always")
+def _add_pair(row, base, r, w, ms, step, inv2s2, half, c):
+    """Add w·exp(−(r − μ_k)²/(2σ²)) for the sorted centres μ_k within ±half of r."""
+    nc = ms.shape[0]
+    if step > 0.0:
+        # uniform grid: exactly the k with |r − μ_k| <= half (up to rounding of k),
+        # walked with g_{k+1} = g_k q_k, q_{k+1} = q_k c (two exps per pair)
+        mu0 = ms[0]
+        klo = int(np.ceil((r - half - mu0) / step))
+        khi = int(np.floor((r + half - mu0) / step))
+        if klo < 0:
+            klo = 0
+        if khi > nc - 1:
+            khi = nc - 1
+        if klo > khi:
+            return
+        d = r - ms[klo]
+        g = w * np.exp(-d * d * inv2s2)
+        q = np.exp((2.0 * step * d - step * step) * inv2s2)
+        for k in range(klo, khi + 1):
+            row[base + k] += g
+            g *= q
+            q *= c
+    else:
+        klo = np.searchsorted(ms, r - half)
+        khi = np.searchsorted(ms, r + half, side="right")
+        for k in range(klo, khi):
+            d = r - ms[k]
+            row[base + k] += w * np.exp(-d * d * inv2s2)
+
+
+@nb.njit(parallel=True, cache=True)
+def _radial_kernel(offsets, neigh, dist, ps, n_species, ms, step, sigma, rc, use_fc, window):
+    n = offsets.shape[0] - 1
+    nc = ms.shape[0]
+    out = np.zeros((n, n_species * nc), dtype=np.float64)
+    inv2s2 = 1.0 / (2.0 * sigma * sigma)
+    half = window * sigma
+    c = np.exp(-step * step * 2.0 * inv2s2)
+    for i in nb.prange(n):
+        row = out[i]
+        for p in range(offsets[i], offsets[i + 1]):
+            r = dist[p]
+            if r >= rc:
+                continue
+            w = 0.5 * (np.cos(np.pi * r / rc) + 1.0) if use_fc else 1.0
+            _add_pair(row, ps[neigh[p]] * nc, r, w, ms, step, inv2s2, half, c)
+    return out
+
+
+@nb.njit(parallel=True, cache=True)
+def _radial_fused(xyz, spc, qpos, qslot, qbin, cell_start, nb3, st, max_cand, n_species, ms,
+                  step, sigma, rc, use_fc, window):
+    """Cell-list walk (bins >= r_c/st, ±st stencil) + Gaussians, pair by pair."""
+    n = qpos.shape[0]
+    nc = ms.shape[0]
+    out = np.zeros((n, n_species * nc), dtype=np.float64)
+    inv2s2 = 1.0 / (2.0 * sigma * sigma)
+    half = window * sigma
+    c = np.exp(-step * step * 2.0 * inv2s2)
+    rc2 = rc * rc
+    x = xyz[0]
+    y = xyz[1]
+    z = xyz[2]
+    chunk = 256
+    nchunk = (n + chunk - 1) // chunk
+    for ch in nb.prange(nchunk):
+        cand = np.empty(max_cand + 1, dtype=np.int64)
+        cd2 = np.empty(max_cand + 1, dtype=np.float64)
+        for i in range(ch * chunk, min((ch + 1) * chunk, n)):
+            row = out[i]
+            xi = qpos[i, 0]
+            yi = qpos[i, 1]
+            zi = qpos[i, 2]
+            me = qslot[i]
+            b = qbin[i]
+            bz = b % nb3[2]
+            t = b // nb3[2]
+            by = t % nb3[1]
+            bx = t // nb3[1]
+            m = 0
+            for ax in range(max(bx - st, 0), min(bx + st + 1, nb3[0])):
+                for ay in range(max(by - st, 0), min(by + st + 1, nb3[1])):
+                    for az in range(max(bz - st, 0), min(bz + st + 1, nb3[2])):
+                        cb = (ax * nb3[1] + ay) * nb3[2] + az
+                        for q in range(cell_start[cb], cell_start[cb + 1]):
+                            dx = x[q] - xi
+                            dy = y[q] - yi
+                            dz = z[q] - zi
+                            d2 = dx * dx + dy * dy + dz * dz
+                            # branch-free compaction: the hit test is unpredictable
+                            cand[m] = q
+                            cd2[m] = d2
+                            m += (d2 < rc2) & (q != me)
+            for u in range(m):
+                r = np.sqrt(cd2[u])
+                w = 0.5 * (np.cos(np.pi * r / rc) + 1.0) if use_fc else 1.0
+                _add_pair(row, spc[cand[u]] * nc, r, w, ms, step, inv2s2, half, c)
+    return out
