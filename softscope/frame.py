@@ -83,7 +83,9 @@ class Frame:
             )
         cel = np.array(cell, dtype=np.float64, copy=True)
         if cel.shape != (3, 3):
-            raise SoftscopeError(f"cell must be a 3x3 matrix (rows = cell vectors), got {cel.shape}")
+            raise SoftscopeError(
+                f"cell must be a 3x3 matrix (rows = cell vectors), got {cel.shape}"
+            )
         if not np.isfinite(cel).all():
             raise SoftscopeError("cell contains NaN or inf")
         vol = abs(np.linalg.det(cel))
@@ -149,7 +151,9 @@ class Frame:
                 f"frame contains species {unknown} that are not in the expected species "
                 f"{names}; check the type -> element mapping (elements=...)"
             )
-        codes = np.fromiter((lut[s] for s in self.species.tolist()), dtype=np.int64, count=len(self))
+        codes = np.fromiter(
+            (lut[s] for s in self.species.tolist()), dtype=np.int64, count=len(self)
+        )
         return codes, names
 
     def perpendicular_widths(self) -> np.ndarray:
@@ -157,8 +161,11 @@ class Frame:
         a, b, c = self.cell
         vol = self.volume
         return np.array(
-            [vol / np.linalg.norm(np.cross(b, c)), vol / np.linalg.norm(np.cross(c, a)),
-             vol / np.linalg.norm(np.cross(a, b))]
+            [
+                vol / np.linalg.norm(np.cross(b, c)),
+                vol / np.linalg.norm(np.cross(c, a)),
+                vol / np.linalg.norm(np.cross(a, b)),
+            ]
         )
 
     def reduced_positions(self) -> np.ndarray:
@@ -176,8 +183,12 @@ class Frame:
     def replace(self, **changes) -> Frame:
         """A copy with some fields replaced (positions, species, cell, origin, pbc, ids)."""
         kw = dict(
-            positions=self.positions, species=self.species, cell=self.cell,
-            origin=self.origin, pbc=self.pbc, ids=self.ids,
+            positions=self.positions,
+            species=self.species,
+            cell=self.cell,
+            origin=self.origin,
+            pbc=self.pbc,
+            ids=self.ids,
         )
         kw.update(changes)
         return Frame(**kw)
@@ -221,7 +232,10 @@ class Frame:
 
     @classmethod
     def from_file(
-        cls, path: str | Path, frame: int = 0, elements: Sequence[str] | Mapping[int, str] | None = None
+        cls,
+        path: str | Path,
+        frame: int = 0,
+        elements: Sequence[str] | Mapping[int, str] | None = None,
     ) -> Frame:
         """Read one frame of any file format OVITO reads (LAMMPS data/dump, XYZ, POSCAR, ...).
 

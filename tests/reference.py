@@ -19,8 +19,9 @@ def brute_pairs(positions, cell, pbc, cutoff):
     positions = np.asarray(positions, float)
     cell = np.asarray(cell, float)
     vol = abs(np.linalg.det(cell))
-    widths = np.array([vol / np.linalg.norm(np.cross(cell[(k + 1) % 3], cell[(k + 2) % 3]))
-                       for k in range(3)])
+    widths = np.array(
+        [vol / np.linalg.norm(np.cross(cell[(k + 1) % 3], cell[(k + 2) % 3])) for k in range(3)]
+    )
     n_img = [int(np.ceil(cutoff / widths[k])) + 1 if pbc[k] else 0 for k in range(3)]
     shifts = np.array(list(itertools.product(*[range(-m, m + 1) for m in n_img])), float)
     shift_vecs = shifts @ cell

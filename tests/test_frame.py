@@ -119,7 +119,9 @@ def test_from_file_triclinic_dump_roundtrip(tmp_path):
         fh.write("ITEM: ATOMS id type x y z\n")
         for k in range(len(f)):
             t = 1 if sp[k] == "Cu" else 2
-            fh.write(f"{k + 1} {t} {pos[k, 0] + lo[0]:.12f} {pos[k, 1] + lo[1]:.12f} {pos[k, 2] + lo[2]:.12f}\n")
+            fh.write(
+                f"{k + 1} {t} {pos[k, 0] + lo[0]:.12f} {pos[k, 1] + lo[1]:.12f} {pos[k, 2] + lo[2]:.12f}\n"
+            )
     g = Frame.from_file(p, elements=["Cu", "Zr"])
     np.testing.assert_allclose(g.cell, cell, atol=1e-9)
     np.testing.assert_allclose(g.origin, lo, atol=1e-9)

@@ -29,7 +29,9 @@ def test_linear_estimator_equals_sklearn_decision_function(xy):
     sc = StandardScaler().fit(x)
     svm = LinearSVC(C=0.5).fit(sc.transform(x), y)
     est = LinearEstimator.from_sklearn(sc, svm)
-    np.testing.assert_allclose(est.predict(x), svm.decision_function(sc.transform(x)), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        est.predict(x), svm.decision_function(sc.transform(x)), rtol=1e-12, atol=1e-12
+    )
 
 
 def test_tree_ensemble_equals_sklearn_predict_proba(xy):
@@ -38,7 +40,9 @@ def test_tree_ensemble_equals_sklearn_predict_proba(xy):
     est = TreeEnsemble.from_sklearn(gbc)
     xt = np.random.default_rng(1).normal(size=(500, 7)) * 3
     np.testing.assert_allclose(est.predict(xt), gbc.predict_proba(xt)[:, 1], rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(est.decision_function(xt), gbc.decision_function(xt), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        est.decision_function(xt), gbc.decision_function(xt), rtol=1e-12, atol=1e-12
+    )
 
 
 def test_tree_ensemble_roundtrips_through_file(tmp_path, xy):
@@ -118,7 +122,11 @@ def test_wrong_version_is_a_clear_error(tmp_path):
 def test_pickle_payload_is_refused(tmp_path):
     p = tmp_path / "evil.ssm"
     with open(p, "wb") as fh:  # a file handle: np.savez would append .npz to a path
-        np.savez(fh, __meta__=np.frombuffer(b"{}", dtype=np.uint8), obj=np.array([{"a": 1}], dtype=object))
+        np.savez(
+            fh,
+            __meta__=np.frombuffer(b"{}", dtype=np.uint8),
+            obj=np.array([{"a": 1}], dtype=object),
+        )
     with pytest.raises(ModelFormatError, match="not a readable|pickle|non-numeric"):
         load_arrays(p)
 

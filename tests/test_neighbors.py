@@ -38,7 +38,7 @@ def test_neighbors_cutoff_larger_than_half_box_counts_all_images(rng):
     # cutoff exceeds every cell width: each atom sees several images of itself
     _compare(f, 9.0)
     nl = neighbor_list(f, 9.0)
-    self_images = nl.point_atom[nl.neigh[nl.offsets[0]:nl.offsets[1]]] == 0
+    self_images = nl.point_atom[nl.neigh[nl.offsets[0] : nl.offsets[1]]] == 0
     assert self_images.sum() >= 2
 
 
@@ -58,8 +58,8 @@ def test_within_narrows(rng):
     b = neighbor_list(f, 3.0)
     np.testing.assert_array_equal(a.offsets, b.offsets)
     for i in range(len(f)):
-        sa = np.sort(a.dist[a.offsets[i]:a.offsets[i + 1]])
-        sb = np.sort(b.dist[b.offsets[i]:b.offsets[i + 1]])
+        sa = np.sort(a.dist[a.offsets[i] : a.offsets[i + 1]])
+        sb = np.sort(b.dist[b.offsets[i] : b.offsets[i + 1]])
         np.testing.assert_allclose(sa, sb)
 
 

@@ -16,8 +16,15 @@ def _spec(**kw):
     d = dict(
         species=("Cu", "Zr"),
         units="metal",
-        blocks=({"kind": "radial", "centers": CENTERS, "sigma": 0.3, "cutoff": 6.5,
-                 "cutoff_function": True},),
+        blocks=(
+            {
+                "kind": "radial",
+                "centers": CENTERS,
+                "sigma": 0.3,
+                "cutoff": 6.5,
+                "cutoff_function": True,
+            },
+        ),
         coarse_grain=(4.0,),
     )
     d.update(kw)
@@ -33,24 +40,30 @@ def test_spec_features_equal_dscribe_g2_and_brute_force_coarse_graining(small_cu
     f = small_cuzr
     atoms = Atoms(symbols=f.species.tolist(), positions=f.positions, cell=f.cell, pbc=True)
     eta = 1.0 / (2 * 0.3**2)
-    acsf = ACSF(species=["Cu", "Zr"], r_cut=6.5, g2_params=[[eta, m] for m in CENTERS], periodic=True)
+    acsf = ACSF(
+        species=["Cu", "Zr"], r_cut=6.5, g2_params=[[eta, m] for m in CENTERS], periodic=True
+    )
     d = acsf.create(atoms)
     # dscribe: per species block [G1, G2(params)...]; drop the G1 column of each block
     nb = 1 + len(CENTERS)
-    ref_raw = np.concatenate([d[:, k * nb + 1:(k + 1) * nb] for k in range(2)], axis=1)
+    ref_raw = np.concatenate([d[:, k * nb + 1 : (k + 1) * nb] for k in range(2)], axis=1)
     n_raw = ref_raw.shape[1]
     np.testing.assert_allclose(got[:, :n_raw], ref_raw, rtol=1e-9, atol=1e-12)
     pairs = brute_pairs(f.positions, f.cell, f.pbc, 4.0)
-    ref_cg = np.array([(ref_raw[i] + ref_raw[js].sum(0)) / (1 + len(js)) for i, (js, _) in enumerate(pairs)])
+    ref_cg = np.array(
+        [(ref_raw[i] + ref_raw[js].sum(0)) / (1 + len(js)) for i, (js, _) in enumerate(pairs)]
+    )
     np.testing.assert_allclose(got[:, n_raw:], ref_cg, rtol=1e-9, atol=1e-12)
     assert got.shape[1] == spec.n_features == len(spec.feature_names())
 
 
 def test_spec_json_roundtrip_reproduces_features(small_cuzr):
-    spec = _spec(blocks=(
-        {"kind": "radial", "centers": CENTERS, "sigma": 0.3},
-        {"kind": "entropy", "sigma": 0.2, "r_max": 5.0, "average_cutoff": 3.5},
-    ))
+    spec = _spec(
+        blocks=(
+            {"kind": "radial", "centers": CENTERS, "sigma": 0.3},
+            {"kind": "entropy", "sigma": 0.2, "r_max": 5.0, "average_cutoff": 3.5},
+        )
+    )
     again = DescriptorSpec.from_json(spec.to_json())
     assert again == spec
     np.testing.assert_array_equal(again.compute(small_cuzr), spec.compute(small_cuzr))
@@ -86,11 +99,15 @@ def test_model_roundtrip_predict_equals_sklearn(tmp_path, small_cuzr):
     y = (x[:, 3] > np.median(x[:, 3])).astype(int)
     sc = StandardScaler().fit(x)
     svm = LinearSVC(C=0.1, dual="auto").fit(sc.transform(x), y)
-    m = Model("test-softness", "Softness", spec, LinearEstimator.from_sklearn(sc, svm), {"note": "test"})
+    m = Model(
+        "test-softness", "Softness", spec, LinearEstimator.from_sklearn(sc, svm), {"note": "test"}
+    )
     p = m.save(tmp_path / "m")
     m2 = load_model(p)
     assert m2.name == "test-softness" and m2.species == ("Cu", "Zr") and m2.units == "metal"
-    np.testing.assert_allclose(m2.predict(small_cuzr), svm.decision_function(sc.transform(x)), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(
+        m2.predict(small_cuzr), svm.decision_function(sc.transform(x)), rtol=1e-10, atol=1e-10
+    )
     with pytest.raises(ConventionMismatch, match="units lj"):
         m2.predict(small_cuzr, units="lj")
 
@@ -101,4 +118,3 @@ def test_unknown_model_name_lists_the_zoo():
 
     with pytest.raises(ModelFormatError, match="softscope models"):
         load_model("no-such-model")
-

@@ -32,7 +32,9 @@ def coarse_grain(frame: Frame, values: np.ndarray, r_cg: float) -> np.ndarray:
     return coarse_grain_from_neighbors(nl, vals[nl.point_atom], r_cg)
 
 
-def coarse_grain_from_neighbors(nl: NeighborList, point_values: np.ndarray, r_cg: float) -> np.ndarray:
+def coarse_grain_from_neighbors(
+    nl: NeighborList, point_values: np.ndarray, r_cg: float
+) -> np.ndarray:
     """Kernel face: ``point_values`` holds a value row for every point of ``nl.points``.
 
     Returns the coarse-grained values of the ``nl.n_query`` query atoms.

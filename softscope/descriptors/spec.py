@@ -145,7 +145,9 @@ class DescriptorSpec:
     def check_frame(self, frame: Frame) -> None:
         frame.species_index(self.species)  # raises on unknown species
 
-    def compute_raw(self, frame: Frame, extra: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
+    def compute_raw(
+        self, frame: Frame, extra: Mapping[str, np.ndarray] | None = None
+    ) -> np.ndarray:
         """(N, n_raw) raw block features of ``frame``."""
         self.check_frame(frame)
         cols = [_compute_block(b, frame, self.species, extra) for b in self.blocks]
@@ -178,7 +180,10 @@ def _normalise_block(b: Mapping[str, Any]) -> dict[str, Any]:
             raise SoftscopeError("radial block needs non-empty centers and sigma > 0")
         cutoff = float(b.get("cutoff") or (max(centers) + 4 * sigma))
         return {
-            "kind": "radial", "centers": centers, "sigma": sigma, "cutoff": cutoff,
+            "kind": "radial",
+            "centers": centers,
+            "sigma": sigma,
+            "cutoff": cutoff,
             "cutoff_function": bool(b.get("cutoff_function", False)),
         }
     if kind == "angular":
@@ -194,7 +199,9 @@ def _normalise_block(b: Mapping[str, Any]) -> dict[str, Any]:
     if kind == "entropy":
         avg = b.get("average_cutoff")
         return {
-            "kind": "entropy", "sigma": float(b["sigma"]), "r_max": float(b["r_max"]),
+            "kind": "entropy",
+            "sigma": float(b["sigma"]),
+            "r_max": float(b["r_max"]),
             "average_cutoff": None if avg is None else float(avg),
         }
     if kind == "interstice":
@@ -216,11 +223,9 @@ def _block_cutoff(b: Mapping[str, Any], species: tuple[str, ...] = ()) -> float:
         # the neighbour average needs the neighbours' own r_max neighbourhoods
         return b["r_max"] + (b["average_cutoff"] or 0.0)
     if kind == "interstice":
-        from softscope.descriptors.interstice import interstice_ghost_cutoff
-
         # Delaunay circumradii of dense metallic glasses stay below ~1.6x the largest
         # atomic radius (2.37 Å in Cu64Zr36); the LAMMPS path verifies exactness at run time.
-        from softscope.descriptors.interstice import MIRACLE_RADII
+        from softscope.descriptors.interstice import MIRACLE_RADII, interstice_ghost_cutoff
 
         radii = dict(MIRACLE_RADII, **(b["radii"] or {}))
         r_big = max(radii.get(s, 0.0) for s in species) if species else 0.0
@@ -254,14 +259,27 @@ def _compute_block(b, frame: Frame, species, extra) -> np.ndarray:
     if kind == "radial":
         from softscope.descriptors.radial import radial
 
-        return radial(frame, b["centers"], b["sigma"], species=list(species), cutoff=b["cutoff"],
-                      cutoff_function=b["cutoff_function"])
+        return radial(
+            frame,
+            b["centers"],
+            b["sigma"],
+            species=list(species),
+            cutoff=b["cutoff"],
+            cutoff_function=b["cutoff_function"],
+        )
     if kind == "angular":
         from softscope.descriptors.angular import angular
 
-        return angular(frame, b["xi"], b["lambdas"], b["zetas"], species=list(species),
-                       cutoff=b["cutoff"], prefactor=b["prefactor"],
-                       cutoff_function=b["cutoff_function"])
+        return angular(
+            frame,
+            b["xi"],
+            b["lambdas"],
+            b["zetas"],
+            species=list(species),
+            cutoff=b["cutoff"],
+            prefactor=b["prefactor"],
+            cutoff_function=b["cutoff_function"],
+        )
     if kind == "entropy":
         from softscope.descriptors.entropy import entropy
 
@@ -279,6 +297,8 @@ def _compute_block(b, frame: Frame, species, extra) -> np.ndarray:
             )
         v = np.asarray(extra[name], dtype=np.float64).reshape(-1)
         if v.shape[0] != len(frame):
-            raise SoftscopeError(f"extra feature {name!r} has {v.shape[0]} values for {len(frame)} atoms")
+            raise SoftscopeError(
+                f"extra feature {name!r} has {v.shape[0]} values for {len(frame)} atoms"
+            )
         cols.append(v[:, None])
     return np.concatenate(cols, axis=1)

@@ -116,8 +116,15 @@ class TreeEnsemble:
         # scikit-learn compares float32-rounded features with float64 thresholds
         x = _check_features(x, self.n_features).astype(np.float32).astype(np.float64)
         return _eval_trees(
-            x, self.feature, self.threshold, self.left, self.right, self.value, self.roots,
-            self.init, self.learning_rate,
+            x,
+            self.feature,
+            self.threshold,
+            self.left,
+            self.right,
+            self.value,
+            self.roots,
+            self.init,
+            self.learning_rate,
         )
 
     def predict(self, x: np.ndarray) -> np.ndarray:
@@ -149,9 +156,15 @@ class TreeEnsemble:
         x0 = np.zeros((1, gbc.n_features_in_))
         init = float(gbc._raw_predict_init(x0).ravel()[0])
         return cls(
-            np.concatenate(feats), np.concatenate(thr), np.concatenate(left),
-            np.concatenate(right), np.concatenate(val), np.array(roots, dtype=np.int64),
-            init, float(gbc.learning_rate), int(gbc.n_features_in_),
+            np.concatenate(feats),
+            np.concatenate(thr),
+            np.concatenate(left),
+            np.concatenate(right),
+            np.concatenate(val),
+            np.array(roots, dtype=np.int64),
+            init,
+            float(gbc.learning_rate),
+            int(gbc.n_features_in_),
         )
 
     def to_arrays(self) -> dict[str, np.ndarray]:
@@ -169,10 +182,15 @@ class TreeEnsemble:
     def from_arrays(cls, a: dict[str, np.ndarray]) -> TreeEnsemble:
         s = a["tree_scalars"]
         est = cls(
-            a["tree_feature"].astype(np.int64), a["tree_threshold"].astype(np.float64),
-            a["tree_left"].astype(np.int64), a["tree_right"].astype(np.int64),
-            a["tree_value"].astype(np.float64), a["tree_roots"].astype(np.int64),
-            float(s[0]), float(s[1]), int(s[2]),
+            a["tree_feature"].astype(np.int64),
+            a["tree_threshold"].astype(np.float64),
+            a["tree_left"].astype(np.int64),
+            a["tree_right"].astype(np.int64),
+            a["tree_value"].astype(np.float64),
+            a["tree_roots"].astype(np.int64),
+            float(s[0]),
+            float(s[1]),
+            int(s[2]),
         )
         n = est.feature.shape[0]
         internal = est.feature >= 0
@@ -180,14 +198,19 @@ class TreeEnsemble:
             raise ModelFormatError("tree arrays have inconsistent shapes")
         if (
             np.any(est.feature >= est.n_features_in)
-            or np.any(est.left[internal] < 0) or np.any(est.left[internal] >= n)
-            or np.any(est.right[internal] < 0) or np.any(est.right[internal] >= n)
-            or np.any(est.roots < 0) or np.any(est.roots >= n)
+            or np.any(est.left[internal] < 0)
+            or np.any(est.left[internal] >= n)
+            or np.any(est.right[internal] < 0)
+            or np.any(est.right[internal] >= n)
+            or np.any(est.roots < 0)
+            or np.any(est.roots >= n)
         ):
             raise ModelFormatError("tree arrays point outside the node table")
         # children must come after their parent (no cycles): true for sklearn exports
         idx = np.arange(n)
-        if np.any(est.left[internal] <= idx[internal]) or np.any(est.right[internal] <= idx[internal]):
+        if np.any(est.left[internal] <= idx[internal]) or np.any(
+            est.right[internal] <= idx[internal]
+        ):
             raise ModelFormatError("tree arrays are not in parent-before-child order")
         return est
 

@@ -57,7 +57,9 @@ def save_arrays(path: str | Path, meta: dict[str, Any], arrays: dict[str, np.nda
         if k.startswith("__"):
             raise ModelFormatError(f"array name {k!r} is reserved")
         if a.dtype.kind not in _ALLOWED_KINDS:
-            raise ModelFormatError(f"array {k!r} has dtype {a.dtype}; only numeric arrays are stored")
+            raise ModelFormatError(
+                f"array {k!r} has dtype {a.dtype}; only numeric arrays are stored"
+            )
     meta = dict(meta)
     meta["format"] = FORMAT_NAME
     meta["format_version"] = FORMAT_VERSION

@@ -91,7 +91,9 @@ class Model:
     def save(self, path: str | Path) -> Path:
         path = Path(path)
         if path.suffix != SUFFIX:
-            path = path.with_suffix(path.suffix + SUFFIX) if path.suffix else path.with_suffix(SUFFIX)
+            path = (
+                path.with_suffix(path.suffix + SUFFIX) if path.suffix else path.with_suffix(SUFFIX)
+            )
         meta = {
             "name": self.name,
             "output_name": self.output_name,
