@@ -152,13 +152,13 @@ def build_from_points(
         point_atom = np.arange(m, dtype=np.int64)
     if not np.isfinite(points).all():
         raise SoftscopeError("points contain NaN or inf")
-    cell_start, cell_points, bin_of, nb3 = _bin_points(points, float(cutoff))
-    counts = _count(points, n_query, cell_start, cell_points, bin_of, nb3, float(cutoff) ** 2)
+    reach = _stencil(points, float(cutoff))
+    cell_start, cell_points, bin_of, nb3 = _bin_points(points, float(cutoff) / reach)
+    rc2 = float(cutoff) ** 2
+    counts = _count(points, n_query, cell_start, cell_points, bin_of, nb3, rc2, reach)
     offsets = np.zeros(n_query + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
-    neigh, dist = _fill(
-        points, n_query, cell_start, cell_points, bin_of, nb3, float(cutoff) ** 2, offsets
-    )
+    neigh, dist = _fill(points, n_query, cell_start, cell_points, bin_of, nb3, rc2, offsets, reach)
     return NeighborList(points, point_atom, int(n_query), offsets, neigh, dist, float(cutoff))
 
 
@@ -168,7 +168,20 @@ def _check_cutoff(cutoff: float) -> None:
 
 
 # --------------------------------------------------------------------------- cell list
+STENCIL = 2
+
+
+def _stencil(points: np.ndarray, cutoff: float) -> int:
+    """Bins of side cutoff/2 searched ±2 visit ~40 % fewer candidates than cutoff-sized
+    bins searched ±1 (1.3-1.5x faster at 8.8 Å in a Cu-Zr glass) but cost more when a
+    half-size bin holds fewer than ~2 atoms (short cutoffs), where ±1 is kept."""
+    span = np.maximum(points.max(axis=0) - points.min(axis=0), 1e-12)
+    density = points.shape[0] / float(np.prod(span))
+    return STENCIL if density * (cutoff / STENCIL) ** 3 >= 2.0 else 1
+
+
 def _bin_points(points: np.ndarray, cutoff: float):
+    """Sort points into an axis-aligned grid of bins of side >= ``cutoff`` (the bin size)."""
     lo = points.min(axis=0)
     hi = points.max(axis=0)
     span = np.maximum(hi - lo, 1e-12)
@@ -197,7 +210,7 @@ def _unflatten(b, nb3):
 
 
 @nb.njit(parallel=True, cache=True)
-def _count(points, n_query, cell_start, cell_points, bin_of, nb3, rc2):
+def _count(points, n_query, cell_start, cell_points, bin_of, nb3, rc2, reach):
     counts = np.zeros(n_query, dtype=np.int64)
     for i in nb.prange(n_query):
         xi = points[i, 0]
@@ -205,9 +218,9 @@ def _count(points, n_query, cell_start, cell_points, bin_of, nb3, rc2):
         zi = points[i, 2]
         bx, by, bz = _unflatten(bin_of[i], nb3)
         c = 0
-        for ax in range(max(bx - 1, 0), min(bx + 2, nb3[0])):
-            for ay in range(max(by - 1, 0), min(by + 2, nb3[1])):
-                for az in range(max(bz - 1, 0), min(bz + 2, nb3[2])):
+        for ax in range(max(bx - reach, 0), min(bx + reach + 1, nb3[0])):
+            for ay in range(max(by - reach, 0), min(by + reach + 1, nb3[1])):
+                for az in range(max(bz - reach, 0), min(bz + reach + 1, nb3[2])):
                     cb = (ax * nb3[1] + ay) * nb3[2] + az
                     for q in range(cell_start[cb], cell_start[cb + 1]):
                         j = cell_points[q]
@@ -222,7 +235,7 @@ def _count(points, n_query, cell_start, cell_points, bin_of, nb3, rc2):
 
 
 @nb.njit(parallel=True, cache=True)
-def _fill(points, n_query, cell_start, cell_points, bin_of, nb3, rc2, offsets):
+def _fill(points, n_query, cell_start, cell_points, bin_of, nb3, rc2, offsets, reach):
     npair = offsets[n_query]
     neigh = np.empty(npair, dtype=np.int32)
     dist = np.empty(npair, dtype=np.float64)
@@ -232,9 +245,9 @@ def _fill(points, n_query, cell_start, cell_points, bin_of, nb3, rc2, offsets):
         zi = points[i, 2]
         bx, by, bz = _unflatten(bin_of[i], nb3)
         p = offsets[i]
-        for ax in range(max(bx - 1, 0), min(bx + 2, nb3[0])):
-            for ay in range(max(by - 1, 0), min(by + 2, nb3[1])):
-                for az in range(max(bz - 1, 0), min(bz + 2, nb3[2])):
+        for ax in range(max(bx - reach, 0), min(bx + reach + 1, nb3[0])):
+            for ay in range(max(by - reach, 0), min(by + reach + 1, nb3[1])):
+                for az in range(max(bz - reach, 0), min(bz + reach + 1, nb3[2])):
                     cb = (ax * nb3[1] + ay) * nb3[2] + az
                     for q in range(cell_start[cb], cell_start[cb + 1]):
                         j = cell_points[q]

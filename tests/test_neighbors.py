@@ -48,8 +48,17 @@ def test_neighbors_mixed_pbc(rng):
     _compare(f, 4.5)
 
 
-def test_neighbors_on_glass(small_cuzr):
-    _compare(small_cuzr, 6.0)
+@pytest.mark.parametrize("cutoff", [3.7, 6.0, 8.5])
+def test_neighbors_on_glass(small_cuzr, cutoff):
+    # 3.7 Å uses cutoff-sized bins (±1), 8.5 Å half-size bins (±2): both must be exact
+    _compare(small_cuzr, cutoff)
+
+
+def test_both_cell_list_stencils_are_exercised(small_cuzr):
+    from softscope.neighbors import _stencil, periodic_images
+
+    assert _stencil(periodic_images(small_cuzr, 3.7)[0], 3.7) == 1
+    assert _stencil(periodic_images(small_cuzr, 8.5)[0], 8.5) == 2
 
 
 def test_within_narrows(rng):
