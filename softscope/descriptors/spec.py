@@ -167,6 +167,55 @@ class DescriptorSpec:
         return np.ascontiguousarray(np.concatenate(parts, axis=1))
 
 
+    def compute_points(
+        self,
+        points: np.ndarray,
+        point_species_codes: np.ndarray,
+        n_query: int,
+        density: float | None = None,
+        extra: Mapping[str, np.ndarray] | None = None,
+    ) -> np.ndarray:
+        """Features of ``points[:n_query]`` from local + ghost points (no periodicity added).
+
+        The LAMMPS face of :meth:`compute`: ``points`` (M, 3) are local then ghost atoms
+        (ghosts must reach :attr:`ghost_cutoff` beyond every query point),
+        ``point_species_codes`` (M,) int codes in the spec's species order, ``density``
+        the number density N/V of the **whole** system (length unit⁻³; needed by entropy
+        blocks), ``extra`` per-point columns (M rows) for external blocks.  Raw features
+        are computed for all M points (ghost rows near the outer edge are incomplete but
+        only rows within the coarse-graining radius of a query point are used), then
+        coarse-grained for the query points.  Returns (n_query, n_features) float64.
+        """
+        pts = np.ascontiguousarray(points, dtype=np.float64)
+        if pts.ndim != 2 or pts.shape[1] != 3:
+            raise SoftscopeError(f"points must have shape (M, 3), got {pts.shape}")
+        m = pts.shape[0]
+        n_query = int(n_query)
+        if not 0 <= n_query <= m:
+            raise SoftscopeError(f"n_query={n_query} must lie in [0, {m}]")
+        codes = np.ascontiguousarray(point_species_codes, dtype=np.int64)
+        if codes.shape != (m,):
+            raise SoftscopeError(f"point_species_codes must have shape ({m},), got {codes.shape}")
+        if m and (codes.min() < 0 or codes.max() >= len(self.species)):
+            raise SoftscopeError(
+                f"species codes must lie in [0, {len(self.species)}) ({', '.join(self.species)})"
+            )
+        n_raw = m if self.coarse_grain else n_query
+        cols = [_points_block(b, pts, codes, n_raw, self.species, density, extra)
+                for b in self.blocks]
+        raw = np.ascontiguousarray(np.concatenate(cols, axis=1))
+        if not self.coarse_grain:
+            return raw
+        from softscope.descriptors.coarse_grain import coarse_grain_from_neighbors
+        from softscope.neighbors import build_from_points
+
+        nl = build_from_points(pts, n_query, max(self.coarse_grain))
+        parts = [raw[:n_query]] + [
+            coarse_grain_from_neighbors(nl, raw, r) for r in self.coarse_grain
+        ]
+        return np.ascontiguousarray(np.concatenate(parts, axis=1))
+
+
 # ---------------------------------------------------------------------- blocks
 def _normalise_block(b: Mapping[str, Any]) -> dict[str, Any]:
     b = dict(b)
@@ -301,4 +350,60 @@ def _compute_block(b, frame: Frame, species, extra) -> np.ndarray:
                 f"extra feature {name!r} has {v.shape[0]} values for {len(frame)} atoms"
             )
         cols.append(v[:, None])
+    return np.concatenate(cols, axis=1)
+
+
+def _points_block(b, points, codes, n_raw, species, density, extra) -> np.ndarray:
+    """One raw block for points[:n_raw] among local + ghost ``points`` (LAMMPS face)."""
+    from softscope.neighbors import build_from_points
+
+    kind = b["kind"]
+    ns = len(species)
+    if kind == "radial":
+        from softscope.descriptors.radial import radial_from_neighbors
+
+        nl = build_from_points(points, n_raw, b["cutoff"])
+        return radial_from_neighbors(
+            nl, codes, ns, b["centers"], b["sigma"], b["cutoff"], b["cutoff_function"]
+        )
+    if kind == "angular":
+        from softscope.descriptors.angular import angular_from_neighbors
+
+        nl = build_from_points(points, n_raw, b["cutoff"])
+        return angular_from_neighbors(
+            nl, codes, ns, b["xi"], b["lambdas"], b["zetas"], b["cutoff"],
+            prefactor=b["prefactor"], cutoff_function=b["cutoff_function"],
+        )
+    if kind == "entropy":
+        from softscope.descriptors.entropy import entropy_from_neighbors
+
+        if density is None:
+            raise SoftscopeError("an entropy block needs the system's number density N/V")
+        avg = b["average_cutoff"]
+        # the neighbour average needs s2 of every point within average_cutoff of a query
+        n_e = points.shape[0] if avg else n_raw
+        nl = build_from_points(points, n_e, max(b["r_max"], avg or 0.0))
+        out = entropy_from_neighbors(
+            nl, codes, b["sigma"], b["r_max"], float(density), average_cutoff=avg
+        )
+        return out[:n_raw, None]
+    if kind == "interstice":
+        from softscope.descriptors.interstice import interstice_from_points, radii_by_code
+
+        return interstice_from_points(
+            points, codes, n_raw, radii_by_code(list(species), b["radii"]), b["medium_range"]
+        )
+    cols = []
+    for name in b["names"]:
+        if extra is None or name not in extra:
+            raise SoftscopeError(
+                f"feature {name!r} is not computed from one frame and must be supplied "
+                f"per point (extra={{'{name}': array of {points.shape[0]} values}})"
+            )
+        v = np.asarray(extra[name], dtype=np.float64).reshape(-1)
+        if v.shape[0] != points.shape[0]:
+            raise SoftscopeError(
+                f"extra feature {name!r} has {v.shape[0]} values for {points.shape[0]} points"
+            )
+        cols.append(v[:n_raw, None])
     return np.concatenate(cols, axis=1)

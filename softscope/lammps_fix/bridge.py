@@ -14,13 +14,16 @@ The C++ fix owns the per-atom storage and forwards every hook here through
   asks C++ to copy columns ``first..first+n-1`` of owned atoms to their ghosts and
   resumes the generator with a fresh view.  Every rank must make the same requests.
 - ``compute_scalar()``, ``compute_vector(i)``: rank-local, no MPI.
+- ``modify_param(args) -> int`` (``fix_modify``; every rank): words used, 0 = unknown.
 - ``write_restart() -> bytes`` (global state; rank 0's copy is written) and
   ``restart(bytes)`` (every rank).
 - Any exception -> ``(1, "message")``; C++ reports the lowest failing rank's message as
   ``ERROR: fix softscope: <message>`` on every rank.
 
 Fix syntax: ``fix ID group softscope N keyword value ...`` with N >= 1 the evaluation
-interval in steps.  Keywords (for now; model evaluation comes later):
+interval in steps.  Model evaluation (``model``, ``elements``, ``d2min``, ``reference``,
+``q``, ``margin``): see :mod:`softscope.lammps_fix.model_fix` and ``docs/fix.md``.
+Debug keywords:
 
 - ``debug_coord R`` — proof computation.  Columns: 1 = number of atoms within R
   (any type, ``0 < r < R``, same as ``compute coord/atom cutoff R``), 2 = the atom's x
@@ -177,6 +180,10 @@ class SoftscopeFix:
     def compute_vector(self, i: int) -> float:
         return 0.0
 
+    def modify_param(self, args) -> int:
+        """``fix_modify ID keyword ...``: number of words used (0 = unknown keyword)."""
+        return 0
+
     def state(self) -> dict:
         return {}
 
@@ -286,9 +293,15 @@ class DebugCoordFix(SoftscopeFix):
 
 # --------------------------------------------------------------------------- parsing
 _KEYWORDS = {
-    # keyword: (number of values, converter)
+    # keyword: number of values (-1: one per atom type, up to the next keyword)
     "debug_coord": 1,
     "debug_raise": 2,
+    "model": 1,
+    "elements": -1,
+    "d2min": 1,
+    "reference": 1,
+    "q": 1,
+    "margin": 1,
 }
 
 
@@ -321,8 +334,17 @@ def parse_args(args: list[str]) -> tuple[str, str, int, dict]:
     while i < len(rest):
         kw = rest[i]
         if kw not in _KEYWORDS:
-            raise SoftscopeError(f"unknown keyword {kw!r}; allowed: {', '.join(sorted(_KEYWORDS))}")
+            raise SoftscopeError(f"unknown keyword {kw!r}; allowed: {', '.join(_KEYWORDS)}")
         nv = _KEYWORDS[kw]
+        if nv < 0:
+            j = i + 1
+            while j < len(rest) and rest[j] not in _KEYWORDS:
+                j += 1
+            if j == i + 1:
+                raise SoftscopeError(f"keyword {kw} needs one element name (or NULL) per atom type")
+            opts[kw] = list(rest[i + 1 : j])
+            i = j
+            continue
         vals = rest[i + 1 : i + 1 + nv]
         if len(vals) < nv:
             raise SoftscopeError(f"keyword {kw} needs {nv} value(s), got {len(vals)}")
@@ -340,11 +362,38 @@ def parse_args(args: list[str]) -> tuple[str, str, int, dict]:
                     f"debug_raise HOOK must be one of {', '.join(_RAISE_HOOKS)}, got {vals[1]!r}"
                 )
             opts[kw] = (rank, vals[1])
+        elif kw == "model":
+            opts[kw] = vals[0]
+        elif kw in ("d2min", "margin"):
+            opts[kw] = _positive_float(kw, vals[0]) if kw == "d2min" or vals[0] != "0" else 0.0
+        elif kw == "reference":
+            try:
+                opts[kw] = int(vals[0])
+            except ValueError:
+                raise SoftscopeError(
+                    f"reference M needs an integer number of steps (0 = only once), got {vals[0]!r}"
+                ) from None
+            if opts[kw] < 0:
+                raise SoftscopeError(f"reference M must be >= 0, got {opts[kw]}")
+        elif kw == "q":
+            try:
+                qv = float(vals[0])
+            except ValueError:
+                qv = -1.0
+            if not 0 < qv < 1:
+                raise SoftscopeError(f"q must be a fraction in (0, 1), got {vals[0]!r}")
+            opts[kw] = qv
         i += 1 + nv
-    if "debug_coord" not in opts:
+    if ("debug_coord" in opts) == ("model" in opts):
         raise SoftscopeError(
-            "no computation given; use 'debug_coord R' (model evaluation is not available yet)"
+            "give exactly one computation: 'model NAME_OR_PATH' or 'debug_coord R'"
         )
+    if "debug_coord" in opts:
+        extra = sorted(set(opts) & {"elements", "d2min", "reference", "q", "margin"})
+        if extra:
+            raise SoftscopeError(f"keywords {extra} need 'model'")
+    elif ("reference" in opts or "q" in opts or "margin" in opts) and "d2min" not in opts:
+        raise SoftscopeError("keywords reference, q and margin need 'd2min R'")
     return fix_id, group, nevery, opts
 
 
@@ -359,7 +408,12 @@ def create(args, capsule, fix_address, rank, nprocs, fortran_comm, groupbit) -> 
         "capsule": capsule,
         "fix_address": int(fix_address),
     }
-    fix = DebugCoordFix(fix_id, group, nevery, opts, ctx)
+    if "model" in opts:
+        from softscope.lammps_fix.model_fix import ModelFix
+
+        fix = ModelFix(fix_id, group, nevery, opts, ctx)
+    else:
+        fix = DebugCoordFix(fix_id, group, nevery, opts, ctx)
     fix.maybe_raise("create")
     return fix
 

@@ -158,6 +158,7 @@ class FixSoftscope : public Fix {
   void min_post_force(int) override;
   double compute_scalar() override;
   double compute_vector(int) override;
+  int modify_param(int, char **) override;
 
   double memory_usage() override;
   void grow_arrays(int) override;
@@ -475,6 +476,26 @@ double FixSoftscope::compute_vector(int i)
   }
   if (!pending_error.empty()) error->one(FLERR, "fix softscope: " + pending_error);
   return v;
+}
+
+// fix_modify ID keyword ...: unknown keywords go to Python's modify_param(args), which
+// returns how many words it used (0 = not its keyword -> LAMMPS reports the error).
+int FixSoftscope::modify_param(int narg, char **arg)
+{
+  int used = 0;
+  {
+    GIL gil;
+    PyObject *args = PyList_New(narg);
+    for (int i = 0; i < narg; i++) PyList_SET_ITEM(args, i, PyUnicode_FromString(arg[i]));
+    PyObject *res = call("modify_param", Py_BuildValue("(N)", args));
+    if (res) {
+      used = (int) PyLong_AsLong(PyTuple_GET_ITEM(res, 1));
+      if (PyErr_Occurred()) pending_error = fetch_pyerr();
+      Py_DECREF(res);
+    }
+  }
+  sync_errors();
+  return used;
 }
 
 // ---------------------------------------------------------------------------------------
