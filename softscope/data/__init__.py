@@ -1,14 +1,46 @@
-"""Glass data: the shipped default glass and (in ``recipes``) LAMMPS recipes to make more."""
+"""Glass data: the shipped default glass and (in ``recipes``) LAMMPS recipes to make more.
+
+``make_glass``, ``shear_aqs``, ``shear_md`` and ``make_training_sample`` are re-exported
+from :mod:`softscope.data.recipes` (LAMMPS is imported only when a recipe runs).
+"""
 
 from __future__ import annotations
 
+import json
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
+from softscope.data.recipes import (
+    DEFAULT_GLASS_RECIPE,
+    TRAINING_GLASS,
+    TRAINING_SHEAR,
+    make_glass,
+    make_training_sample,
+    read_manifest,
+    shear_aqs,
+    shear_md,
+)
 from softscope.frame import Frame
 
 DEFAULT_GLASS = "cuzr64_default.data"
 DEFAULT_ELEMENTS = ("Cu", "Zr")
+
+__all__ = [
+    "DEFAULT_GLASS",
+    "DEFAULT_ELEMENTS",
+    "DEFAULT_GLASS_RECIPE",
+    "TRAINING_GLASS",
+    "TRAINING_SHEAR",
+    "default_glass_path",
+    "default_glass",
+    "default_glass_manifest",
+    "make_glass",
+    "make_training_sample",
+    "read_manifest",
+    "shear_aqs",
+    "shear_md",
+]
 
 
 def default_glass_path() -> Path:
@@ -19,3 +51,8 @@ def default_glass_path() -> Path:
 def default_glass() -> Frame:
     """The shipped Cu64Zr36 glass as a Frame (types 1, 2 = Cu, Zr)."""
     return Frame.from_file(default_glass_path(), elements=list(DEFAULT_ELEMENTS))
+
+
+def default_glass_manifest() -> dict[str, Any]:
+    """Recipe and provenance of the shipped glass (``cuzr64_default.json``)."""
+    return json.loads(default_glass_path().with_suffix(".json").read_text())

@@ -1,0 +1,247 @@
+"""The ``softscope`` command line.
+
+One sub-command group per concern; each group is added by a ``_register_<group>``
+function that takes the top-level ``subparsers`` object and sets ``func`` on its leaf
+parsers (``func(args) -> int`` exit status).  To add a group (train, evaluate, models,
+demo, render, ...) write ``_register_<group>(subparsers)`` (or import it from the module
+that owns the feature) and append it to ``REGISTRARS``.
+
+Errors in the user's input (:class:`~softscope.errors.SoftscopeError`) print one line
+``softscope: error: ...`` to stderr and exit with status 2, like argparse's own errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+
+from softscope.errors import SoftscopeError
+
+PROG = "softscope"
+
+
+def _composition(text: str) -> dict[str, float]:
+    """Parse ``"Cu=0.64,Zr=0.36"`` (``:`` also accepted) into a dict of fractions."""
+    out: dict[str, float] = {}
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        sep = "=" if "=" in part else ":"
+        name, _, val = part.partition(sep)
+        try:
+            out[name.strip()] = float(val)
+        except ValueError:
+            raise SoftscopeError(
+                f"bad --composition {text!r}: expected ELEMENT=FRACTION pairs separated by "
+                "commas, e.g. Cu=0.64,Zr=0.36"
+            ) from None
+    if not out:
+        raise SoftscopeError("--composition is empty; e.g. Cu=0.64,Zr=0.36")
+    return out
+
+
+def _summary(path, kind: str) -> None:
+    from softscope.data.recipes import read_manifest
+
+    man = read_manifest(path)
+    t = man.get("timings", {}).get("total_s", float("nan"))
+    line = f"{kind} written to {path} ({man.get('n_atoms')} atoms, {len(man['frames'])} frame(s), "
+    line += f"{t:.1f} s)"
+    print(line)
+    if kind == "glass":
+        fin = man["final"]
+        print(
+            json.dumps({k: fin[k] for k in ("pe_per_atom", "press", "number_density") if k in fin})
+        )
+
+
+# ------------------------------------------------------------------------------ data
+def _cmd_data_glass(args: argparse.Namespace) -> int:
+    from softscope.data.recipes import make_glass
+
+    path = make_glass(
+        args.out,
+        system=args.system,
+        composition=_composition(args.composition) if args.composition else None,
+        n_atoms=args.atoms,
+        melt_T=args.melt_T,
+        quench_rate=args.quench_rate,
+        T_final=args.T_final,
+        melt_time=args.melt_time,
+        relax_time=args.relax_time,
+        seed=args.seed,
+        timestep=args.timestep,
+        pressure=args.pressure,
+        density=args.density,
+        threads=args.threads,
+        progress=not args.quiet,
+        overwrite=args.overwrite,
+    )
+    _summary(path, "glass")
+    return 0
+
+
+def _cmd_data_shear(args: argparse.Namespace) -> int:
+    from softscope.data.recipes import shear_aqs, shear_md
+
+    common = dict(
+        system=args.system, threads=args.threads, progress=not args.quiet, overwrite=args.overwrite
+    )
+    if args.mode == "aqs":
+        path = shear_aqs(
+            args.glass,
+            args.out,
+            strain_step=args.strain_step,
+            max_strain=args.max_strain,
+            n_steps=args.steps,
+            etol=args.etol,
+            ftol=args.ftol,
+            **common,
+        )
+    else:
+        path = shear_md(
+            args.glass,
+            args.out,
+            T=args.T,
+            strain_rate=args.strain_rate,
+            max_strain=args.max_strain,
+            dump_every=args.dump_every,
+            timestep=args.timestep,
+            equil_time=args.equil_time,
+            seed=args.seed,
+            **common,
+        )
+    _summary(path, f"shear ({args.mode})")
+    return 0
+
+
+def _cmd_data_sample(args: argparse.Namespace) -> int:
+    from softscope.data.recipes import make_training_sample
+
+    path = make_training_sample(
+        args.out,
+        seed=args.seed,
+        threads=args.threads,
+        progress=not args.quiet,
+        overwrite=args.overwrite,
+    )
+    print(f"training sample written to {path} (glass/ and shear_aqs/)")
+    return 0
+
+
+def _cmd_data_default(args: argparse.Namespace) -> int:
+    from softscope.data import default_glass_path
+
+    print(default_glass_path())
+    return 0
+
+
+def _register_data(subparsers) -> None:
+    """``softscope data {glass,shear,sample,default}``: LAMMPS glass recipes."""
+    data = subparsers.add_parser(
+        "data", help="make glasses and shear runs with LAMMPS", description=_register_data.__doc__
+    )
+    sub = data.add_subparsers(dest="data_command", metavar="{glass,shear,sample,default}")
+    sub.required = True
+
+    def run_opts(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--out", required=True, help="output dataset folder (created)")
+        p.add_argument("--threads", type=int, default=1, help="OpenMP threads (default 1)")
+        p.add_argument("--overwrite", action="store_true", help="replace a non-empty --out")
+        p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    g = sub.add_parser(
+        "glass",
+        help="melt-quench a glass (Cu-Zr EAM or Kob-Andersen LJ)",
+        description="Melt, quench, relax and minimize a glass. Units follow the system: "
+        "cuzr = LAMMPS metal (K, ps, bar; --quench-rate in K/s), ka = LAMMPS lj (per tau).",
+    )
+    g.add_argument("--system", choices=["cuzr", "ka"], default="cuzr")
+    g.add_argument("--atoms", type=int, default=2000, help="number of atoms (default 2000)")
+    g.add_argument("--composition", help="e.g. Cu=0.64,Zr=0.36 (default) or A=0.8,B=0.2")
+    g.add_argument("--melt-T", dest="melt_T", type=float, help="melt temperature")
+    g.add_argument("--quench-rate", type=float, help="K/s (cuzr) or 1/tau (ka)")
+    g.add_argument("--T-final", dest="T_final", type=float, help="final temperature")
+    g.add_argument("--melt-time", type=float, help="time held at melt_T (ps or tau)")
+    g.add_argument("--relax-time", type=float, help="time held at T_final before minimizing")
+    g.add_argument("--timestep", type=float, help="MD timestep (ps or tau)")
+    g.add_argument("--pressure", type=float, default=0.0, help="NPT pressure in bar (cuzr)")
+    g.add_argument("--density", type=float, help="number density (ka: default 1.2)")
+    g.add_argument("--seed", type=int, default=1)
+    run_opts(g)
+    g.set_defaults(func=_cmd_data_glass)
+
+    s = sub.add_parser(
+        "shear",
+        help="shear a glass: athermal quasistatic (aqs) or finite-temperature MD (md)",
+        description="Simple shear (xy) of a glass; one LAMMPS dump frame per step "
+        "(id type x y z ix iy iz c_pe).",
+    )
+    s.add_argument("--glass", required=True, help="glass dataset folder or LAMMPS data file")
+    s.add_argument("--mode", choices=["aqs", "md"], default="aqs")
+    s.add_argument("--max-strain", type=float, default=0.05, help="final shear strain")
+    s.add_argument("--strain-step", type=float, default=0.002, help="aqs: strain per step")
+    s.add_argument("--steps", type=int, help="aqs: number of steps (overrides --max-strain)")
+    s.add_argument("--etol", type=float, default=0.0, help="aqs: minimizer energy tolerance")
+    s.add_argument("--ftol", type=float, help="aqs: minimizer force tolerance")
+    s.add_argument("--T", type=float, help="md: temperature")
+    s.add_argument("--strain-rate", type=float, help="md: 1/s (cuzr) or 1/tau (ka)")
+    s.add_argument("--dump-every", type=int, default=1000, help="md: steps between frames")
+    s.add_argument("--timestep", type=float, help="md: timestep")
+    s.add_argument("--equil-time", type=float, help="md: thermalisation before shearing")
+    s.add_argument("--seed", type=int, default=1, help="md: velocity seed")
+    s.add_argument("--system", choices=["cuzr", "ka"], help="system of a bare data file")
+    run_opts(s)
+    s.set_defaults(func=_cmd_data_shear)
+
+    t = sub.add_parser(
+        "sample",
+        help="one training sample: default training glass + AQS shear to 5 %%",
+    )
+    t.add_argument("--seed", type=int, required=True)
+    run_opts(t)
+    t.set_defaults(func=_cmd_data_sample)
+
+    d = sub.add_parser("default", help="print the path of the shipped default glass")
+    d.set_defaults(func=_cmd_data_default)
+
+
+#: Command-group registrars, in help order.  Others append theirs.
+REGISTRARS: list[Callable] = [_register_data]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser (all registered command groups)."""
+    from softscope import __version__
+
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Machine-learned structural indicators for metallic glasses.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers.required = True
+    for register in REGISTRARS:
+        register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``softscope`` console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except SoftscopeError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
