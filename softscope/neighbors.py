@@ -27,7 +27,13 @@ import numpy as np
 from softscope.errors import SoftscopeError
 from softscope.frame import Frame
 
-__all__ = ["NeighborList", "neighbor_list", "periodic_images", "build_from_points"]
+__all__ = [
+    "NeighborList",
+    "neighbor_list",
+    "periodic_images",
+    "build_from_points",
+    "check_kernel_inputs",
+]
 
 
 @dataclass(frozen=True, eq=False)
@@ -160,6 +166,37 @@ def build_from_points(
     np.cumsum(counts, out=offsets[1:])
     neigh, dist = _fill(points, n_query, cell_start, cell_points, bin_of, nb3, rc2, offsets, reach)
     return NeighborList(points, point_atom, int(n_query), offsets, neigh, dist, float(cutoff))
+
+
+def check_kernel_inputs(
+    nl: NeighborList, point_species, n_species: int, cutoff: float
+) -> tuple[float, int, np.ndarray]:
+    """Validate a descriptor kernel's inputs; returns (cutoff, n_species, int64 codes).
+
+    ``point_species`` needs one code in [0, n_species) per point of ``nl.points``, and the
+    descriptor's ``cutoff`` may not exceed the list's.
+    """
+    rc = float(cutoff)
+    _check_cutoff(rc)
+    if rc > nl.cutoff * (1 + 1e-12):
+        raise SoftscopeError(
+            f"cutoff {rc} exceeds the neighbour list's cutoff {nl.cutoff}; build the list "
+            "with a cutoff >= the descriptor's"
+        )
+    n_species = int(n_species)
+    if n_species < 1:
+        raise SoftscopeError(f"n_species must be >= 1, got {n_species}")
+    ps = np.ascontiguousarray(point_species, dtype=np.int64)
+    if ps.shape != (nl.points.shape[0],):
+        raise SoftscopeError(
+            f"point_species must have one code per neighbour-list point "
+            f"({nl.points.shape[0]}), got shape {ps.shape}"
+        )
+    if ps.size and (ps.min() < 0 or ps.max() >= n_species):
+        raise SoftscopeError(
+            f"point_species codes must lie in [0, {n_species}), got [{ps.min()}, {ps.max()}]"
+        )
+    return rc, n_species, ps
 
 
 def _check_cutoff(cutoff: float) -> None:

@@ -33,7 +33,7 @@ import numpy as np
 
 from softscope.errors import SoftscopeError
 from softscope.frame import Frame
-from softscope.neighbors import NeighborList, neighbor_list
+from softscope.neighbors import NeighborList, check_kernel_inputs, neighbor_list
 
 __all__ = [
     "angular",
@@ -149,27 +149,7 @@ def angular_from_neighbors(
     ``nl`` may have a larger cutoff than ``cutoff``; only r_ij, r_ik < cutoff count.
     """
     x, lam, zet = _check_params(xi, lambdas, zetas)
-    rc = float(cutoff)
-    if not np.isfinite(rc) or rc <= 0:
-        raise SoftscopeError(f"cutoff must be a positive finite length, got {cutoff}")
-    if rc > nl.cutoff * (1 + 1e-12):
-        raise SoftscopeError(
-            f"cutoff {rc} exceeds the neighbour list's cutoff {nl.cutoff}; build the list "
-            "with a cutoff >= the descriptor's"
-        )
-    n_species = int(n_species)
-    if n_species < 1:
-        raise SoftscopeError(f"n_species must be >= 1, got {n_species}")
-    ps = np.ascontiguousarray(point_species, dtype=np.int64)
-    if ps.shape != (nl.points.shape[0],):
-        raise SoftscopeError(
-            f"point_species must have one code per neighbour-list point "
-            f"({nl.points.shape[0]}), got shape {ps.shape}"
-        )
-    if ps.size and (ps.min() < 0 or ps.max() >= n_species):
-        raise SoftscopeError(
-            f"point_species codes must lie in [0, {n_species}), got [{ps.min()}, {ps.max()}]"
-        )
+    rc, n_species, ps = check_kernel_inputs(nl, point_species, n_species, cutoff)
     pair_index = np.full((n_species, n_species), -1, dtype=np.int64)
     for k, (a, b) in enumerate(species_pairs(n_species)):
         pair_index[a, b] = pair_index[b, a] = k
@@ -177,8 +157,19 @@ def angular_from_neighbors(
     zint = np.where((zet == np.round(zet)) & (zet <= 64), np.round(zet), -1).astype(np.int64)
     pref = np.power(2.0, 1.0 - zet) if prefactor else np.ones_like(zet)
     return _angular_kernel(
-        nl.points, nl.offsets, nl.neigh, nl.dist, ps, pair_index,
-        1.0 / (x * x), lam, zet, zint, pref, rc, bool(cutoff_function),
+        nl.points,
+        nl.offsets,
+        nl.neigh,
+        nl.dist,
+        ps,
+        pair_index,
+        1.0 / (x * x),
+        lam,
+        zet,
+        zint,
+        pref,
+        rc,
+        bool(cutoff_function),
     )
 
 
@@ -190,8 +181,9 @@ def _fc(r, rc):
 
 
 @nb.njit(parallel=True, cache=True)
-def _angular_kernel(points, offsets, neigh, dist, ps, pair_index, inv_xi2, lam, zet, zint, pref,
-                    rc, use_fc):
+def _angular_kernel(
+    points, offsets, neigh, dist, ps, pair_index, inv_xi2, lam, zet, zint, pref, rc, use_fc
+):
     n = offsets.shape[0] - 1
     nx = inv_xi2.shape[0]
     nl_ = lam.shape[0]

@@ -29,7 +29,7 @@ import numpy as np
 
 from softscope.errors import SoftscopeError
 from softscope.frame import Frame
-from softscope.neighbors import NeighborList, _bin_points, periodic_images
+from softscope.neighbors import NeighborList, _bin_points, check_kernel_inputs, periodic_images
 
 __all__ = ["radial", "radial_from_neighbors", "radial_names", "default_radial_cutoff", "WINDOW"]
 
@@ -134,8 +134,22 @@ def radial(
     max_cand = min((2 * _STENCIL + 1) ** 3 * int(np.diff(cell_start).max()), points.shape[0])
     ms, order, step = _grid(mu, s)
     out = _radial_fused(
-        xyz, sorted_species, points[:n], slot[:n], bin_of[:n], cell_start, nb3, _STENCIL, max_cand,
-        len(names), ms, float(step), s, rc, bool(cutoff_function), WINDOW,
+        xyz,
+        sorted_species,
+        points[:n],
+        slot[:n],
+        bin_of[:n],
+        cell_start,
+        nb3,
+        _STENCIL,
+        max_cand,
+        len(names),
+        ms,
+        float(step),
+        s,
+        rc,
+        bool(cutoff_function),
+        WINDOW,
     )
     return _to_caller_order(out, len(names), order)
 
@@ -156,31 +170,20 @@ def radial_from_neighbors(
     ``nl`` may have a larger cutoff than ``cutoff``; only pairs with r_ij < cutoff count.
     """
     mu, s = _check_params(centers, sigma)
-    rc = float(cutoff)
-    if not np.isfinite(rc) or rc <= 0:
-        raise SoftscopeError(f"cutoff must be a positive finite length, got {cutoff}")
-    if rc > nl.cutoff * (1 + 1e-12):
-        raise SoftscopeError(
-            f"cutoff {rc} exceeds the neighbour list's cutoff {nl.cutoff}; build the list "
-            "with a cutoff >= the descriptor's"
-        )
-    n_species = int(n_species)
-    if n_species < 1:
-        raise SoftscopeError(f"n_species must be >= 1, got {n_species}")
-    ps = np.ascontiguousarray(point_species, dtype=np.int64)
-    if ps.shape != (nl.points.shape[0],):
-        raise SoftscopeError(
-            f"point_species must have one code per neighbour-list point "
-            f"({nl.points.shape[0]}), got shape {ps.shape}"
-        )
-    if ps.size and (ps.min() < 0 or ps.max() >= n_species):
-        raise SoftscopeError(
-            f"point_species codes must lie in [0, {n_species}), got [{ps.min()}, {ps.max()}]"
-        )
+    rc, n_species, ps = check_kernel_inputs(nl, point_species, n_species, cutoff)
     ms, order, step = _grid(mu, s)
     out = _radial_kernel(
-        nl.offsets, nl.neigh, nl.dist, ps, n_species, ms, float(step), s, rc,
-        bool(cutoff_function), WINDOW,
+        nl.offsets,
+        nl.neigh,
+        nl.dist,
+        ps,
+        n_species,
+        ms,
+        float(step),
+        s,
+        rc,
+        bool(cutoff_function),
+        WINDOW,
     )
     return _to_caller_order(out, n_species, order)
 
@@ -246,8 +249,24 @@ def _radial_kernel(offsets, neigh, dist, ps, n_species, ms, step, sigma, rc, use
 
 
 @nb.njit(parallel=True, cache=True)
-def _radial_fused(xyz, spc, qpos, qslot, qbin, cell_start, nb3, st, max_cand, n_species, ms,
-                  step, sigma, rc, use_fc, window):
+def _radial_fused(
+    xyz,
+    spc,
+    qpos,
+    qslot,
+    qbin,
+    cell_start,
+    nb3,
+    st,
+    max_cand,
+    n_species,
+    ms,
+    step,
+    sigma,
+    rc,
+    use_fc,
+    window,
+):
     """Cell-list walk (bins >= r_c/st, ±st stencil) + Gaussians, pair by pair."""
     n = qpos.shape[0]
     nc = ms.shape[0]
