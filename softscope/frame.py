@@ -247,13 +247,14 @@ class Frame:
             raise SoftscopeError(f"no such file: {path}")
         from ovito.io import import_file
 
-        kw = {}
+        # explicit: scan the whole file for frames before asking for their number
+        kw = {"multiple_frames": True}
         if path.suffix == ".data" or path.name.endswith(".lmp") or "data" in path.name.split("."):
             kw["atom_style"] = "atomic"
         try:
             pipeline = import_file(str(path), **kw)
         except Exception:
-            pipeline = import_file(str(path))
+            pipeline = import_file(str(path), multiple_frames=True)
         nframes = pipeline.source.num_frames
         if not (-nframes <= frame < nframes):
             raise SoftscopeError(f"{path} has {nframes} frame(s); frame={frame} is out of range")
