@@ -266,16 +266,7 @@ REGISTRARS: list[Callable] = [_register_data]
 REGISTRARS.append(_register_render)
 
 
-def _register_training(subparsers) -> None:
-    """``softscope train`` / ``evaluate`` / ``models`` (code in softscope.training.commands)."""
-    from softscope.training.commands import register_evaluate, register_models, register_train
 
-    register_train(subparsers)
-    register_evaluate(subparsers)
-    register_models(subparsers)
-
-
-REGISTRARS.append(_register_training)
 
 
 def build_parser() -> argparse.ArgumentParser:
