@@ -100,6 +100,41 @@ def test_compute_points_on_periodic_images_equals_frame_compute_for_every_block_
     np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12)
 
 
+def test_split_face_local_raw_plus_owner_rows_equals_frame_compute_for_every_block_kind():
+    """What the fix does: raw features of the atoms only (ghosts reaching only
+    max(raw cutoff, r_cg)), owners' rows copied to their periodic images (LAMMPS forward
+    communication), then coarse-graining; equals the periodic-frame path."""
+    from softscope.descriptors.spec import DescriptorSpec
+    from softscope.neighbors import periodic_images
+
+    frame = default_glass()
+    spec = DescriptorSpec(
+        species=("Cu", "Zr"),
+        blocks=(
+            {"kind": "radial", "centers": [2.0, 2.5, 3.0, 4.0], "sigma": 0.3},
+            {"kind": "angular", "xi": [2.0], "lambdas": [1, -1], "zetas": [1], "cutoff": 4.0},
+            {"kind": "entropy", "sigma": 0.2, "r_max": 5.0, "average_cutoff": 3.0},
+            {"kind": "interstice", "medium_range": True},
+        ),
+        coarse_grain=(3.0, 6.5),
+    )
+    assert spec.split_ghost_cutoff < spec.ghost_cutoff
+    ref = spec.compute(frame)
+    points, point_atom = periodic_images(frame, spec.split_ghost_cutoff)
+    codes, _ = frame.species_index(spec.species)
+    n = len(frame)
+    raw = spec.compute_raw_points(points, codes[point_atom], n, n / frame.volume)
+    got = spec.coarse_grain_points(points, raw[point_atom], n)
+    assert got.shape == ref.shape == (n, spec.n_features)
+    np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12)
+    # the per-radius column coarse-graining used by the linear-model path
+    cols = spec.coarse_grain_columns(points, raw[point_atom][:, :3], n)
+    nr = raw.shape[1]
+    for k, c in enumerate(cols):
+        np.testing.assert_allclose(c, ref[:, nr * (k + 1) : nr * (k + 1) + 3], rtol=1e-12,
+                                   atol=1e-12)
+
+
 # --------------------------------------------------------------------------- running
 def _run_lmp(tmp: Path, script: str, nprocs: int = 1, timeout: float = 180):
     (tmp / "in.lmp").write_text(script)

