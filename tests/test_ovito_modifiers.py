@@ -116,7 +116,7 @@ run {STEPS[-1]}
 def _pipeline(path: Path, *modifiers):
     from ovito.io import import_file
 
-    p = import_file(str(path))
+    p = import_file(str(path), multiple_frames=True)
     for m in modifiers:
         p.modifiers.append(m)
     return p
@@ -264,7 +264,7 @@ def _ovito_atomic_strain(path: Path, frame: int, reference_frame: int, cutoff: f
     from ovito.modifiers import AtomicStrainModifier
     from ovito.pipeline import FileSource
 
-    p = import_file(str(path))
+    p = import_file(str(path), multiple_frames=True)
     mod = AtomicStrainModifier(
         cutoff=cutoff, output_nonaffine_squared_displacements=True, reference_frame=reference_frame
     )
@@ -339,7 +339,7 @@ def _brute_phop(path: Path, t: int, window: int) -> np.ndarray:
     """p_hop from the formula, numpy only: minimum-image unwrapping in reduced coordinates."""
     from ovito.io import import_file
 
-    p = import_file(str(path))
+    p = import_file(str(path), multiple_frames=True)
     h = window // 2
     pos, cells = [], []
     for k in range(t - h, t + h + 1):
