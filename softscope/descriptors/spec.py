@@ -187,20 +187,8 @@ class DescriptorSpec:
         only rows within the coarse-graining radius of a query point are used), then
         coarse-grained for the query points.  Returns (n_query, n_features) float64.
         """
-        pts = np.ascontiguousarray(points, dtype=np.float64)
-        if pts.ndim != 2 or pts.shape[1] != 3:
-            raise SoftscopeError(f"points must have shape (M, 3), got {pts.shape}")
+        pts, codes, n_query = self._check_points(points, point_species_codes, n_query)
         m = pts.shape[0]
-        n_query = int(n_query)
-        if not 0 <= n_query <= m:
-            raise SoftscopeError(f"n_query={n_query} must lie in [0, {m}]")
-        codes = np.ascontiguousarray(point_species_codes, dtype=np.int64)
-        if codes.shape != (m,):
-            raise SoftscopeError(f"point_species_codes must have shape ({m},), got {codes.shape}")
-        if m and (codes.min() < 0 or codes.max() >= len(self.species)):
-            raise SoftscopeError(
-                f"species codes must lie in [0, {len(self.species)}) ({', '.join(self.species)})"
-            )
         n_raw = m if self.coarse_grain else n_query
         cols = [_points_block(b, pts, codes, n_raw, self.species, density, extra)
                 for b in self.blocks]
