@@ -266,6 +266,18 @@ REGISTRARS: list[Callable] = [_register_data]
 REGISTRARS.append(_register_render)
 
 
+def _register_training(subparsers) -> None:
+    """``softscope train`` / ``evaluate`` / ``models`` (code in softscope.training.commands)."""
+    from softscope.training.commands import register_evaluate, register_models, register_train
+
+    register_train(subparsers)
+    register_evaluate(subparsers)
+    register_models(subparsers)
+
+
+REGISTRARS.append(_register_training)
+
+
 def _register_demo(subparsers) -> None:
     """``softscope demo``: short MD shear of the shipped glass with the fix, live metrics."""
     from softscope.demo import DEFAULT_MODEL, DemoSettings
@@ -324,9 +336,6 @@ def _register_demo(subparsers) -> None:
 
 
 REGISTRARS.append(_register_demo)
-
-
-
 
 
 def build_parser() -> argparse.ArgumentParser:

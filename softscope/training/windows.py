@@ -26,6 +26,10 @@ class Window:
     current: Frame
     strain: tuple[float, float]
     extra: dict[str, np.ndarray] = field(default_factory=dict)
+    #: frame indices (reference, current) in the sample's trajectory, when known
+    index: tuple[int, int] | None = None
+    #: path of the reference frame's file, when the window was read from a dataset
+    reference_file: str | None = None
 
     def d2min(self, cutoff: float) -> np.ndarray:
         """D²min of the window (OVITO convention), in the reference frame's atom order."""
@@ -61,7 +65,9 @@ def windows_by_strain(
         j = int(np.argmin(np.abs(s - (s[i] + window))))
         if abs(s[j] - s[i] - window) > tol + 0.5 * np.min(np.diff(s)) or j <= i:
             break
-        out.append(Window(sample, frames[i], frames[j], (float(s[i]), float(s[j]))))
+        out.append(
+            Window(sample, frames[i], frames[j], (float(s[i]), float(s[j])), index=(i, j))
+        )
         start = s[i] + stride
         if start > s[-1]:
             break

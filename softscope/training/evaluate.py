@@ -1,0 +1,119 @@
+"""Judging predictions on held-out windows (CONVENTIONS.md, last section).
+
+For every window the prediction is made at the reference frame and compared with the
+window's D²min (OVITO convention, :data:`~softscope.training.recipes.D2MIN_CUTOFF`);
+:func:`softscope.metrics.judge` gives the per-window metrics.  Summaries are the mean
+(and standard deviation) over windows; ``pooled_roc_auc`` ranks all atoms of all windows
+together (labels still per window).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from joblib import Parallel, delayed
+
+from softscope.errors import SoftscopeError
+from softscope.metrics import judge, roc_auc
+from softscope.training.windows import Window
+
+__all__ = ["Evaluation", "evaluate_scores", "evaluate_model", "summarise", "METRICS"]
+
+METRICS = ("roc_auc", "average_precision", "precision_top_q", "pearson", "spearman")
+
+
+@dataclass
+class Evaluation:
+    """Per-window metrics, their summary, and pooled arrays for plots."""
+
+    summary: dict[str, Any]
+    per_window: list[dict[str, Any]]
+    prediction: np.ndarray  # pooled prediction (valid atoms of every window)
+    label: np.ndarray  # pooled top-q labels (bool)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def summarise(per_window: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Mean and std over windows of every metric, plus counts."""
+    out: dict[str, Any] = {"n_windows": len(per_window)}
+    for k in METRICS:
+        v = np.array([w[k] for w in per_window], dtype=np.float64)
+        v = v[np.isfinite(v)]
+        out[k] = float(v.mean()) if v.size else float("nan")
+        out[f"{k}_std"] = float(v.std()) if v.size else float("nan")
+    out["n_samples"] = len({w["sample"] for w in per_window})
+    out["n_atoms"] = int(sum(w["n_atoms"] for w in per_window))
+    return out
+
+
+def _d2(w: Window, cutoff: float) -> np.ndarray:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # invalid atoms are NaN and left out
+        return w.d2min(cutoff)
+
+
+def evaluate_scores(
+    windows: Sequence[Window],
+    scores: Sequence[np.ndarray],
+    cutoff: float,
+    q: float = 0.05,
+    d2: Sequence[np.ndarray] | None = None,
+) -> Evaluation:
+    """Judge given per-window predictions (``scores[k]`` for ``windows[k]``)."""
+    from softscope.rearrangement import top_fraction
+
+    if len(windows) != len(scores):
+        raise SoftscopeError(f"{len(windows)} windows but {len(scores)} score arrays")
+    if not windows:
+        raise SoftscopeError("no windows to evaluate")
+    per: list[dict[str, Any]] = []
+    preds, labs = [], []
+    for k, (w, s) in enumerate(zip(windows, scores, strict=True)):
+        m = d2[k] if d2 is not None else _d2(w, cutoff)
+        r = judge(s, m, q=q)
+        r.pop("pr_of_s", None)
+        r.update({"sample": w.sample, "strain": list(w.strain)})
+        per.append(r)
+        ok = np.isfinite(m)
+        preds.append(np.asarray(s, dtype=np.float64)[ok])
+        labs.append(top_fraction(m[ok], q))
+    p = np.concatenate(preds)
+    y = np.concatenate(labs).astype(bool)
+    summ = summarise(per)
+    summ["pooled_roc_auc"] = roc_auc(p, y)
+    summ["q"] = float(q)
+    summ["d2min_cutoff"] = float(cutoff)
+    return Evaluation(summ, per, p, y)
+
+
+def _predict(predict: Callable, w: Window) -> np.ndarray:
+    return np.asarray(predict(w), dtype=np.float64)
+
+
+def evaluate_model(
+    model,
+    windows: Sequence[Window],
+    cutoff: float,
+    q: float = 0.05,
+    n_jobs: int = 1,
+    progress: bool = True,
+) -> Evaluation:
+    """Predict at every window's reference frame with ``model`` and judge it."""
+
+    def predict(w: Window):
+        return model.predict(w.reference, extra=w.extra or None)
+
+    it = windows
+    if progress:
+        from tqdm.auto import tqdm
+
+        it = tqdm(windows, desc=f"evaluate {model.name}", unit="window")
+    scores = Parallel(n_jobs=n_jobs)(delayed(_predict)(predict, w) for w in it)
+    ev = evaluate_scores(windows, scores, cutoff, q)
+    ev.summary["model"] = model.name
+    return ev

@@ -1,0 +1,267 @@
+"""End-to-end training and evaluation behind ``softscope train`` / ``softscope evaluate``.
+
+Split by glass sample, never by atom; labels = top-q D²min (OVITO convention) over a
+``window`` of AQS strain; features and predictions at the window's reference frame.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from softscope.errors import SoftscopeError
+from softscope.training.dataset import (
+    Sample,
+    find_samples,
+    frame_of,
+    previous_window_start,
+    sample_windows,
+    split_samples,
+)
+from softscope.training.evaluate import Evaluation, evaluate_model, evaluate_scores
+from softscope.training.recipes import D2MIN_CUTOFF, recipe_info, recipe_spec
+from softscope.training.train import build_training_set, fit_linear, fit_trees
+
+__all__ = ["train_recipe", "run_evaluation", "windows_of", "check_consistent"]
+
+
+def check_consistent(samples: Sequence[Sample]) -> tuple[str, tuple[str, ...]]:
+    """(units, elements) shared by every sample, else an error."""
+    if not samples:
+        raise SoftscopeError("no samples")
+    kinds = {(s.units, s.elements) for s in samples}
+    if len(kinds) != 1:
+        raise SoftscopeError(
+            "samples mix unit styles or species: "
+            + ", ".join(f"{s.name}: {s.units} {list(s.elements)}" for s in samples)
+        )
+    return samples[0].units, samples[0].elements
+
+
+def windows_of(samples: Sequence[Sample], window: float, stride: float | None, require=()):
+    out = []
+    for s in samples:
+        out.extend(sample_windows(s, window, stride, require))
+    return out
+
+
+def _data_record(samples: Sequence[Sample], vibration: bool = True) -> dict[str, Any]:
+    from softscope.data.recipes import read_manifest
+
+    s0 = samples[0]
+    man = read_manifest(s0.path)
+    rec = {
+        "system": s0.system,
+        "units": s0.units,
+        "elements": list(s0.elements),
+        "n_atoms": sorted({s.n_atoms for s in samples}),
+        "compositions": sorted({json.dumps(s.composition, sort_keys=True) for s in samples}),
+        "glass_recipe": {k: v for k, v in (s0.glass_recipe or {}).items() if k != "seed"},
+        "glass_seeds": [(s.glass_recipe or {}).get("seed") for s in samples],
+        "shear": man.get("parameters"),
+        "lammps_version": man.get("lammps_version"),
+        "potential": man.get("potential"),
+    }
+    vib = s0.path / "vibration" / "manifest.json"
+    if vibration and vib.exists():
+        v = json.loads(vib.read_text())
+        rec["vibration"] = {"method": v.get("method"), "parameters": v.get("parameters")}
+    return rec
+
+
+def train_recipe(
+    recipe: str,
+    data: Sequence[str | Path],
+    test_samples: int | Sequence[str] = 1,
+    name: str | None = None,
+    q: float = 0.05,
+    stable_q: float = 0.5,
+    window: float = 0.01,
+    stride: float | None = None,
+    cs: Sequence[float] = (1e-4, 3e-4, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0),
+    n_estimators: int = 300,
+    max_depth: int = 3,
+    n_jobs: int = 1,
+    seed: int = 0,
+    progress: bool = True,
+):
+    """Train a recipe on the training samples and judge it on the held-out samples.
+
+    Returns ``(model, held_out Evaluation or None)``; the model's card records the data
+    recipe, split, label convention, estimator choice and held-out metrics.
+    """
+    from softscope.models.model import Model
+
+    t0 = time.perf_counter()
+    info = recipe_info(recipe)
+    samples = find_samples(data)
+    units, elements = check_consistent(samples)
+    train, test = split_samples(samples, test_samples)
+    cutoff = D2MIN_CUTOFF.get(units)
+    if cutoff is None:
+        raise SoftscopeError(f"no D²min cutoff defined for units {units!r}")
+    spec = recipe_spec(recipe, elements, units)
+    require = ("msd",) if "msd" in spec.external else ()
+    if progress:
+        print(
+            f"[train] recipe {recipe}: {len(train)} training sample(s) "
+            f"{[s.name for s in train]}, {len(test)} held out {[s.name for s in test]}"
+        )
+    tr_w = windows_of(train, window, stride, require)
+    ts = build_training_set(tr_w, spec, cutoff, q, stable_q, seed, n_jobs, progress)
+    if info["estimator"] == "linear":
+        est, fit_info = fit_linear(ts, cs=cs, seed=seed)
+    else:
+        est, fit_info = fit_trees(ts, n_estimators=n_estimators, max_depth=max_depth, seed=seed)
+    card: dict[str, Any] = {
+        "recipe": recipe,
+        "created": _dt.date.today().isoformat(),
+        "data": _data_record(samples, vibration=bool(require)),
+        "split": {
+            "by": "glass sample (never by atom)",
+            "train_samples": [s.name for s in train],
+            "test_samples": [s.name for s in test],
+            "n_train_windows": len(tr_w),
+        },
+        "labels": {
+            "measure": "D2min, OVITO AtomicStrainModifier convention (not divided by N)",
+            "d2min_cutoff": cutoff,
+            "q": q,
+            "stable_q": stable_q,
+            "balanced": "all top-q atoms + as many random atoms of the bottom stable_q",
+            "window_strain": window,
+            "train_stride": stride if stride is not None else window,
+            "prediction_at": "window start (reference frame)",
+        },
+        "training": fit_info,
+        "spec_summary": {"n_features": spec.n_features, "blocks": [b["kind"] for b in spec.blocks],
+                         "coarse_grain": list(spec.coarse_grain)},
+    }
+    model = Model(name or recipe, info["output_name"], spec, est, card)
+    ev = None
+    if test:
+        te_w = windows_of(test, window, None, require)
+        ev = evaluate_model(model, te_w, cutoff, q, n_jobs, progress)
+        card["metrics"] = {"held_out": _public(ev.summary)}
+    card["train_seconds"] = round(time.perf_counter() - t0, 1)
+    return model, ev
+
+
+def _public(summary: dict[str, Any]) -> dict[str, Any]:
+    return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in summary.items()}
+
+
+def _json_default(o):
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(type(o))
+
+
+def run_evaluation(
+    models: Sequence[str],
+    data: Sequence[str | Path],
+    out: str | Path,
+    indicators: bool = False,
+    q: float = 0.05,
+    window: float = 0.01,
+    n_jobs: int = 1,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Evaluate models (zoo names or files) and/or single indicators on the samples in
+    ``data``; write ``evaluation.json`` and PNG plots to ``out``; return the report."""
+    from softscope.models.model import load_model
+    from softscope.training.indicators import indicator_table, window_indicators
+    from softscope.training.report import (
+        format_summary,
+        format_table,
+        plot_histograms,
+        plot_indicator_bars,
+        plot_pr_of_s,
+        plot_roc,
+    )
+
+    if not models and not indicators:
+        raise SoftscopeError("nothing to evaluate: give --model and/or --indicators")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    samples = find_samples(data)
+    units, elements = check_consistent(samples)
+    cutoff = D2MIN_CUTOFF[units]
+    loaded = [load_model(m) for m in models]
+    for m in loaded:
+        m.check_units(units)
+        missing = set(elements) - set(m.species)
+        if missing:
+            raise SoftscopeError(f"model {m.name!r} knows species {m.species}, data has {missing}")
+        used = set(m.card.get("split", {}).get("train_samples", []))
+        leak = sorted(used & {s.name for s in samples})
+        if leak and progress:
+            print(f"warning: {m.name} was trained on {leak}; those windows are not held out")
+    require = ("msd",) if any("msd" in m.spec.external for m in loaded) else ()
+    wins = windows_of(samples, window, None, require)
+    from softscope.training.evaluate import _d2
+
+    d2 = [_d2(w, cutoff) for w in wins]
+    report: dict[str, Any] = {
+        "samples": [s.name for s in samples],
+        "n_windows": len(wins),
+        "window_strain": window,
+        "q": q,
+        "d2min_cutoff": cutoff,
+        "units": units,
+        "models": {},
+    }
+    evals: dict[str, Evaluation] = {}
+    for m in loaded:
+        ev = evaluate_model(m, wins, cutoff, q, n_jobs, progress)
+        ev.summary["kind"] = "model"
+        evals[m.name] = ev
+        report["models"][m.name] = {"summary": _public(ev.summary), "per_window": ev.per_window}
+        print(format_summary(m.name, ev.summary))
+        stem = out / m.name.replace("/", "_")
+        plot_roc({m.name: (ev.prediction, ev.label)}, f"{stem}_roc.png")
+        plot_pr_of_s(ev.prediction, ev.label, f"{stem}_pr_of_s.png", m.output_name)
+        plot_histograms(ev.prediction, ev.label, f"{stem}_hist.png", m.output_name)
+    if indicators:
+        s = 1.0 if units == "metal" else 1.0 / 2.5
+        cg = (4.0 * s, 6.0 * s)
+        by_sample = {x.name: x for x in samples}
+        per_name: dict[str, list[np.ndarray]] = {}
+        it = wins
+        if progress:
+            from tqdm.auto import tqdm
+
+            it = tqdm(wins, desc="indicators", unit="window")
+        rows_w = []
+        for w in it:
+            smp = by_sample[w.sample]
+            k = previous_window_start(smp, w, window)
+            prev = frame_of(smp, k) if k is not None else None
+            vals = window_indicators(w, units, cg, prev, cutoff)
+            rows_w.append(vals)
+            for name in vals:
+                per_name.setdefault(name, [])
+        ind_evals: dict[str, Evaluation] = {}
+        for name in per_name:
+            idx = [i for i, v in enumerate(rows_w) if name in v]
+            ev = evaluate_scores([wins[i] for i in idx], [rows_w[i][name] for i in idx],
+                                 cutoff, q, [d2[i] for i in idx])
+            ev.summary["kind"] = "indicator"
+            ind_evals[name] = ev
+        table = indicator_table({**ind_evals, **evals})
+        report["indicators"] = {n: _public(e.summary) for n, e in ind_evals.items()}
+        report["table"] = table
+        print(format_table(table))
+        plot_indicator_bars(table, out / "indicators.png")
+    if len(evals) > 1:
+        plot_roc({n: (e.prediction, e.label) for n, e in evals.items()}, out / "roc_models.png")
+    (out / "evaluation.json").write_text(json.dumps(report, indent=1, default=_json_default))
+    return report

@@ -1,0 +1,299 @@
+"""Regenerate the pretrained model zoo from scratch: data → vibration → training → cards.
+
+    python -m softscope.training.zoo --data /path/to/zoo_data [--stage all|data|train]
+
+(``scripts/make_zoo.sh`` wraps it.)  Every stage skips work already done, so it can be
+resumed.  Raw trajectories stay in ``--data`` (never in the repository); the models go to
+``softscope/models/zoo/<name>.ssm`` and the cards to ``docs/model_cards.md``.
+
+Data (all AQS simple shear in 0.2 % steps to 5 %, :data:`softscope.data.TRAINING_SHEAR`):
+
+- ``cuzr64``: Cu64Zr36, 1200 atoms, Mendelev EAM, melt 1800 K (5 ps), quench 3×10¹³ K/s
+  to 300 K, 5 ps relax, minimize (:data:`ZOO_SAMPLES`), seeds 11-18;
+- ``cuzr50``: Cu50Zr50, same recipe, seed 31 (transfer test only);
+- ``ka``: Kob-Andersen 80:20, 1000 atoms, ρ = 1.2, melt T = 2.0 (50 τ), quench
+  5×10⁻³/τ to T = 0.1, 20 τ relax, minimize; seeds 27-29;
+- vibrational MSD (:mod:`softscope.data.vibration`) of the Cu-Zr frames at 0, 1, 2, 3, 4 %.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+__all__ = ["ZOO_SAMPLES", "ZOO_MODELS", "make_data", "train_zoo", "write_cards_md", "main"]
+
+_CUZR = {"n_atoms": 1200, "quench_rate": 3e13}
+_KA = {
+    "system": "ka",
+    "composition": {"A": 0.8, "B": 0.2},
+    "n_atoms": 1000,
+    "melt_T": None,
+    "melt_time": None,
+    "quench_rate": 5e-3,
+    "T_final": None,
+    "relax_time": None,
+    "timestep": None,
+    "pressure": 0.0,
+}
+
+#: sample folder name -> (glass overrides of TRAINING_GLASS, shear overrides)
+ZOO_SAMPLES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+    **{f"cuzr64_s{s}": (_CUZR, {}) for s in (11, 12, 13, 14, 15, 16, 17, 18)},
+    "cuzr50_s31": ({**_CUZR, "composition": {"Cu": 0.5, "Zr": 0.5}}, {}),
+    **{f"ka_s{s}": (_KA, {"ftol": None}) for s in (27, 28, 29)},
+}
+
+#: Vibrational-MSD frames (0, 1, 2, 3, 4 % strain = the evaluation window starts).
+VIB_FRAMES = (0, 5, 10, 15, 20)
+
+#: name -> recipe, sample prefix, number of held-out samples, transfer sample prefix
+ZOO_MODELS: dict[str, dict[str, Any]] = {
+    "cuzr-softness": {"recipe": "softness", "data": "cuzr64", "test": 2, "transfer": "cuzr50"},
+    "cuzr-igd": {"recipe": "igd", "data": "cuzr64", "test": 2, "transfer": "cuzr50"},
+    "cuzr-qs": {"recipe": "qs", "data": "cuzr64", "test": 2, "transfer": "cuzr50"},
+    "ka-softness": {"recipe": "softness", "data": "ka", "test": 1, "transfer": None},
+}
+
+
+def _complete(folder: Path) -> bool:
+    return (folder / "shear_aqs" / "manifest.json").exists()
+
+
+def make_data(root: Path, names: list[str] | None = None, progress: bool = True) -> dict:
+    """Generate the missing samples (and their vibrational MSD); returns CPU seconds."""
+    from softscope.data import make_training_sample
+    from softscope.data.vibration import vibrational_msd
+
+    cpu: dict[str, float] = {}
+    for name in names or list(ZOO_SAMPLES):
+        glass, shear = ZOO_SAMPLES[name]
+        out = root / name
+        seed = int(name.rsplit("_s", 1)[1])
+        if not _complete(out):
+            t = time.process_time()
+            make_training_sample(out, seed=seed, progress=progress, overwrite=True,
+                                 glass_overrides=glass, shear_overrides=shear)
+            cpu[name] = time.process_time() - t
+        if name.startswith("cuzr"):
+            t = time.process_time()
+            vibrational_msd(out / "shear_aqs", frames=VIB_FRAMES, progress=progress)
+            cpu[name + "/vibration"] = time.process_time() - t
+    return cpu
+
+
+def _samples(root: Path, prefix: str) -> list[Path]:
+    return sorted(p for p in root.glob(f"{prefix}_s*") if _complete(p))
+
+
+def train_zoo(
+    root: Path, zoo_dir: Path, names: list[str] | None = None, n_jobs: int = 1,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train, judge on held-out samples and on the transfer composition, save models."""
+    from softscope.training.dataset import find_samples
+    from softscope.training.evaluate import evaluate_model
+    from softscope.training.pipeline import _public, train_recipe, windows_of
+    from softscope.training.recipes import D2MIN_CUTOFF
+
+    zoo_dir.mkdir(parents=True, exist_ok=True)
+    out: dict[str, Any] = {}
+    for name in names or list(ZOO_MODELS):
+        z = ZOO_MODELS[name]
+        data = _samples(root, z["data"])
+        if len(data) <= z["test"]:
+            raise SystemExit(f"{name}: only {len(data)} complete '{z['data']}' samples in {root}")
+        t = time.process_time()
+        model, ev = train_recipe(z["recipe"], data, test_samples=z["test"], name=name,
+                                 stride=0.002, n_jobs=n_jobs, progress=progress)
+        card = model.card
+        if z["transfer"]:
+            tr = _samples(root, z["transfer"])
+            if tr:
+                smp = find_samples(tr)
+                require = ("msd",) if model.spec.external else ()
+                wins = windows_of(smp, 0.01, None, require)
+                tev = evaluate_model(model, wins, D2MIN_CUTOFF[model.units], 0.05, n_jobs,
+                                     progress)
+                comp = smp[0].composition or {}
+                key = "".join(f"{k}{round(100 * v)}" for k, v in comp.items()) or z["transfer"]
+                card.setdefault("metrics", {})["transfer"] = {
+                    key: {**_public(tev.summary), "samples": [s.name for s in smp]}
+                }
+        card["train_cpu_seconds"] = round(time.process_time() - t, 1)
+        card["conventions"] = (
+            "CONVENTIONS.md of softscope: features at the window start; label = top 5 % "
+            "D2min (OVITO convention, not divided by N) over the next 1 % AQS strain; "
+            "metrics = mean over non-overlapping 1 % windows of held-out glass samples"
+        )
+        card["regenerate"] = "scripts/make_zoo.sh (python -m softscope.training.zoo)"
+        path = model.save(zoo_dir / f"{name}.ssm")
+        out[name] = {"path": str(path), "kib": path.stat().st_size / 1024, "card": card}
+        if progress:
+            met = card.get("metrics", {})
+            print(f"[zoo] {name}: {json.dumps(met.get('held_out', {}).get('roc_auc'))} "
+                  f"held-out AUC, transfer {json.dumps(met.get('transfer', {}))[:200]}")
+    return out
+
+
+def indicator_comparison(root: Path, zoo_dir: Path, n_jobs: int = 1, progress: bool = True) -> str:
+    """``softscope evaluate --indicators`` on the held-out samples of each system, beside
+    the zoo models; returns a markdown section with the tables."""
+    from softscope.models.model import Model
+    from softscope.training.pipeline import run_evaluation
+
+    text = ["## Which indicator works? (held-out samples)", ""]
+    for prefix in ("cuzr64", "ka"):
+        models = [p for p in sorted(zoo_dir.glob("*.ssm"))
+                  if ZOO_MODELS.get(p.stem, {}).get("data") == prefix]
+        if not models:
+            continue
+        test = Model.load(models[0]).card["split"]["test_samples"]
+        rep = run_evaluation([str(p) for p in models], [root / t for t in test],
+                             root / f"evaluation_{prefix}", indicators=True, n_jobs=n_jobs,
+                             progress=progress)
+        text += [
+            f"### {prefix} (samples {test}, {rep['n_windows']} windows of 1 %)",
+            "",
+            "| indicator / model | ROC-AUC (expected sign) | max(AUC, 1-AUC) | AP | precision@5 % | Spearman |",
+            "|---|---|---|---|---|---|",
+        ]
+        for r in rep["table"]:
+            text.append(
+                f"| {r['name']} | {r['roc_auc']:.3f} | {r['auc_best_sign']:.3f} | "
+                f"{r['average_precision']:.3f} | {r['precision_top_q']:.3f} | {r['spearman']:.3f} |"
+            )
+        text.append("")
+    return "\n".join(text)
+
+
+NOTES = """### Reading these numbers
+
+- **Small, fast-quenched glasses.** Every sample is one 1200-atom (KA: 1000) glass
+  quenched at 3×10¹³ K/s (KA: 5×10⁻³/τ), sheared AQS to 5 %; a 1 % window of such a
+  small cell holds one or two plastic events, so window-to-window scatter is large
+  (see the ± columns) and structure-based prediction *across* samples is much harder
+  than within one sample (a softness model trained on one sample scored ≈ 0.8 on that
+  sample's own windows and ≈ 0.5 on another sample).  In quick checks the held-out
+  ROC-AUC grew with the number of training samples (≈ 0.50 with one, ≈ 0.63 leave-one-
+  out with two, the table's value with six; different test samples), so more (and
+  slower-quenched, larger) samples are the main lever.
+- **Target not reached.** The issue's target ROC-AUC ≥ 0.85 for `cuzr-softness` is not
+  met on this data, and no zoo model beats the persistence baseline (D²min of the
+  previous window, `prev_d2min` in the indicator table), which is unusually strong here.
+- `cuzr-igd` is trained on the 5 window starts per sample that have a vibrational MSD;
+  its edge over `cuzr-softness` comes mostly from the (coarse-grained) vibrational MSD.
+- `cuzr-qs` (gradient-boosted trees on interstice features) is the weakest Cu-Zr model
+  here; trees on the softness features did no better than the linear SVM in a quick
+  check with two training samples.
+"""
+
+
+def _fmt(x) -> str:
+    return "–" if x is None else (f"{x:.3f}" if isinstance(x, float) else str(x))
+
+
+def write_cards_md(zoo_dir: Path, path: Path, extra: str = "") -> Path:
+    """docs/model_cards.md from the cards stored in the zoo's model files."""
+    from softscope.models.model import Model
+
+    models = [Model.load(p) for p in sorted(zoo_dir.glob("*.ssm"))]
+    lines = [
+        "# Model cards of the pretrained zoo",
+        "",
+        "Generated by `python -m softscope.training.zoo` (see `scripts/make_zoo.sh`) from the",
+        "cards stored in the model files (`softscope models --json` prints the same numbers).",
+        "All metrics are measured on **held-out glass samples** (never seen in training, not",
+        "even in the cross-validation of C): prediction at the window start vs the top 5 %",
+        "D²min (OVITO convention) over the next 1 % of AQS strain; mean ± std over",
+        "non-overlapping windows (0-1 %, 1-2 %, ... 4-5 %).",
+        "",
+        "| model | recipe | train / test samples | train windows | test windows | ROC-AUC | AP | precision@5 % | Spearman | transfer ROC-AUC |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for m in models:
+        c = m.card
+        h = c.get("metrics", {}).get("held_out", {})
+        t = c.get("metrics", {}).get("transfer", {})
+        tr = "; ".join(f"{k}: {_fmt(v.get('roc_auc'))}" for k, v in t.items()) or "–"
+        sp = c.get("split", {})
+        lines.append(
+            f"| `{m.name}` | {c.get('recipe')} | {len(sp.get('train_samples', []))} / "
+            f"{len(sp.get('test_samples', []))} | {sp.get('n_train_windows')} | "
+            f"{h.get('n_windows')} | {_fmt(h.get('roc_auc'))} ± {_fmt(h.get('roc_auc_std'))} | "
+            f"{_fmt(h.get('average_precision'))} | {_fmt(h.get('precision_top_q'))} | "
+            f"{_fmt(h.get('spearman'))} | {tr} |"
+        )
+    lines += ["", "The base rate (precision of a random guess) is 0.05.", "", NOTES, ""]
+    if extra:
+        lines += [extra, ""]
+    for m in models:
+        c = m.card
+        d = c.get("data", {})
+        lines += [
+            f"## `{m.name}`",
+            "",
+            f"- output: `{m.output_name}` ({'signed distance to the SVM hyperplane, > 0 = likely to rearrange' if m.estimator.kind != 'trees' else 'probability of the rearranging class'}); "
+            f"units `{m.units}`, species {list(m.species)}, {m.spec.n_features} features, "
+            f"neighbour reach {m.cutoff:g}",
+            f"- descriptor blocks: {[b['kind'] for b in m.spec.blocks]}, coarse-grained over "
+            f"{list(m.spec.coarse_grain)}",
+            f"- data: system `{d.get('system')}`, compositions {d.get('compositions')}, "
+            f"atoms {d.get('n_atoms')}, glass recipe `{json.dumps(d.get('glass_recipe'))}`, "
+            f"seeds {d.get('glass_seeds')}, LAMMPS {d.get('lammps_version')}",
+            f"- shear: `{json.dumps((d.get('shear') or {}).get('minimize'))}`, strain step "
+            f"{(d.get('shear') or {}).get('strain_step')}",
+        ]
+        if "vibration" in d:
+            lines.append(f"- vibrational MSD: {d['vibration']['method']}; parameters "
+                         f"`{json.dumps(d['vibration']['parameters'])}`")
+        lines += [
+            f"- split: train {c['split']['train_samples']}, held out {c['split']['test_samples']}",
+            f"- labels: `{json.dumps(c.get('labels'))}`",
+            f"- estimator: `{json.dumps({k: v for k, v in c.get('training', {}).items()})}`",
+            f"- held-out metrics: `{json.dumps(c.get('metrics', {}).get('held_out'))}`",
+        ]
+        if c.get("metrics", {}).get("transfer"):
+            lines.append(f"- transfer: `{json.dumps(c['metrics']['transfer'])}`")
+        lines += [f"- training CPU: {c.get('train_cpu_seconds')} s", ""]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", required=True, help="folder for raw samples (outside the repo)")
+    ap.add_argument("--stage", choices=["all", "data", "train"], default="all")
+    ap.add_argument("--models", nargs="+", choices=list(ZOO_MODELS))
+    ap.add_argument("--zoo", default=None, help="model folder (default: the package zoo)")
+    ap.add_argument("--cards", default="docs/model_cards.md")
+    ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--quiet", action="store_true")
+    args = ap.parse_args(argv)
+    from softscope.models.model import _zoo_dir
+
+    root = Path(args.data)
+    root.mkdir(parents=True, exist_ok=True)
+    zoo = Path(args.zoo) if args.zoo else _zoo_dir()
+    timing: dict[str, Any] = {}
+    t0 = time.process_time()
+    if args.stage in ("all", "data"):
+        timing["data_cpu_s"] = make_data(root, progress=not args.quiet)
+    if args.stage in ("all", "train"):
+        res = train_zoo(root, zoo, args.models, args.jobs, not args.quiet)
+        timing["train_cpu_s"] = {k: v["card"]["train_cpu_seconds"] for k, v in res.items()}
+        t = time.process_time()
+        extra = indicator_comparison(root, zoo, args.jobs, not args.quiet)
+        timing["indicators_cpu_s"] = time.process_time() - t
+        write_cards_md(zoo, Path(args.cards), extra)
+    timing["total_cpu_s"] = time.process_time() - t0
+    (root / "zoo_timing.json").write_text(json.dumps(timing, indent=1))
+    print(json.dumps(timing, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
