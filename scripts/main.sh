@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # Set up a fresh machine (Debian, root) and run the main job on the shipped data:
-# an AQS shear of the shipped Cu64Zr36 glass in LAMMPS, D²min, and which structural
-# indicator predicts the rearrangements (JSON + bar chart in out/tour/).
+# `softscope demo` — a short LAMMPS shear of the shipped Cu64Zr36 glass with the softscope
+# fix and the shipped cuzr-softness model; live metrics on screen; dump, input, metrics,
+# plots and a rendered picture in out/demo/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  if ! dpkg -s libvulkan1 mesa-vulkan-drivers >/dev/null 2>&1; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libvulkan1 mesa-vulkan-drivers >/dev/null
+  fi
+fi
 python -m pip install -q --disable-pip-version-check -e .
-python examples/indicator_tour.py --out "${1:-out/tour}"
+softscope demo --out "${1:-out/demo}"
