@@ -131,8 +131,9 @@ def test_split_face_local_raw_plus_owner_rows_equals_frame_compute_for_every_blo
     cols = spec.coarse_grain_columns(points, raw[point_atom][:, :3], n)
     nr = raw.shape[1]
     for k, c in enumerate(cols):
-        np.testing.assert_allclose(c, ref[:, nr * (k + 1) : nr * (k + 1) + 3], rtol=1e-12,
-                                   atol=1e-12)
+        np.testing.assert_allclose(
+            c, ref[:, nr * (k + 1) : nr * (k + 1) + 3], rtol=1e-12, atol=1e-12
+        )
 
 
 # --------------------------------------------------------------------------- running
@@ -194,7 +195,9 @@ def _check_parity(frames, model_path: Path, ref_of: dict[int, int], first: int =
     by_step = {s: (f, c[:, first : first + 3]) for s, f, c in frames}
     pred = {s: model.predict(f) for s, (f, _) in by_step.items()}
     for step, (fr, cols) in by_step.items():
-        np.testing.assert_allclose(cols[:, 0], pred[step], rtol=0, atol=1e-10, err_msg=f"step {step}")
+        np.testing.assert_allclose(
+            cols[:, 0], pred[step], rtol=0, atol=1e-10, err_msg=f"step {step}"
+        )
         r = ref_of[step]
         np.testing.assert_allclose(cols[:, 1], pred[r], rtol=0, atol=1e-10, err_msg=f"step {step}")
         with warnings.catch_warnings():
@@ -216,7 +219,9 @@ MD_REF = {0: 0, 20: 0, 40: 0, 60: 0, 80: 60, 100: 60}  # reference renewed after
 
 
 def _md_script(model: Path, extra_fix: str = "", extra: str = "") -> str:
-    return _base() + f"""
+    return (
+        _base()
+        + f"""
 velocity all create 300 4321 loop geom
 fix nvt all nvt temp 300 300 0.1
 fix def all deform 1 xy erate 0.5 remap x
@@ -231,6 +236,7 @@ thermo 20
 {extra}
 run 100
 """
+    )
 
 
 @pytest.mark.parametrize("nprocs", [1, pytest.param(2, marks=pytest.mark.mpi)])
@@ -262,7 +268,8 @@ AQS = [0, 1, 2, 3]
 AQS_REF = {0: 0, 1: 0, 2: 0, 3: 2}  # 'fix_modify soft reference now' before AQS step 2
 
 _AQS_WRITE = (
-    "write_dump all custom aqs{k}.dump " + DUMP_COLS.format(fid="soft")
+    "write_dump all custom aqs{k}.dump "
+    + DUMP_COLS.format(fid="soft")
     + " modify sort id format float %.17g\n"
 )
 _AQS_STEP = """change_box all xy delta 0.32 remap units box
@@ -272,13 +279,17 @@ minimize 0 1e-8 100 1000
 
 
 def _aqs_script(model: Path) -> str:
-    s = _base() + f"""
+    s = (
+        _base()
+        + f"""
 fix soft all softscope 1 model {model} elements Cu Zr d2min {R_D2}
 thermo_style custom step pxy f_soft[1] f_soft[2]
 thermo_modify format float %.17g
 min_style cg
 run 0
-""" + _AQS_WRITE.format(k=0)
+"""
+        + _AQS_WRITE.format(k=0)
+    )
     for k in AQS[1:]:
         modify = "fix_modify soft reference now\n" if k == 2 else ""
         s += _AQS_STEP.format(modify=modify) + _AQS_WRITE.format(k=k)
@@ -291,7 +302,7 @@ def test_aqs_loop_with_reference_reset_equals_offline_model_and_d2min(tmp_path, 
     _ok(r)
     frames = []
     for k in AQS:
-        (_, fr, c), = _frames(tmp_path / f"aqs{k}.dump")
+        ((_, fr, c),) = _frames(tmp_path / f"aqs{k}.dump")
         frames.append((k, fr, c))  # keyed by AQS step (timesteps vary with minimize)
     cols = _check_parity(frames, models["linear"], AQS_REF)
     assert np.nanmax(cols[2][:, 2]) > 0.01  # two 1 % strain steps rearrange something
@@ -388,13 +399,13 @@ def _tampered(models, tmp: Path) -> Path:
 
 
 ERRORS = {
-    "unknown_model": (
-        "", "model no-such-model elements Cu Zr", r"unknown model 'no-such-model'"
-    ),
+    "unknown_model": ("", "model no-such-model elements Cu Zr", r"unknown model 'no-such-model'"),
     "tampered": ("", "model {tampered} elements Cu Zr", r"(checksum|corrupt|tamper|invalid)"),
     "species": ("", "model {linear} elements Cu Al", r"elements \['Al'\] are not species of model"),
     "units": (
-        "units lj", "model {linear} elements Cu Zr", r"trained in 'units metal' .* 'units lj'"
+        "units lj",
+        "model {linear} elements Cu Zr",
+        r"trained in 'units metal' .* 'units lj'",
     ),
     "empty_group": ("group g0 id 999999", "model {linear} elements Cu Zr", r"group 'g0' is empty"),
     "small_box": (
@@ -403,6 +414,12 @@ ERRORS = {
         r"larger than the periodic box width",
     ),
     "d2min_keywords": ("", "model {linear} elements Cu Zr reference 10", r"need 'd2min R'"),
+    "swapped_elements": (
+        "",
+        "model {linear} elements Zr Cu",
+        r"does not match the atom masses.*elements Cu Zr",
+    ),
+    "forgot_elements": ("", "model {linear}", r"map LAMMPS types to them with 'elements"),
 }
 
 

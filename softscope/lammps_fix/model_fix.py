@@ -171,8 +171,15 @@ class ModelFix(SoftscopeFix):
     # ------------------------------------------------------------------ protocol
     def spec(self) -> tuple:  # noqa: D102 - see bridge protocol
         return (
-            self.nout, self.nstate, self.nevery, self.ghost_cutoff(), 1, 4, 0,
-            self.nscratch, self.sample_every,
+            self.nout,
+            self.nstate,
+            self.nevery,
+            self.ghost_cutoff(),
+            1,
+            4,
+            0,
+            self.nscratch,
+            self.sample_every,
         )
 
     def ghost_cutoff(self) -> float:
@@ -237,6 +244,7 @@ class ModelFix(SoftscopeFix):
             for t, e in enumerate(self.elements, start=1):
                 if e != "NULL":
                     codes[t] = self.model.species.index(e)
+            self._check_masses(lmp, ntypes)
         self.type_codes = codes
         if self.R:  # one-time imports here (setup), not inside the first window's step
             import scipy.stats  # noqa: F401
@@ -246,6 +254,17 @@ class ModelFix(SoftscopeFix):
         n_in = int(np.count_nonzero(v.mask[: v.nlocal] & self.groupbit))
         if self._allreduce(n_in, "SUM") == 0:
             raise SoftscopeError(f"fix group {self.group!r} is empty")
+
+    def _check_masses(self, lmp, ntypes: int) -> None:
+        """Catch a swapped element order: per-type masses must fit the element names."""
+        from softscope.elements import check_type_masses
+
+        if lmp.extract_atom("rmass") is not None:  # per-atom masses: nothing per type
+            return
+        masses = np.asarray(lmp.numpy.extract_atom("mass"))[1 : ntypes + 1]
+        msg = check_type_masses(self.elements, masses, lmp.extract_global("units"))
+        if msg:
+            raise SoftscopeError(msg)
 
     def setup(self, v: AtomView):
         super().setup(v)
@@ -448,9 +467,7 @@ class ModelFix(SoftscopeFix):
         if full:
             n = cnt
             mean_d = st[:nloc, _MSD + 3 : _MSD + 6] / n[:, None]
-            st[:nloc, _MSD + 8] = st[:nloc, _MSD + 6] / n - np.einsum(
-                "ij,ij->i", mean_d, mean_d
-            )
+            st[:nloc, _MSD + 8] = st[:nloc, _MSD + 6] / n - np.einsum("ij,ij->i", mean_d, mean_d)
             st[:nloc, _MSD : _MSD + 8] = 0.0
             self.msd_ready = True
         if not self.msd_ready:
