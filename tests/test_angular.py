@@ -188,7 +188,12 @@ def test_angular_three_species_blocks_in_lexicographic_pair_order(rng):
     np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-14 * ref.max())
     names = angular_names(order, [2.0], [1.0], [1.0])
     assert [n.split("(")[0] for n in names] == [
-        "Psi_CuCu", "Psi_CuZr", "Psi_CuAl", "Psi_ZrZr", "Psi_ZrAl", "Psi_AlAl",
+        "Psi_CuCu",
+        "Psi_CuZr",
+        "Psi_CuAl",
+        "Psi_ZrZr",
+        "Psi_ZrAl",
+        "Psi_AlAl",
     ]
 
 

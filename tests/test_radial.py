@@ -110,8 +110,10 @@ def test_radial_coarse_uniform_grid_wider_than_sigma(rng):
     f = random_triclinic_frame(rng, n=60)
     mu = np.arange(1.0, 6.01, 1.0)
     np.testing.assert_allclose(
-        radial(f, mu, 0.2, cutoff=6.5), brute_radial(f, mu, 0.2, 6.5, ["Cu", "Zr"]),
-        rtol=1e-12, atol=1e-13,
+        radial(f, mu, 0.2, cutoff=6.5),
+        brute_radial(f, mu, 0.2, 6.5, ["Cu", "Zr"]),
+        rtol=1e-12,
+        atol=1e-13,
     )
 
 

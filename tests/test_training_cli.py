@@ -37,7 +37,9 @@ def _write_dump(path: Path, frame: Frame, ids: np.ndarray, pe: np.ndarray, step:
     for k in np.argsort(ids):  # file order = a permutation, readers must sort by id
         k = int(k)
         x, y, z = frame.positions[k]
-        lines.append(f"{ids[k]} {types[k]} {float(x)!r} {float(y)!r} {float(z)!r} 0 0 0 {float(pe[k])!r}")
+        lines.append(
+            f"{ids[k]} {types[k]} {float(x)!r} {float(y)!r} {float(z)!r} 0 0 0 {float(pe[k])!r}"
+        )
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -67,7 +69,10 @@ def _fake_sample(root: Path, name: str, base: Frame, seed: int, n_frames: int = 
         "elements": list(ELEMENTS),
         "n_atoms": n,
         "parameters": {"strain_step": 0.002},
-        "glass": {"file": "none", "recipe": {"composition": {"Cu": 0.64, "Zr": 0.36}, "seed": seed}},
+        "glass": {
+            "file": "none",
+            "recipe": {"composition": {"Cu": 0.64, "Zr": 0.36}, "seed": seed},
+        },
         "frames": frames,
     }
     (shear / "manifest.json").write_text(json.dumps(man))
@@ -116,8 +121,24 @@ def test_train_cli_holds_out_samples_and_card_metrics_match_sklearn_on_ovito_d2m
     from sklearn.metrics import average_precision_score, roc_auc_score
 
     out = tmp_path / "m.ssm"
-    rc = main(["train", "--recipe", "softness", "--data", str(fake_data), "--test", "g1",
-               "--window", "0.004", "--stride", "0.002", "--out", str(out), "--quiet"])
+    rc = main(
+        [
+            "train",
+            "--recipe",
+            "softness",
+            "--data",
+            str(fake_data),
+            "--test",
+            "g1",
+            "--window",
+            "0.004",
+            "--stride",
+            "0.002",
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
     assert rc == 0
     m = load_model(out)
     split = m.card["split"]
@@ -144,12 +165,26 @@ def test_train_cli_holds_out_samples_and_card_metrics_match_sklearn_on_ovito_d2m
 def test_evaluate_cli_writes_report_plots_and_indicator_table(fake_data, tmp_path):
     from softscope.training.pipeline import train_recipe
 
-    model, _ = train_recipe("qs", [fake_data], test_samples=1, window=0.004,
-                            n_estimators=20, progress=False)
+    model, _ = train_recipe(
+        "qs", [fake_data], test_samples=1, window=0.004, n_estimators=20, progress=False
+    )
     mpath = model.save(tmp_path / "qs.ssm")
     out = tmp_path / "ev"
-    rc = main(["evaluate", "--model", str(mpath), "--data", str(fake_data / "g2"),
-               "--window", "0.004", "--indicators", "--out", str(out), "--quiet"])
+    rc = main(
+        [
+            "evaluate",
+            "--model",
+            str(mpath),
+            "--data",
+            str(fake_data / "g2"),
+            "--window",
+            "0.004",
+            "--indicators",
+            "--out",
+            str(out),
+            "--quiet",
+        ]
+    )
     assert rc == 0
     rep = json.loads((out / "evaluation.json").read_text())
     for f in ("qs_roc.png", "qs_pr_of_s.png", "qs_hist.png", "indicators.png"):
@@ -171,8 +206,20 @@ def test_evaluate_cli_writes_report_plots_and_indicator_table(fake_data, tmp_pat
 
 
 def test_train_refuses_holding_out_every_sample(fake_data, capsys):
-    rc = main(["train", "--recipe", "softness", "--data", str(fake_data), "--test-samples", "3",
-               "--out", "never.ssm", "--quiet"])
+    rc = main(
+        [
+            "train",
+            "--recipe",
+            "softness",
+            "--data",
+            str(fake_data),
+            "--test-samples",
+            "3",
+            "--out",
+            "never.ssm",
+            "--quiet",
+        ]
+    )
     assert rc == 2
     assert "--test-samples 3" in capsys.readouterr().err
 
@@ -219,9 +266,15 @@ write_data {root / "glass.data"}
 write_dump all custom {sd / "frame_0000.dump"} id type x y z ix iy iz modify sort id
 """)
     lmp.close()
-    man = {"kind": "shear_aqs", "system": "cuzr", "units": "metal", "elements": list(ELEMENTS),
-           "n_atoms": 4 * n**3, "glass": {"file": str(root / "glass.data")},
-           "frames": [{"index": 0, "file": "frame_0000.dump", "strain": 0.0}]}
+    man = {
+        "kind": "shear_aqs",
+        "system": "cuzr",
+        "units": "metal",
+        "elements": list(ELEMENTS),
+        "n_atoms": 4 * n**3,
+        "glass": {"file": str(root / "glass.data")},
+        "frames": [{"index": 0, "file": "frame_0000.dump", "strain": 0.0}],
+    }
     (sd / "manifest.json").write_text(json.dumps(man))
     return sd
 
