@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from lammps_helpers import LMP
+from lammps_helpers import LMP, train_test_softness
 
 import softscope
 from softscope.errors import SoftscopeError
@@ -29,39 +29,7 @@ ELEMENTS = ["Cu", "Zr"]
 
 
 def _train(path: Path, units: str = "metal", species=("Cu", "Zr")) -> Path:
-    """A small linear softness model on the default glass (labels: any feature combination)."""
-    from sklearn.preprocessing import StandardScaler
-    from sklearn.svm import LinearSVC
-
-    from softscope.data import default_glass
-    from softscope.descriptors.spec import DescriptorSpec
-    from softscope.models.estimators import LinearEstimator
-    from softscope.models.model import Model
-
-    frame = default_glass()
-    spec = DescriptorSpec(
-        species=tuple(species),
-        units=units,
-        blocks=({"kind": "radial", "centers": list(np.arange(1.0, 6.01, 0.5)), "sigma": 0.3},),
-        coarse_grain=(4.0,),
-    )
-    if tuple(species) != ("Cu", "Zr"):
-        frame = Frame(
-            positions=frame.positions,
-            species=np.where(frame.species == "Cu", species[0], species[1]),
-            cell=frame.cell,
-            origin=frame.origin,
-            pbc=frame.pbc,
-            ids=frame.ids,
-        )
-    x = spec.compute(frame)
-    col = x[:, 5] + 0.3 * x[:, 30]
-    y = (col >= np.quantile(col, 0.95)).astype(int)
-    scaler = StandardScaler().fit(x)
-    svc = LinearSVC(C=0.1, max_iter=5000).fit(scaler.transform(x), y)
-    return Model("test-softness", "Softness", spec, LinearEstimator.from_sklearn(scaler, svc)).save(
-        path
-    )
+    return train_test_softness(path, units=units, species=species)
 
 
 @pytest.fixture(scope="module")

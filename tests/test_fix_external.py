@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from lammps_helpers import LMP
+from lammps_helpers import LMP, train_test_softness
 from lammps_helpers import cuzr_potential as _potential
 
 import softscope
-from softscope.data import default_glass, default_glass_path
+from softscope.data import default_glass_path
 from softscope.errors import SoftscopeError
 from softscope.frame import Frame
 
@@ -30,26 +30,7 @@ pytestmark = pytest.mark.skipif(LMP is None, reason="lmp launcher of the lammps 
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory) -> Path:
-    from sklearn.preprocessing import StandardScaler
-    from sklearn.svm import LinearSVC
-
-    from softscope.descriptors.spec import DescriptorSpec
-    from softscope.models.estimators import LinearEstimator
-    from softscope.models.model import Model
-
-    frame = default_glass()
-    spec = DescriptorSpec(
-        species=("Cu", "Zr"),
-        blocks=({"kind": "radial", "centers": list(np.arange(1.0, 6.01, 0.5)), "sigma": 0.3},),
-        coarse_grain=(4.0,),
-    )
-    x = spec.compute(frame)
-    col = x[:, 5] + 0.3 * x[:, 30]
-    y = (col >= np.quantile(col, 0.95)).astype(int)
-    scaler = StandardScaler().fit(x)
-    svc = LinearSVC(C=0.1, max_iter=5000).fit(scaler.transform(x), y)
-    m = Model("ext-softness", "Softness", spec, LinearEstimator.from_sklearn(scaler, svc))
-    return m.save(tmp_path_factory.mktemp("ext") / "lin")
+    return train_test_softness(tmp_path_factory.mktemp("ext") / "lin", name="ext-softness")
 
 
 def _base() -> str:

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from lammps_helpers import LMP
+from lammps_helpers import LMP, train_test_softness
 
 import softscope
-from softscope.data import default_glass, default_glass_path
+from softscope.data import default_glass_path
 from softscope.errors import SoftscopeError
 from softscope.frame import Frame
 
@@ -38,34 +38,9 @@ ENTRY_POINTS = {
 
 
 # --------------------------------------------------------------------------- fixtures
-def _train_model(path: Path) -> Path:
-    """A small LinearSVC softness model on the default glass (as in test_fix.py)."""
-    from sklearn.preprocessing import StandardScaler
-    from sklearn.svm import LinearSVC
-
-    from softscope.descriptors.spec import DescriptorSpec
-    from softscope.models.estimators import LinearEstimator
-    from softscope.models.model import Model
-
-    spec = DescriptorSpec(
-        species=("Cu", "Zr"),
-        units="metal",
-        blocks=({"kind": "radial", "centers": list(np.arange(1.0, 6.01, 0.5)), "sigma": 0.3},),
-        coarse_grain=(4.0,),
-    )
-    x = spec.compute(default_glass())
-    col = x[:, 5] + 0.3 * x[:, 30]
-    y = (col >= np.quantile(col, 0.95)).astype(int)
-    scaler = StandardScaler().fit(x)
-    svc = LinearSVC(C=0.1, max_iter=5000).fit(scaler.transform(x), y)
-    return Model("test-softness", "Softness", spec, LinearEstimator.from_sklearn(scaler, svc)).save(
-        path
-    )
-
-
 @pytest.fixture(scope="module")
 def model_path(tmp_path_factory) -> Path:
-    return _train_model(tmp_path_factory.mktemp("ovito_model") / "linear")
+    return train_test_softness(tmp_path_factory.mktemp("ovito_model") / "linear")
 
 
 @pytest.fixture(scope="module")
