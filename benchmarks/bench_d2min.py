@@ -119,7 +119,8 @@ def run(reference: Frame, current: Frame, cutoff: float = 3.7, repeats: int = 5)
     return rows
 
 
-def _row(code: str, n: int, times: list[float]) -> dict:
+def _row(code: str, n: int, times: list[float], **extra) -> dict:
+    """A result row: median and min of the repeats, atoms/s, plus ``extra`` fields."""
     med = statistics.median(times)
     return {
         "code": code,
@@ -128,6 +129,7 @@ def _row(code: str, n: int, times: list[float]) -> dict:
         "median_s": med,
         "min_s": min(times),
         "atoms_per_s": n / med,
+        **extra,
     }
 
 

@@ -33,7 +33,6 @@ CI smoke test).  Prints a table and writes ``benchmarks/results/descriptors.json
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import platform
@@ -48,6 +47,10 @@ import numpy as np
 
 import softscope
 from softscope import Frame
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_d2min import replicate, sheared_pair  # noqa: E402
+from bench_d2min import run as run_d2min  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 MU = np.round(np.arange(1.0, 8.0 + 1e-9, 0.2), 10)
@@ -67,16 +70,6 @@ def reps_for(n_base: int, target: int) -> tuple[int, int, int]:
                 if best is None or key < best[0]:
                     best = (key, (a, b, c))
     return best[1]
-
-
-def replicate(frame: Frame, reps: tuple[int, int, int]) -> Frame:
-    """Periodic replica of ``frame`` (reps along a, b, c), fresh ids 1..N."""
-    shifts = np.stack(np.meshgrid(*[np.arange(r) for r in reps], indexing="ij"), -1).reshape(-1, 3)
-    pos = (frame.positions[None, :, :] + (shifts @ frame.cell)[:, None, :]).reshape(-1, 3)
-    return Frame(
-        pos, np.tile(frame.species, len(shifts)), frame.cell * np.asarray(reps)[:, None],
-        origin=frame.origin,
-    )
 
 
 def _timed(fn, repeats: int) -> tuple[list[float], list[float]]:
@@ -257,19 +250,9 @@ def bench_memory(reps: tuple[int, int, int]) -> dict:
     return out
 
 
-def bench_d2min(glass: Frame, repeats: int) -> list[dict] | None:
-    path = HERE / "bench_d2min.py"
-    if not path.exists():
-        return None
+def bench_d2min(glass: Frame, repeats: int) -> list[dict]:
     try:
-        spec = importlib.util.spec_from_file_location("bench_d2min", path)
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-        if hasattr(mod, "sheared_pair"):
-            ref, cur = mod.sheared_pair(glass)
-        else:
-            ref, cur = glass, glass.replace(positions=glass.positions + 0.05)
-        return mod.run(ref, cur, 3.7, repeats)
+        return run_d2min(*sheared_pair(glass), 3.7, repeats)
     except Exception as exc:  # a peer's benchmark must not sink this one
         return [{"code": "d2min benchmark failed", "error": repr(exc)}]
 

@@ -28,7 +28,6 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import sys
 import time
 from pathlib import Path
@@ -38,7 +37,7 @@ import numpy as np
 import softscope
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_d2min import _to_datacollection, replicate, sheared_pair  # noqa: E402
+from bench_d2min import _row, _to_datacollection, replicate, sheared_pair  # noqa: E402
 
 
 def _model():
@@ -83,19 +82,6 @@ def _time(fn, repeats: int) -> list[float]:
         fn(k + 1)
         out.append(time.perf_counter() - t0)
     return out
-
-
-def _row(code: str, n: int, times: list[float], **extra) -> dict:
-    med = statistics.median(times)
-    return {
-        "code": code,
-        "n_atoms": n,
-        "repeats": len(times),
-        "median_s": med,
-        "min_s": min(times),
-        "atoms_per_s": n / med,
-        **extra,
-    }
 
 
 def run(frame, model, repeats: int) -> list[dict]:
