@@ -19,8 +19,15 @@ peak RSS per rank (``/usr/bin/time -f %M`` around each rank), and the fix's own 
 timings (``SOFTSCOPE_FIX_PROFILE``).  The load average is recorded: the machine may be
 shared, so compare rows of the same run only.
 
+The fix also records its CPU time per evaluation (``process_time``: the overhead
+estimate least affected by other jobs, column "CPU ovh"), its RSS / peak RSS and which
+heavy packages its interpreter holds.
+
     python benchmarks/lammps_overhead.py                 # 500 steps, 3 repeats
     python benchmarks/lammps_overhead.py --steps 200 --repeats 1 --layouts mpi2   # smoke
+    python benchmarks/lammps_overhead.py --layouts mpi2 --unfused    # A/B: pre-fusion path
+    python benchmarks/lammps_overhead.py --steps 100 --repeats 1 --layouts mpi2 \
+        --replicate 4,4,4 --out benchmarks/results/lammps_overhead_256k.json   # 256,000 atoms
 """
 
 from __future__ import annotations
@@ -89,12 +96,12 @@ def model_path(work: Path) -> tuple[Path, str]:
     return m.save(work / "bench-softness"), f"trained here: {spec.n_features} features"
 
 
-def script(steps: int, fix: str) -> str:
+def script(steps: int, fix: str, rep: tuple[int, int, int] = (2, 2, 2)) -> str:
     return f"""
 units metal
 atom_style atomic
 read_data {default_glass_path()}
-replicate 2 2 2
+replicate {rep[0]} {rep[1]} {rep[2]}
 pair_style eam/fs
 pair_coeff * * {potential()} Cu Zr
 velocity all create 300 4928459 loop geom
@@ -110,14 +117,20 @@ def has_openmp() -> bool:
     return "OPENMP package" in r.stdout
 
 
-def run_once(work: Path, layout: str, steps: int, fix: str, tag: str) -> dict:
+_MEM_KEYS = ("rss_mb", "hwm_mb", "rss_start_mb")
+_NOT_TIMES = ("step", "rank", "nlocal", "nghost", "modules", "cpu_s", *_MEM_KEYS)
+
+
+def run_once(work: Path, layout: str, steps: int, fix: str, tag: str,
+             rep: tuple[int, int, int] = (2, 2, 2), env_extra: dict | None = None) -> dict:
     d = work / tag
     d.mkdir(parents=True, exist_ok=True)
-    (d / "in.lmp").write_text(script(steps, fix))
+    (d / "in.lmp").write_text(script(steps, fix, rep))
     prof = d / "profile.jsonl"
     prof.unlink(missing_ok=True)
     env = {k: v for k, v in os.environ.items() if k != "LAMMPS_PLUGIN_PATH"}
     env["SOFTSCOPE_FIX_PROFILE"] = str(prof)
+    env.update(env_extra or {})
     lmp = [LMP, "-in", "in.lmp", "-log", "none"]
     wrap = [TIME, "-f", "RSS_KB %M CPU_S %U %S"] if TIME else []
     if layout == "mpi2":
@@ -136,17 +149,27 @@ def run_once(work: Path, layout: str, steps: int, fix: str, tag: str) -> dict:
     cpu = sum(float(u) + float(s) for u, s in re.findall(r"CPU_S ([0-9.]+) ([0-9.]+)", r.stderr))
     pct = float(re.search(r"([0-9.]+)% CPU use", r.stdout).group(1))
     phases: dict[str, list[float]] = {}
+    memory: dict[str, float] = {}
+    modules: list[str] = []
+    eval_cpu: list[float] = []
     if prof.exists():
         for ln in prof.read_text().splitlines():
             rec = json.loads(ln)
             for k, val in rec.items():
-                if k not in ("step", "rank", "nlocal", "nghost"):
+                if k not in _NOT_TIMES:
                     phases.setdefault(k, []).append(val)
             phases.setdefault("nghost", []).append(rec["nghost"])
             phases.setdefault("nlocal", []).append(rec["nlocal"])
+            if "cpu_s" in rec:
+                eval_cpu.append(rec["cpu_s"])
+            for k in _MEM_KEYS:  # the fix's own /proc/self/status readings (max over ranks)
+                if k in rec:
+                    memory[k + "_max"] = max(memory.get(k + "_max", 0.0), rec[k])
+            modules = sorted(set(modules) | set(rec.get("modules", [])))
     # loop CPU time (s per rank-thread, LAMMPS' own "% CPU use"): robust to other jobs
     return {"loop_s": loop, "loop_cpu_s": loop * pct / 100, "wall_s": wall,
-            "process_cpu_s": cpu, "rss_mb": rss, "phases": phases}
+            "process_cpu_s": cpu, "rss_mb": rss, "phases": phases, "fix_memory": memory,
+            "modules": modules, "eval_cpu_s": eval_cpu}
 
 
 def main() -> None:
@@ -154,11 +177,23 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=500)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--layouts", default="mpi2,omp2")
+    ap.add_argument("--replicate", default="2,2,2",
+                    help="replicas of the 4,000-atom glass, NX,NY,NZ (2,2,2 = 32,000 atoms; "
+                    "4,4,4 = 256,000)")
+    ap.add_argument("--unfused", action="store_true",
+                    help="also run the fix with SOFTSCOPE_FIX_UNFUSED=1 (raw matrix + numpy "
+                    "projection, the pre-fusion path) for an A/B comparison in the same session")
     ap.add_argument("--out", default=str(HERE / "results" / "lammps_overhead.json"))
     args = ap.parse_args()
     if LMP is None:
         sys.exit("lmp launcher not found")
     layouts = [x for x in args.layouts.split(",") if x]
+    rep = tuple(int(v) for v in args.replicate.split(","))
+    if len(rep) != 3 or min(rep) < 1:
+        sys.exit("--replicate needs three positive integers, e.g. 2,2,2")
+    natoms = 4000 * rep[0] * rep[1] * rep[2]
+    kinds = ("plain", "fix", "fix_unfused") if args.unfused else ("plain", "fix")
+    env_of = {"plain": {}, "fix": {}, "fix_unfused": {"SOFTSCOPE_FIX_UNFUSED": "1"}}
     if "omp2" in layouts and not has_openmp():
         layouts.remove("omp2")
     load0 = os.getloadavg()
@@ -167,13 +202,13 @@ def main() -> None:
     fix = f"fix soft all softscope {EVERY} model {mpath} elements Cu Zr d2min 3.7 reference 1000"
     results = {}
     for layout in layouts:
-        rows: dict[str, list[dict]] = {"plain": [], "fix": []}
-        for rep in range(args.repeats):  # interleaved: drifting load hits both alike
-            for kind in ("plain", "fix"):
-                res = run_once(work, layout, args.steps, fix if kind == "fix" else "",
-                               f"{layout}_{kind}_{rep}")
+        rows: dict[str, list[dict]] = {k: [] for k in kinds}
+        for r_ in range(args.repeats):  # interleaved: drifting load hits all alike
+            for kind in kinds:
+                res = run_once(work, layout, args.steps, "" if kind == "plain" else fix,
+                               f"{layout}_{kind}_{r_}", rep, env_of[kind])
                 rows[kind].append(res)
-                print(f"  {layout:5s} {kind:5s} rep {rep}: loop {res['loop_s']:.2f} s "
+                print(f"  {layout:5s} {kind:11s} rep {r_}: loop {res['loop_s']:.2f} s "
                       f"(CPU {res['loop_cpu_s']:.2f} s), wall {res['wall_s']:.2f} s, process "
                       f"CPU {res['process_cpu_s']:.2f} s, RSS {res['rss_mb']} MB", flush=True)
         metrics = ("loop_s", "loop_cpu_s", "wall_s", "process_cpu_s")
@@ -184,13 +219,25 @@ def main() -> None:
         step_s = med["plain"]["loop_cpu_s"] / args.steps
         n_eval_loop = args.steps // EVERY
         extra = med["fix"]["loop_cpu_s"] - med["plain"]["loop_cpu_s"]
-        ph = rows["fix"][-1]["phases"]
-        phase_med = {k: float(np.median(v)) for k, v in ph.items()}
+        def phase_medians(kind, rows=rows):
+            ph: dict[str, list[float]] = {}
+            for r_ in rows[kind]:  # every evaluation of every repeat
+                for k, v in r_["phases"].items():
+                    ph.setdefault(k, []).extend(v)
+            return {k: float(np.median(v)) for k, v in ph.items()}
+
+        phase_med = phase_medians("fix")
+        # the fix's CPU time per evaluation and rank (process_time inside the fix) against
+        # the plain loop's CPU time per rank: the estimate least affected by other jobs
+        cpu_eval = float(np.median([c for r_ in rows["fix"] for c in r_["eval_cpu_s"]]))
         self_s = sum(v for k, v in phase_med.items() if k not in ("nlocal", "nghost"))
         results[layout] = {
             # the fix's own time per evaluation (profile, slowest phase sums of a rank) as
             # a fraction of the plain loop: not a difference of two noisy runs
             "eval_self_s": self_s,
+            "eval_cpu_s": cpu_eval,
+            "overhead_cpu_pct": 100 * cpu_eval * n_eval_loop / med["plain"]["loop_cpu_s"],
+            "eval_cpu_md_steps": cpu_eval / (med["plain"]["loop_cpu_s"] / args.steps),
             "overhead_self_pct": 100 * self_s * n_eval_loop / med["plain"]["loop_s"],
             "eval_self_md_steps": self_s / (med["plain"]["loop_s"] / args.steps),
             "plain": med["plain"], "fix": med["fix"],
@@ -204,16 +251,31 @@ def main() -> None:
             "peak_rss_mb_per_rank": rss,
             "rss_ratio": rss["fix"] / rss["plain"],
             "fix_phase_median_s_per_eval_and_rank": phase_med,
+            "fix_memory_mb": rows["fix"][-1]["fix_memory"],
+            "fix_heavy_modules": rows["fix"][-1]["modules"],
+            "fix_bytes_per_atom": (rss["fix"] - rss["plain"]) * 2**20 / (natoms / 2)
+            if layout == "mpi2" else (rss["fix"] - rss["plain"]) * 2**20 / natoms,
             "repeats": {k: [{m: r[m] for m in (*metrics, "rss_mb")} for r in v]
                         for k, v in rows.items()},
         }
+        if args.unfused:
+            pu = phase_medians("fix_unfused")
+            results[layout]["unfused"] = {
+                "eval_cpu_s": float(np.median(
+                    [c for r_ in rows["fix_unfused"] for c in r_["eval_cpu_s"]])),
+                "eval_self_s": sum(v for k, v in pu.items() if k not in ("nlocal", "nghost")),
+                "phases": pu, "peak_rss_mb_per_rank": rss["fix_unfused"],
+                "loop_cpu_s": med["fix_unfused"]["loop_cpu_s"],
+                "process_cpu_s": med["fix_unfused"]["process_cpu_s"],
+            }
     load1 = os.getloadavg()
-    print(f"\nfix softscope overhead: 32,000-atom Cu64Zr36 EAM NVT, {args.steps} steps, "
+    print(f"\nfix softscope overhead: {natoms:,}-atom Cu64Zr36 EAM NVT, {args.steps} steps, "
           f"evaluation every {EVERY} steps, model {mdesc}, medians of {args.repeats}")
     print(f"load average start {load0[0]:.2f}, end {load1[0]:.2f} (2 cores)")
     hdr = (f"{'layout':7s} {'plain loop s':>12s} {'fix loop s':>10s} {'loop ovh':>9s} "
            f"{'loopCPU ovh':>11s} {'procCPU ovh':>11s} {'wall ovh':>9s} {'eval=steps':>10s} "
-           f"{'RSS plain':>9s} {'RSS fix':>8s} {'ratio':>6s} {'eval s':>7s} {'self ovh':>8s}")
+           f"{'RSS plain':>9s} {'RSS fix':>8s} {'ratio':>6s} {'eval s':>7s} {'self ovh':>8s} "
+           f"{'eval CPU s':>10s} {'CPU ovh':>8s}")
     print(hdr)
     for layout, r in results.items():
         print(f"{layout:7s} {r['plain']['loop_s']:12.2f} {r['fix']['loop_s']:10.2f} "
@@ -221,14 +283,27 @@ def main() -> None:
               f"{r['overhead_process_cpu_pct']:10.1f}% {r['overhead_wall_pct']:8.1f}% "
               f"{r['eval_cost_md_steps']:10.1f} {r['peak_rss_mb_per_rank']['plain']:8.0f}M "
               f"{r['peak_rss_mb_per_rank']['fix']:7.0f}M {r['rss_ratio']:6.2f} "
-              f"{r['eval_self_s']:7.3f} {r['overhead_self_pct']:7.1f}%")
+              f"{r['eval_self_s']:7.3f} {r['overhead_self_pct']:7.1f}% "
+              f"{r['eval_cpu_s']:10.3f} {r['overhead_cpu_pct']:7.1f}%")
     for layout, r in results.items():
         ph = r["fix_phase_median_s_per_eval_and_rank"]
         print(f"{layout} fix phases (median s per evaluation and rank): "
               + ", ".join(f"{k} {v:.4f}" for k, v in ph.items() if k not in ("nlocal", "nghost"))
               + f"; nlocal {ph.get('nlocal', 0):.0f}, nghost {ph.get('nghost', 0):.0f}")
+        print(f"{layout} fix memory per rank (MB, fix's own reading): {r['fix_memory_mb']}; "
+              f"{r['fix_bytes_per_atom']:.0f} bytes/atom over the plain run; heavy modules "
+              f"loaded: {', '.join(r['fix_heavy_modules'])}")
+        if "unfused" in r:
+            u = r["unfused"]
+            print(f"{layout} unfused (pre-fusion) path: eval {u['eval_self_s']:.3f} s "
+                  f"(CPU {u['eval_cpu_s']:.3f} s), RSS "
+                  f"{u['peak_rss_mb_per_rank']:.0f} MB, phases "
+                  + ", ".join(f"{k} {v:.4f}" for k, v in u["phases"].items()
+                              if k not in ("nlocal", "nghost")))
     out = {
-        "system": "Cu64Zr36 32,000 atoms (default glass replicate 2 2 2), eam/fs CuZr_mm, NVT 300 K",
+        "system": f"Cu64Zr36 {natoms} atoms (default glass replicate {rep[0]} {rep[1]} "
+                  f"{rep[2]}), eam/fs CuZr_mm, NVT 300 K",
+        "natoms": natoms,
         "steps": args.steps, "every": EVERY, "repeats": args.repeats, "model": mdesc,
         "fix": fix.replace(str(mpath), "MODEL"),
         "loadavg_start": load0, "loadavg_end": load1, "cores": os.cpu_count(),

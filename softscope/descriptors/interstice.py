@@ -59,7 +59,6 @@ from collections.abc import Mapping
 
 import numba as nb
 import numpy as np
-from scipy.spatial import Delaunay, QhullError
 
 from softscope.errors import SoftscopeError
 from softscope.frame import Frame
@@ -233,6 +232,11 @@ def interstice_from_neighbors(
 
 # --------------------------------------------------------------------------- tessellation
 def _tessellate(points: np.ndarray) -> np.ndarray:
+    # scipy is imported here, not at module level: importing softscope.descriptors (e.g.
+    # in the LAMMPS fix's embedded interpreter) must not load scipy (~30 MB) for models
+    # without interstice blocks
+    from scipy.spatial import Delaunay, QhullError
+
     try:
         tri = Delaunay(points)
     except QhullError as exc:

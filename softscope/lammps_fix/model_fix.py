@@ -7,7 +7,8 @@ rows are then sent to their ghosts (forward communication of scratch columns) an
 only reach max(raw cutoff, r_cg) and no ghost features are computed.  Predictions from
 :meth:`Model.predict_features` (linear models with coarse-graining: the same terms
 regrouped, one projection per coarse-graining radius communicated and coarse-grained,
-see :meth:`ModelFix._linear_blocks`), D²min from
+see :meth:`ModelFix._linear_blocks`; the projections come straight from the fused kernels
+of :mod:`softscope.descriptors.projection`, without a raw feature matrix), D²min from
 :func:`softscope.rearrangement.d2min_from_vectors` (OVITO's convention), the live
 judgement from :func:`softscope.metrics.roc_auc` and Spearman as in
 :func:`softscope.metrics.judge`.
@@ -61,15 +62,27 @@ def global_vector_names() -> list[str]:
     return ["roc_auc", "spearman", "mean_prediction", "fraction_positive"]
 
 
+def _average_ranks(a: np.ndarray) -> np.ndarray:
+    """Ranks 1..n with ties given their average rank (scipy.stats.rankdata's default)."""
+    order = np.argsort(a, kind="mergesort")
+    s = a[order]
+    new = np.empty(s.size, dtype=bool)
+    new[:1] = True
+    new[1:] = s[1:] != s[:-1]
+    starts = np.flatnonzero(new)
+    ends = np.append(starts[1:], s.size)
+    avg = 0.5 * (starts + ends + 1)  # mean of ranks starts+1 .. ends
+    ranks = np.empty(s.size)
+    ranks[order] = np.repeat(avg, ends - starts)
+    return ranks
+
+
 def _auc_spearman(prediction: np.ndarray, measure: np.ndarray, q: float) -> tuple:
-    """(ROC-AUC, Spearman) exactly as ``softscope.metrics.judge`` reports them (same
-    functions: invalid measures dropped, labels = top-q measure), without its other
-    metrics (and without importing scikit-learn inside the LAMMPS process)."""
-    import warnings
-
-    from scipy.stats import spearmanr
-
-    from softscope.metrics import _clean, roc_auc
+    """(ROC-AUC, Spearman) with the definitions of ``softscope.metrics.judge`` (invalid
+    measures dropped, labels = top-q measure, Mann–Whitney AUC with average ranks,
+    Spearman = Pearson correlation of average ranks), in numpy only: the embedded
+    interpreter then never imports scipy or scikit-learn (~65 MB per rank)."""
+    from softscope.metrics import _clean
     from softscope.rearrangement import top_fraction
 
     try:
@@ -79,11 +92,38 @@ def _auc_spearman(prediction: np.ndarray, measure: np.ndarray, q: float) -> tupl
     if p.size < 2:
         return (_NAN, _NAN)
     y = top_fraction(m, q)
-    const = np.ptp(p) == 0 or np.ptp(m) == 0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        rho = _NAN if const else float(spearmanr(p, m)[0])
-        return (roc_auc(p, y), rho)
+    rp = _average_ranks(p)
+    n_pos = int(np.count_nonzero(y))
+    n_neg = y.size - n_pos
+    auc = _NAN
+    if n_pos and n_neg:
+        auc = float((rp[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    rho = _NAN
+    if np.ptp(p) != 0 and np.ptp(m) != 0:
+        a = rp - rp.mean()
+        b = _average_ranks(m)
+        b = b - b.mean()
+        rho = float(np.dot(a, b) / np.sqrt(np.dot(a, a) * np.dot(b, b)))
+    return (auc, rho)
+
+
+_HEAVY_MODULES = (
+    "numpy", "numba", "llvmlite", "scipy", "sklearn", "ovito", "matplotlib", "joblib", "tqdm",
+    "dscribe", "mpi4py", "lammps",
+)
+
+
+def _memory() -> dict[str, float]:
+    """This process's resident memory now and at its peak (MB, /proc/self/status)."""
+    out = {}
+    try:
+        with open("/proc/self/status") as fh:
+            for ln in fh:
+                if ln.startswith(("VmRSS:", "VmHWM:")):
+                    out["rss_mb" if ln.startswith("VmRSS") else "hwm_mb"] = int(ln.split()[1]) / 1024
+    except OSError:
+        pass
+    return out
 
 
 class _SerialComm:
@@ -100,6 +140,7 @@ class _SerialComm:
 
 
 _PROVIDED_EXTERNAL = ("msd",)
+_D2MIN_BLOCK = 16384  # atoms per block of D²min pair vectors
 _MSD = 7  # first msd state column: anchor(3), sum d(3), sum |d|^2, count, msd of last window
 
 
@@ -247,8 +288,6 @@ class ModelFix(SoftscopeFix):
             self._check_masses(lmp, ntypes)
         self.type_codes = codes
         if self.R:  # one-time imports here (setup), not inside the first window's step
-            import scipy.stats  # noqa: F401
-
             import softscope.metrics  # noqa: F401
             import softscope.rearrangement  # noqa: F401
         n_in = int(np.count_nonzero(v.mask[: v.nlocal] & self.groupbit))
@@ -295,12 +334,25 @@ class ModelFix(SoftscopeFix):
             return
         rec = {"step": v.step, "rank": self.rank, "nlocal": v.nlocal, "nghost": v.nghost}
         rec.update({k: round(t, 6) for k, t in self._prof.items()})
+        rec.update(_memory())
+        # CPU time of the whole evaluation (this process, all threads): robust where
+        # other jobs share the cores and stretch the wall-clock phases
+        rec["cpu_s"] = round(time.process_time() - self._cpu0, 6)
+        if self.n_evals <= 1:  # which heavy packages the embedded interpreter holds
+            import sys
+
+            rec["modules"] = sorted(
+                {k.split(".")[0] for k in sys.modules} & set(_HEAVY_MODULES)
+            )
         with open(self._prof_path, "a") as fh:
             fh.write(json.dumps(rec) + "\n")
         self._prof = {}
 
     def evaluate(self, v: AtomView):
         self._tick()
+        if self._prof_path is not None:
+            self._prof["rss_start_mb"] = _memory().get("rss_mb", _NAN)
+            self._cpu0 = time.process_time()
         nloc, m = v.nlocal, v.ntotal
         H1, o1, pbc = self._box()
         widths = abs(np.linalg.det(H1)) / np.linalg.norm(
@@ -350,24 +402,28 @@ class ModelFix(SoftscopeFix):
         if msd is not None:
             extra = {"msd": np.concatenate([msd, np.full(m - nloc, np.nan)])}
         self._tick("ghost_positions")
-        raw = self.dspec.compute_raw_points(x, tcodes, nloc, density=density, extra=extra)
-        self._tick("raw_features")
         if self._linear is not None:
             # Linear model: S_i = b + p_0(i) + Σ_k cg_k(p_k)(i), because coarse-graining is
             # a mean, so w·z(cg(raw)) = cg(w·z(raw)) with the cg block's mean and scale.
             # The same terms as Model.predict, summed in another order (~1e-13); ghosts
-            # need only the n_cg projections, not the raw columns.
-            proj = self._project(raw)
-            self._tick("predict")
-            ncg = proj.shape[0] - 1
-            v.scratch[:nloc, :ncg] = proj[1:].T
+            # need only the n_cg projections, not the raw columns.  The projections come
+            # from fused kernels (no (nlocal, n_raw) matrix, no stored pair list).
+            proj = self._project(x, tcodes, nloc, density, extra)
+            self._tick("raw_features")
+            ncg = proj.shape[1] - 1
+            v.scratch[:nloc, :ncg] = proj[:, 1:]
+            p0 = proj[:, 0].copy()
+            del proj
             v = yield ForwardComm(self.nout + self.nstate, ncg)
             self._tick("comm_raw")
             out, state = v.out, v.state
             cgs = self.dspec.coarse_grain_columns(x, v.scratch[:m, :ncg], nloc)
-            pred = self._linear[3] + proj[0] + sum(c[:, k] for k, c in enumerate(cgs))
+            pred = self._linear[2] + p0 + sum(c[:, k] for k, c in enumerate(cgs))
+            del cgs
             self._tick("coarse_grain")
         elif self.nscratch:
+            raw = self.dspec.compute_raw_points(x, tcodes, nloc, density=density, extra=extra)
+            self._tick("raw_features")
             v.scratch[:nloc, : self.n_raw] = raw
             # ghosts get their owners' raw features: no feature work on ghosts
             v = yield ForwardComm(self.nout + self.nstate, self.n_raw)
@@ -378,6 +434,8 @@ class ModelFix(SoftscopeFix):
             pred = self.model.predict_features(feats)
             self._tick("predict")
         else:
+            raw = self.dspec.compute_raw_points(x, tcodes, nloc, density=density, extra=extra)
+            self._tick("raw_features")
             pred = self.model.predict_features(raw)
             self._tick("predict")
         ing = (v.mask[:nloc] & self.groupbit) != 0
@@ -410,10 +468,13 @@ class ModelFix(SoftscopeFix):
         self._prof_flush(v)
 
     def _linear_blocks(self):
-        """Linear model with coarse-graining: (mean, scale, weights) as (1 + n_cg, n_raw)
-        blocks and the bias, for the projected path of :meth:`_predict_linear`; else None.
+        """Linear model with coarse-graining: (coef (1 + n_cg, n_raw), const (1 + n_cg,),
+        bias) with S = bias + p_0 + Σ_k cg_k(p_k), p_k = coef[k]·raw + const[k]
+        (:meth:`LinearEstimator.block_coefficients`); else None.
 
-        SOFTSCOPE_FIX_FULL_FEATURES=1 forces the general path (all features, any model).
+        SOFTSCOPE_FIX_FULL_FEATURES=1 forces the general path (all features, any model);
+        SOFTSCOPE_FIX_UNFUSED=1 computes the raw matrix and projects it with numpy
+        (the pre-fusion path, kept for A/B timing).
         """
         from softscope.models.estimators import LinearEstimator
 
@@ -424,18 +485,25 @@ class ModelFix(SoftscopeFix):
             or os.environ.get("SOFTSCOPE_FIX_FULL_FEATURES", "") not in ("", "0")
         ):
             return None
-        shape = (1 + len(self.dspec.coarse_grain), self.n_raw)
-        arrs = [np.asarray(a, dtype=np.float64) for a in (est.mean, est.scale, est.weights)]
-        if any(a.size != shape[0] * shape[1] for a in arrs):
+        k = 1 + len(self.dspec.coarse_grain)
+        if est.n_features != k * self.n_raw:
             return None
-        return tuple(a.reshape(shape) for a in arrs) + (float(est.bias),)
+        coef, const = est.block_coefficients(k)
+        return coef, const, float(est.bias)
 
-    def _project(self, raw: np.ndarray) -> np.ndarray:
-        """(1 + n_cg, nloc): p_k(i) = Σ_f w_kf (raw_f(i) − m_kf) / s_kf for each block k."""
-        mean, scale, w, _b = self._linear
-        if not np.isfinite(raw).all():
-            raise SoftscopeError("features contain NaN or inf")
-        return np.stack([((raw - mean[k]) / scale[k]) @ w[k] for k in range(mean.shape[0])])
+    def _project(self, x, tcodes, nloc, density, extra) -> np.ndarray:
+        """(nloc, 1 + n_cg): p_k(i) = Σ_f w_kf (raw_f(i) − m_kf) / s_kf for each block k."""
+        coef, const, _b = self._linear
+        if os.environ.get("SOFTSCOPE_FIX_UNFUSED", "") not in ("", "0"):
+            raw = self.dspec.compute_raw_points(x, tcodes, nloc, density=density, extra=extra)
+            if not np.isfinite(raw).all():
+                raise SoftscopeError("features contain NaN or inf")
+            return raw @ coef.T + const
+        from softscope.descriptors.projection import projection_from_points
+
+        return projection_from_points(
+            self.dspec, x, tcodes, nloc, coef, const, density=density, extra=extra
+        )
 
     # ------------------------------------------------------------------ msd window
     def sample(self, v: AtomView):
@@ -508,9 +576,16 @@ class ModelFix(SoftscopeFix):
                 "often ('reference M')"
             )
         nl0 = build_from_points(x0, nloc, self.R)
-        i = np.repeat(np.arange(nloc), nl0.counts())
-        j = nl0.neigh
-        d2, _invalid = d2min_from_vectors(nl0.offsets, x0[j] - x0[i], x[j] - x[i])
+        off = nl0.offsets
+        d2 = np.empty(nloc)
+        # pair vectors (2 x 24 bytes per pair) in blocks of atoms: bounded temporaries
+        for a in range(0, nloc, _D2MIN_BLOCK):
+            b = min(a + _D2MIN_BLOCK, nloc)
+            i = np.repeat(np.arange(a, b), np.diff(off[a : b + 1]))
+            j = nl0.neigh[off[a] : off[b]]
+            d2[a:b], _invalid = d2min_from_vectors(
+                off[a : b + 1] - off[a], x0[j] - x0[i], x[j] - x[i]
+            )
         return d2
 
     def _global(self, v: AtomView, ing, empty_window: bool = False) -> None:

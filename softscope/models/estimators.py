@@ -51,6 +51,21 @@ class LinearEstimator:
         x = _check_features(x, self.n_features)
         return ((x - self.mean) / self.scale) @ self.weights + self.bias
 
+    def block_coefficients(self, n_blocks: int) -> tuple[np.ndarray, np.ndarray]:
+        """(C, c): the features cut into ``n_blocks`` equal consecutive blocks (e.g. raw,
+        cg(r_1), cg(r_2)) and S = b + Σ_k (C[k] · x_k + c[k]) with x_k block k of x;
+        C = (n_blocks, F / n_blocks) = w / scale, c = −Σ w·mean/scale per block."""
+        n_blocks = int(n_blocks)
+        if n_blocks < 1 or self.n_features % n_blocks:
+            raise SoftscopeError(
+                f"cannot cut {self.n_features} features into {n_blocks} equal blocks"
+            )
+        shape = (n_blocks, self.n_features // n_blocks)
+        w = (np.asarray(self.weights, np.float64) / np.asarray(self.scale, np.float64))
+        coef = np.ascontiguousarray(w.reshape(shape))
+        const = -(w * np.asarray(self.mean, np.float64)).reshape(shape).sum(axis=1)
+        return coef, const
+
     @classmethod
     def from_sklearn(cls, scaler, linear) -> LinearEstimator:
         """From a fitted ``StandardScaler`` and a binary linear classifier (``LinearSVC``, ``SVC(kernel='linear')``, ``LogisticRegression``)."""
