@@ -85,7 +85,37 @@ class Model:
     ) -> np.ndarray:
         """(N,) float64 prediction for every atom of ``frame`` (model's output convention)."""
         self.check_units(units)
+        if self._fused_blocks() is not None:
+            return self._predict_fused(frame, extra)
         return self.predict_features(self.spec.compute(frame, extra=extra))
+
+    def _fused_blocks(self) -> int | None:
+        """Number of projection rows (1 + n_cg) when the estimator is linear and its features
+        are the spec's raw blocks followed by their coarse-grained copies; else None."""
+        if not isinstance(self.estimator, LinearEstimator):
+            return None
+        k = 1 + len(self.spec.coarse_grain)
+        return k if self.estimator.n_features == k * len(self.spec.raw_names()) else None
+
+    def _predict_fused(self, frame: Frame, extra) -> np.ndarray:
+        """Linear model: S = b + p_0 + Σ_k cg_{r_k}(p_k) with p_k = C_k·raw + c_k
+        (:mod:`softscope.descriptors.projection`), the same terms as
+        ``estimator.predict(spec.compute(frame))`` regrouped (coarse-graining is a mean),
+        without the (N, F) feature matrix."""
+        from softscope.descriptors.projection import projection
+        from softscope.neighbors import periodic_images
+
+        k = self._fused_blocks()
+        coef, const = self.estimator.block_coefficients(k)
+        p = projection(frame, self.spec, coef, const, extra=extra)
+        pred = self.estimator.bias + p[:, 0]
+        if k > 1:
+            pts, pa = periodic_images(frame, max(self.spec.coarse_grain))
+            cgs = self.spec.coarse_grain_columns(pts, p[pa, 1:], len(frame))
+            pred = pred + sum(c[:, j] for j, c in enumerate(cgs))
+        if not np.isfinite(pred).all():
+            raise SoftscopeError("prediction contains NaN or inf (check the features' input)")
+        return pred
 
     # -------------------------------------------------------------- persistence
     def save(self, path: str | Path) -> Path:
