@@ -4,19 +4,20 @@
 #   scripts/make_zoo.sh [DATA_DIR] [JOBS]
 #
 # DATA_DIR (default ./zoo_data, keep it outside git) receives the raw LAMMPS samples:
-# 8 Cu64Zr36 + 1 Cu50Zr50 glasses (1200 atoms, 3e13 K/s) and 3 Kob-Andersen glasses
-# (1000 atoms), each sheared AQS to 5 %, plus the vibrational MSD of the Cu-Zr frames at
-# 0-4 % strain.  Then cuzr-softness, cuzr-igd, cuzr-qs and ka-softness are trained (split
-# by glass sample), judged on held-out samples and on Cu50Zr50, and written to
-# softscope/models/zoo/*.ssm with their cards; docs/model_cards.md is regenerated.
-# Every stage skips finished work, so an interrupted run can be restarted.
+# Cu64Zr36 and one Cu50Zr50 glass (2000 atoms, 2e13 K/s) and Kob-Andersen glasses (1000
+# atoms), each sheared AQS to 5 %, plus the vibrational MSD of the Cu-Zr frames at 0-4 %
+# strain (the sample list is ZOO_SAMPLES in softscope/training/zoo.py).  Then
+# cuzr-softness, cuzr-igd, cuzr-qs and ka-softness are trained (split by glass sample),
+# judged on held-out samples and on Cu50Zr50, and written to softscope/models/zoo/*.ssm
+# with their cards; docs/model_cards.md is regenerated.  Every stage skips finished work,
+# so an interrupted run can be restarted.
 #
-# CPU time: see docs/training.md (measured ≈ 51 CPU-minutes for data + training).
-# To use both cores for data, run two copies of the data stage on disjoint samples, e.g.
-#   python -m softscope.training.zoo --data D --stage data  (one process per core)
+# JOBS (default 2 = the cores of this machine kind): samples made at once, one
+# single-threaded LAMMPS per process; also the feature jobs of training.
+# CPU time: see docs/training.md ("The zoo").
 set -euo pipefail
 DATA=${1:-zoo_data}
-JOBS=${2:-1}
+JOBS=${2:-2}
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS=1
 mkdir -p "$DATA"
