@@ -248,6 +248,30 @@ def _radial_kernel(offsets, neigh, dist, ps, n_species, ms, step, sigma, rc, use
     return out
 
 
+@nb.njit(cache=True, inline="always")
+def _gather(x, y, z, xi, yi, zi, me, b, cell_start, nb3, st, rc2, cand, cd2):
+    """Indices (cell order) and d² of the points with d² < rc² around a query point."""
+    bz = b % nb3[2]
+    t = b // nb3[2]
+    by = t % nb3[1]
+    bx = t // nb3[1]
+    m = 0
+    for ax in range(max(bx - st, 0), min(bx + st + 1, nb3[0])):
+        for ay in range(max(by - st, 0), min(by + st + 1, nb3[1])):
+            for az in range(max(bz - st, 0), min(bz + st + 1, nb3[2])):
+                cb = (ax * nb3[1] + ay) * nb3[2] + az
+                for q in range(cell_start[cb], cell_start[cb + 1]):
+                    dx = x[q] - xi
+                    dy = y[q] - yi
+                    dz = z[q] - zi
+                    d2 = dx * dx + dy * dy + dz * dz
+                    # branch-free compaction: the hit test is unpredictable
+                    cand[m] = q
+                    cd2[m] = d2
+                    m += (d2 < rc2) & (q != me)
+    return m
+
+
 @nb.njit(parallel=True, cache=True)
 def _radial_fused(
     xyz,
@@ -290,24 +314,7 @@ def _radial_fused(
             zi = qpos[i, 2]
             me = qslot[i]
             b = qbin[i]
-            bz = b % nb3[2]
-            t = b // nb3[2]
-            by = t % nb3[1]
-            bx = t // nb3[1]
-            m = 0
-            for ax in range(max(bx - st, 0), min(bx + st + 1, nb3[0])):
-                for ay in range(max(by - st, 0), min(by + st + 1, nb3[1])):
-                    for az in range(max(bz - st, 0), min(bz + st + 1, nb3[2])):
-                        cb = (ax * nb3[1] + ay) * nb3[2] + az
-                        for q in range(cell_start[cb], cell_start[cb + 1]):
-                            dx = x[q] - xi
-                            dy = y[q] - yi
-                            dz = z[q] - zi
-                            d2 = dx * dx + dy * dy + dz * dz
-                            # branch-free compaction: the hit test is unpredictable
-                            cand[m] = q
-                            cd2[m] = d2
-                            m += (d2 < rc2) & (q != me)
+            m = _gather(x, y, z, xi, yi, zi, me, b, cell_start, nb3, st, rc2, cand, cd2)
             for u in range(m):
                 r = np.sqrt(cd2[u])
                 w = 0.5 * (np.cos(np.pi * r / rc) + 1.0) if use_fc else 1.0
