@@ -23,7 +23,7 @@ import numpy as np
 
 from softscope.errors import SoftscopeError
 
-__all__ = ["judge", "roc_auc", "pr_of_s", "roc_curve"]
+__all__ = ["judge", "roc_auc", "spearman", "average_ranks", "pr_of_s", "roc_curve"]
 
 
 def _clean(prediction, measure) -> tuple[np.ndarray, np.ndarray]:
@@ -37,18 +37,45 @@ def _clean(prediction, measure) -> tuple[np.ndarray, np.ndarray]:
     return p[keep], m[keep]
 
 
+def average_ranks(values: np.ndarray) -> np.ndarray:
+    """Ranks 1..n, ties given their average rank (``scipy.stats.rankdata``'s default), in
+    numpy only, so the LAMMPS fix's embedded interpreter never needs scipy."""
+    a = np.asarray(values, dtype=np.float64).reshape(-1)
+    order = np.argsort(a, kind="mergesort")
+    s = a[order]
+    new = np.empty(s.size, dtype=bool)
+    new[:1] = True
+    new[1:] = s[1:] != s[:-1]
+    starts = np.flatnonzero(new)
+    ends = np.append(starts[1:], s.size)
+    ranks = np.empty(s.size)
+    ranks[order] = np.repeat(0.5 * (starts + ends + 1), ends - starts)  # mean of starts+1..ends
+    return ranks
+
+
 def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
     """ROC-AUC (Mann–Whitney U with average ranks for ties); NaN with one class only."""
-    from scipy.stats import rankdata
-
-    s = np.asarray(scores, dtype=np.float64)
     y = np.asarray(labels, dtype=bool)
     n_pos = int(y.sum())
     n_neg = int(y.size - n_pos)
     if n_pos == 0 or n_neg == 0:
         return float("nan")
-    r = rankdata(s)
+    r = average_ranks(scores)
     return float((r[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def spearman(prediction: np.ndarray, measure: np.ndarray) -> float:
+    """Spearman correlation: Pearson correlation of the average ranks; NaN when either
+    array is constant."""
+    p = np.asarray(prediction, dtype=np.float64).reshape(-1)
+    m = np.asarray(measure, dtype=np.float64).reshape(-1)
+    if np.ptp(p) == 0 or np.ptp(m) == 0:
+        return float("nan")
+    a = average_ranks(p)
+    a -= a.mean()
+    b = average_ranks(m)
+    b -= b.mean()
+    return float(np.dot(a, b) / np.sqrt(np.dot(a, a) * np.dot(b, b)))
 
 
 def roc_curve(scores: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -88,7 +115,7 @@ def judge(prediction: np.ndarray, measure: np.ndarray, q: float = 0.05) -> dict[
     likely to rearrange). ``measure``: (N,) D²min (or p_hop) of the window; NaN
     entries (invalid atoms) are excluded.
     """
-    from scipy.stats import pearsonr, spearmanr
+    from scipy.stats import pearsonr
     from sklearn.metrics import average_precision_score
 
     from softscope.rearrangement import top_fraction
@@ -112,6 +139,6 @@ def judge(prediction: np.ndarray, measure: np.ndarray, q: float = 0.05) -> dict[
         "precision_top_q": float(y[top_pred].mean()) if n_pos else float("nan"),
         "base_rate": float(n_pos / y.size),
         "pearson": float("nan") if const else float(pearsonr(p, m)[0]),
-        "spearman": float("nan") if const else float(spearmanr(p, m)[0]),
+        "spearman": spearman(p, m),
         "pr_of_s": {"s": centres.tolist(), "p_r": frac.tolist(), "count": count.tolist()},
     }

