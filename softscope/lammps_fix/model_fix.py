@@ -440,28 +440,18 @@ class ModelFix(SoftscopeFix):
         self._prof_flush(v)
 
     def _linear_blocks(self):
-        """Linear model with coarse-graining: (coef (1 + n_cg, n_raw), const (1 + n_cg,),
-        bias) with S = bias + p_0 + Σ_k cg_k(p_k), p_k = coef[k]·raw + const[k]
-        (:meth:`LinearEstimator.block_coefficients`); else None.
+        """The model's :meth:`~softscope.models.model.Model.linear_blocks` (coef, const,
+        bias) when it is linear with coarse-graining (the projected path); else None.
 
         SOFTSCOPE_FIX_FULL_FEATURES=1 forces the general path (all features, any model);
         SOFTSCOPE_FIX_UNFUSED=1 computes the raw matrix and projects it with numpy
         (the pre-fusion path, kept for A/B timing).
         """
-        from softscope.models.estimators import LinearEstimator
-
-        est = self.model.estimator
-        if (
-            not isinstance(est, LinearEstimator)
-            or not self.dspec.coarse_grain
-            or os.environ.get("SOFTSCOPE_FIX_FULL_FEATURES", "") not in ("", "0")
-        ):
+        if not self.dspec.coarse_grain or os.environ.get(
+            "SOFTSCOPE_FIX_FULL_FEATURES", ""
+        ) not in ("", "0"):
             return None
-        k = 1 + len(self.dspec.coarse_grain)
-        if est.n_features != k * self.n_raw:
-            return None
-        coef, const = est.block_coefficients(k)
-        return coef, const, float(est.bias)
+        return self.model.linear_blocks()
 
     def _project(self, x, tcodes, nloc, density, extra) -> np.ndarray:
         """(nloc, 1 + n_cg): p_k(i) = Σ_f w_kf (raw_f(i) − m_kf) / s_kf for each block k."""

@@ -85,31 +85,35 @@ class Model:
     ) -> np.ndarray:
         """(N,) float64 prediction for every atom of ``frame`` (model's output convention)."""
         self.check_units(units)
-        if self._fused_blocks() is not None:
-            return self._predict_fused(frame, extra)
+        blocks = self.linear_blocks()
+        if blocks is not None:
+            return self._predict_fused(frame, extra, blocks)
         return self.predict_features(self.spec.compute(frame, extra=extra))
 
-    def _fused_blocks(self) -> int | None:
-        """Number of projection rows (1 + n_cg) when the estimator is linear and its features
-        are the spec's raw blocks followed by their coarse-grained copies; else None."""
+    def linear_blocks(self) -> tuple[np.ndarray, np.ndarray, float] | None:
+        """``(coef, const, bias)`` when the estimator is linear and its features are the
+        spec's raw blocks followed by their coarse-grained copies, else None: then
+        S = bias + p_0 + Σ_k cg_{r_k}(p_k) with p_k = coef[k]·raw + const[k]
+        (:meth:`LinearEstimator.block_coefficients`), because coarse-graining is a mean."""
         if not isinstance(self.estimator, LinearEstimator):
             return None
         k = 1 + len(self.spec.coarse_grain)
-        return k if self.estimator.n_features == k * len(self.spec.raw_names()) else None
+        if self.estimator.n_features != k * len(self.spec.raw_names()):
+            return None
+        coef, const = self.estimator.block_coefficients(k)
+        return coef, const, float(self.estimator.bias)
 
-    def _predict_fused(self, frame: Frame, extra) -> np.ndarray:
-        """Linear model: S = b + p_0 + Σ_k cg_{r_k}(p_k) with p_k = C_k·raw + c_k
-        (:mod:`softscope.descriptors.projection`), the same terms as
-        ``estimator.predict(spec.compute(frame))`` regrouped (coarse-graining is a mean),
-        without the (N, F) feature matrix."""
+    def _predict_fused(self, frame: Frame, extra, blocks) -> np.ndarray:
+        """Linear model from :meth:`linear_blocks`: the same terms as
+        ``estimator.predict(spec.compute(frame))`` regrouped, with the projections from
+        :mod:`softscope.descriptors.projection` and no (N, F) feature matrix."""
         from softscope.descriptors.projection import projection
         from softscope.neighbors import periodic_images
 
-        k = self._fused_blocks()
-        coef, const = self.estimator.block_coefficients(k)
+        coef, const, bias = blocks
         p = projection(frame, self.spec, coef, const, extra=extra)
-        pred = self.estimator.bias + p[:, 0]
-        if k > 1:
+        pred = bias + p[:, 0]
+        if self.spec.coarse_grain:
             pts, pa = periodic_images(frame, max(self.spec.coarse_grain))
             cgs = self.spec.coarse_grain_columns(pts, p[pa, 1:], len(frame))
             pred = pred + sum(c[:, j] for j, c in enumerate(cgs))
