@@ -32,7 +32,7 @@ from collections.abc import Mapping
 import numba as nb
 import numpy as np
 
-from softscope.descriptors.radial import _add_pair, _gather
+from softscope.descriptors.radial import _gather, _radial_atom
 from softscope.errors import SoftscopeError
 from softscope.frame import Frame
 from softscope.neighbors import NeighborList, _bin_points, periodic_images
@@ -251,14 +251,10 @@ def _radial_proj_kernel(
         row = np.empty(nf)
         for i in range(ch * chunk, min((ch + 1) * chunk, n)):
             row[:] = 0.0
-            m = _gather(
-                x, y, z, qpos[i, 0], qpos[i, 1], qpos[i, 2], qslot[i], qbin[i], cell_start,
-                nb3, st, rc2, cand, cd2,
+            _radial_atom(
+                row, i, x, y, z, spc, qpos, qslot, qbin, cell_start, nb3, st, rc2, cand, cd2,
+                nc, ms, step, inv2s2, half, c, rc, use_fc,
             )
-            for u in range(m):
-                r = np.sqrt(cd2[u])
-                w = 0.5 * (np.cos(np.pi * r / rc) + 1.0) if use_fc else 1.0
-                _add_pair(row, spc[cand[u]] * nc, r, w, ms, step, inv2s2, half, c)
             for k in range(nk):
                 s = 0.0
                 for f in range(nf):

@@ -272,6 +272,22 @@ def _gather(x, y, z, xi, yi, zi, me, b, cell_start, nb3, st, rc2, cand, cd2):
     return m
 
 
+@nb.njit(cache=True, inline="always")
+def _radial_atom(
+    row, i, x, y, z, spc, qpos, qslot, qbin, cell_start, nb3, st, rc2, cand, cd2, nc, ms,
+    step, inv2s2, half, c, rc, use_fc,
+):
+    """Add query point i's windowed Gaussians G_X(μ) (all its pairs) to ``row``."""
+    m = _gather(
+        x, y, z, qpos[i, 0], qpos[i, 1], qpos[i, 2], qslot[i], qbin[i], cell_start, nb3, st,
+        rc2, cand, cd2,
+    )
+    for u in range(m):
+        r = np.sqrt(cd2[u])
+        w = 0.5 * (np.cos(np.pi * r / rc) + 1.0) if use_fc else 1.0
+        _add_pair(row, spc[cand[u]] * nc, r, w, ms, step, inv2s2, half, c)
+
+
 @nb.njit(parallel=True, cache=True)
 def _radial_fused(
     xyz,
@@ -308,15 +324,8 @@ def _radial_fused(
         cand = np.empty(max_cand + 1, dtype=np.int64)
         cd2 = np.empty(max_cand + 1, dtype=np.float64)
         for i in range(ch * chunk, min((ch + 1) * chunk, n)):
-            row = out[i]
-            xi = qpos[i, 0]
-            yi = qpos[i, 1]
-            zi = qpos[i, 2]
-            me = qslot[i]
-            b = qbin[i]
-            m = _gather(x, y, z, xi, yi, zi, me, b, cell_start, nb3, st, rc2, cand, cd2)
-            for u in range(m):
-                r = np.sqrt(cd2[u])
-                w = 0.5 * (np.cos(np.pi * r / rc) + 1.0) if use_fc else 1.0
-                _add_pair(row, spc[cand[u]] * nc, r, w, ms, step, inv2s2, half, c)
+            _radial_atom(
+                out[i], i, x, y, z, spc, qpos, qslot, qbin, cell_start, nb3, st, rc2, cand,
+                cd2, nc, ms, step, inv2s2, half, c, rc, use_fc,
+            )
     return out
