@@ -226,11 +226,17 @@ def main() -> None:
                     ph.setdefault(k, []).extend(v)
             return {k: float(np.median(v)) for k, v in ph.items()}
 
+        def eval_cpu(kind, rows=rows):
+            return float(np.median([c for r_ in rows[kind] for c in r_["eval_cpu_s"]]))
+
+        def self_time(phases):
+            return sum(v for k, v in phases.items() if k not in ("nlocal", "nghost"))
+
         phase_med = phase_medians("fix")
         # the fix's CPU time per evaluation and rank (process_time inside the fix) against
         # the plain loop's CPU time per rank: the estimate least affected by other jobs
-        cpu_eval = float(np.median([c for r_ in rows["fix"] for c in r_["eval_cpu_s"]]))
-        self_s = sum(v for k, v in phase_med.items() if k not in ("nlocal", "nghost"))
+        cpu_eval = eval_cpu("fix")
+        self_s = self_time(phase_med)
         results[layout] = {
             # the fix's own time per evaluation (profile, slowest phase sums of a rank) as
             # a fraction of the plain loop: not a difference of two noisy runs
@@ -261,9 +267,8 @@ def main() -> None:
         if args.unfused:
             pu = phase_medians("fix_unfused")
             results[layout]["unfused"] = {
-                "eval_cpu_s": float(np.median(
-                    [c for r_ in rows["fix_unfused"] for c in r_["eval_cpu_s"]])),
-                "eval_self_s": sum(v for k, v in pu.items() if k not in ("nlocal", "nghost")),
+                "eval_cpu_s": eval_cpu("fix_unfused"),
+                "eval_self_s": self_time(pu),
                 "phases": pu, "peak_rss_mb_per_rank": rss["fix_unfused"],
                 "loop_cpu_s": med["fix_unfused"]["loop_cpu_s"],
                 "process_cpu_s": med["fix_unfused"]["process_cpu_s"],
