@@ -223,7 +223,7 @@ NOTES = """### Reading these numbers
     2 CPU-hour budget of this zoo on two cores.
 - `cuzr-igd` is trained on the 5 window starts per sample that have a vibrational MSD;
   its edge over `cuzr-softness` comes mostly from the (coarse-grained) vibrational MSD,
-  the best single indicator after persistence.
+  the best single indicator in the table below.
 - `cuzr-qs` (gradient-boosted trees on interstice features) is the weakest Cu-Zr model.
 """
 
