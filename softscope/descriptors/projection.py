@@ -32,6 +32,7 @@ from collections.abc import Mapping
 import numba as nb
 import numpy as np
 
+from softscope.descriptors.angular import _fc
 from softscope.descriptors.radial import _gather, _radial_atom
 from softscope.errors import SoftscopeError
 from softscope.frame import Frame
@@ -261,13 +262,6 @@ def _radial_proj_kernel(
                     s += coef[k, f] * row[f]
                 out[i, k] = s
     return out
-
-
-@nb.njit(cache=True, inline="always")
-def _fc(r, rc):
-    if r >= rc:
-        return 0.0
-    return 0.5 * (np.cos(np.pi * r / rc) + 1.0)
 
 
 @nb.njit(parallel=True, cache=True)
