@@ -26,6 +26,7 @@ heavy packages its interpreter holds.
     python benchmarks/lammps_overhead.py                 # 500 steps, 3 repeats
     python benchmarks/lammps_overhead.py --steps 200 --repeats 1 --layouts mpi2   # smoke
     python benchmarks/lammps_overhead.py --layouts mpi2 --unfused    # A/B: pre-fusion path
+    python benchmarks/lammps_overhead.py --layouts mpi2 --jit    # A/B: numba JIT in the ranks
     python benchmarks/lammps_overhead.py --steps 100 --repeats 1 --layouts mpi2 \
         --replicate 4,4,4 --out benchmarks/results/lammps_overhead_256k.json   # 256,000 atoms
 """
@@ -183,6 +184,9 @@ def main() -> None:
     ap.add_argument("--unfused", action="store_true",
                     help="also run the fix with SOFTSCOPE_FIX_UNFUSED=1 (raw matrix + numpy "
                     "projection, the pre-fusion path) for an A/B comparison in the same session")
+    ap.add_argument("--jit", action="store_true",
+                    help="also run the fix with SOFTSCOPE_JIT=1 (numba's JIT kernels inside the "
+                    "ranks instead of the ahead-of-time compiled ones) for an A/B comparison")
     ap.add_argument("--out", default=str(HERE / "results" / "lammps_overhead.json"))
     args = ap.parse_args()
     if LMP is None:
@@ -192,8 +196,11 @@ def main() -> None:
     if len(rep) != 3 or min(rep) < 1:
         sys.exit("--replicate needs three positive integers, e.g. 2,2,2")
     natoms = 4000 * rep[0] * rep[1] * rep[2]
-    kinds = ("plain", "fix", "fix_unfused") if args.unfused else ("plain", "fix")
-    env_of = {"plain": {}, "fix": {}, "fix_unfused": {"SOFTSCOPE_FIX_UNFUSED": "1"}}
+    # A/B variants of the fix, run interleaved with the plain and default fix runs
+    variants = {"unfused": {"SOFTSCOPE_FIX_UNFUSED": "1"}, "jit": {"SOFTSCOPE_JIT": "1"}}
+    variants = {k: e for k, e in variants.items() if getattr(args, k)}
+    kinds = ("plain", "fix", *(f"fix_{k}" for k in variants))
+    env_of = {"plain": {}, "fix": {}, **{f"fix_{k}": e for k, e in variants.items()}}
     if "omp2" in layouts and not has_openmp():
         layouts.remove("omp2")
     load0 = os.getloadavg()
@@ -264,14 +271,18 @@ def main() -> None:
             "repeats": {k: [{m: r[m] for m in (*metrics, "rss_mb")} for r in v]
                         for k, v in rows.items()},
         }
-        if args.unfused:
-            pu = phase_medians("fix_unfused")
-            results[layout]["unfused"] = {
-                "eval_cpu_s": eval_cpu("fix_unfused"),
+        for var in variants:
+            kind = f"fix_{var}"
+            pu = phase_medians(kind)
+            results[layout][var] = {
+                "eval_cpu_s": eval_cpu(kind),
+                "overhead_cpu_pct": 100 * eval_cpu(kind) * n_eval_loop / med["plain"]["loop_cpu_s"],
                 "eval_self_s": self_time(pu),
-                "phases": pu, "peak_rss_mb_per_rank": rss["fix_unfused"],
-                "loop_cpu_s": med["fix_unfused"]["loop_cpu_s"],
-                "process_cpu_s": med["fix_unfused"]["process_cpu_s"],
+                "phases": pu, "peak_rss_mb_per_rank": rss[kind],
+                "rss_ratio": rss[kind] / rss["plain"],
+                "loop_cpu_s": med[kind]["loop_cpu_s"],
+                "process_cpu_s": med[kind]["process_cpu_s"],
+                "fix_heavy_modules": rows[kind][-1]["modules"],
             }
     load1 = os.getloadavg()
     print(f"\nfix softscope overhead: {natoms:,}-atom Cu64Zr36 EAM NVT, {args.steps} steps, "
@@ -298,13 +309,15 @@ def main() -> None:
         print(f"{layout} fix memory per rank (MB, fix's own reading): {r['fix_memory_mb']}; "
               f"{r['fix_bytes_per_atom']:.0f} bytes/atom over the plain run; heavy modules "
               f"loaded: {', '.join(r['fix_heavy_modules'])}")
-        if "unfused" in r:
-            u = r["unfused"]
-            print(f"{layout} unfused (pre-fusion) path: eval {u['eval_self_s']:.3f} s "
-                  f"(CPU {u['eval_cpu_s']:.3f} s), RSS "
-                  f"{u['peak_rss_mb_per_rank']:.0f} MB, phases "
-                  + ", ".join(f"{k} {v:.4f}" for k, v in u["phases"].items()
-                              if k not in ("nlocal", "nghost")))
+        for var, what in (("unfused", "pre-fusion path"), ("jit", "numba JIT in the ranks")):
+            if var in r:
+                u = r[var]
+                print(f"{layout} {var} ({what}): eval {u['eval_self_s']:.3f} s "
+                      f"(CPU {u['eval_cpu_s']:.3f} s, {u['overhead_cpu_pct']:.1f} %), RSS "
+                      f"{u['peak_rss_mb_per_rank']:.0f} MB ({u['rss_ratio']:.2f}x), modules "
+                      f"{', '.join(u['fix_heavy_modules'])}; phases "
+                      + ", ".join(f"{k} {v:.4f}" for k, v in u["phases"].items()
+                                  if k not in ("nlocal", "nghost")))
     out = {
         "system": f"Cu64Zr36 {natoms} atoms (default glass replicate {rep[0]} {rep[1]} "
                   f"{rep[2]}), eam/fs CuZr_mm, NVT 300 K",

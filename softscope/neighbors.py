@@ -21,9 +21,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numba as nb
 import numpy as np
 
+from softscope._jit import nb
 from softscope.errors import SoftscopeError
 from softscope.frame import Frame
 
@@ -246,7 +246,10 @@ def _unflatten(b, nb3):
     return bx, by, bz
 
 
-@nb.njit(parallel=True, cache=True)
+@nb.njit(
+    parallel=True, cache=True,
+    aot="i8[::1](f8[:,::1], i8, i8[::1], i8[::1], i8[::1], i8[::1], f8, i8)",
+)
 def _count(points, n_query, cell_start, cell_points, bin_of, nb3, rc2, reach):
     counts = np.zeros(n_query, dtype=np.int64)
     for i in nb.prange(n_query):
@@ -271,7 +274,10 @@ def _count(points, n_query, cell_start, cell_points, bin_of, nb3, rc2, reach):
     return counts
 
 
-@nb.njit(parallel=True, cache=True)
+@nb.njit(
+    parallel=True, cache=True,
+    aot="Tuple((i4[::1], f8[::1]))(f8[:,::1], i8, i8[::1], i8[::1], i8[::1], i8[::1], f8, i8[::1], i8)",
+)
 def _fill(points, n_query, cell_start, cell_points, bin_of, nb3, rc2, offsets, reach):
     npair = offsets[n_query]
     neigh = np.empty(npair, dtype=np.int32)

@@ -37,9 +37,9 @@ import math
 import warnings
 from collections.abc import Sequence
 
-import numba as nb
 import numpy as np
 
+from softscope._jit import nb
 from softscope.errors import SoftscopeError
 from softscope.frame import Frame
 from softscope.neighbors import neighbor_list
@@ -274,7 +274,10 @@ def _residual2(F, x0, x1):
     return r
 
 
-@nb.njit(parallel=True, cache=True)
+@nb.njit(
+    parallel=True, cache=True,
+    aot="Tuple((f8[::1], b1[::1]))(i8[::1], f8[:,::1], f8[:,::1], f8)",
+)
 def _d2min_kernel(offsets, d0, d1, det_eps):
     n = offsets.shape[0] - 1
     out = np.empty(n, dtype=np.float64)

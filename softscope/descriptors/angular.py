@@ -28,9 +28,9 @@ import itertools
 import math
 from collections.abc import Sequence
 
-import numba as nb
 import numpy as np
 
+from softscope._jit import nb
 from softscope.errors import SoftscopeError
 from softscope.frame import Frame
 from softscope.neighbors import NeighborList, check_kernel_inputs, neighbor_list

@@ -8,9 +8,9 @@ This is also LAMMPS ``compute entropy/atom … avg yes r_avg``'s neighbour avera
 
 from __future__ import annotations
 
-import numba as nb
 import numpy as np
 
+from softscope._jit import nb
 from softscope.errors import SoftscopeError
 from softscope.frame import Frame
 from softscope.neighbors import NeighborList, neighbor_list

@@ -44,9 +44,9 @@ from __future__ import annotations
 
 import math
 
-import numba as nb
 import numpy as np
 
+from softscope._jit import nb
 from softscope.descriptors.coarse_grain import coarse_grain_from_neighbors, coarse_grain_names
 from softscope.errors import SoftscopeError
 from softscope.frame import Frame
@@ -265,7 +265,10 @@ def _check_params(sigma, r_max, average_cutoff, local_density, local_density_rad
 
 
 # --------------------------------------------------------------------------- kernel
-@nb.njit(parallel=True, cache=True)
+@nb.njit(
+    parallel=True, cache=True,
+    aot="f8[::1](i8[::1], f8[::1], i4[::1], i8[::1], f8[::1], f8, f8, i8, f8, b1, f8)",
+)
 def _s2_kernel(offsets, dist, neigh, point_species, conc, sigma, r_max, nbin, density,
                local, local_r):
     n = offsets.shape[0] - 1

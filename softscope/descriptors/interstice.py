@@ -57,9 +57,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import numba as nb
 import numpy as np
 
+from softscope._jit import nb
 from softscope.errors import SoftscopeError
 from softscope.frame import Frame
 from softscope.neighbors import NeighborList, periodic_images

@@ -29,9 +29,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import numba as nb
 import numpy as np
 
+from softscope._jit import nb
 from softscope.descriptors.angular import _fc
 from softscope.descriptors.radial import _gather, _radial_atom
 from softscope.errors import SoftscopeError
@@ -227,7 +227,10 @@ def _moment_coefficients(coef, nx, lam, zint, pref, nmom) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- kernels
-@nb.njit(parallel=True, cache=True)
+@nb.njit(
+    parallel=True, cache=True,
+    aot="f8[:,::1](f8[:,::1], i8[::1], f8[:,::1], i8[::1], i8[::1], i8[::1], i8[::1], i8, i8, i8, f8[::1], f8, f8, f8, b1, f8, f8[:,::1])",
+)
 def _radial_proj_kernel(
     xyz, spc, qpos, qslot, qbin, cell_start, nb3, st, max_cand, n_species, ms, step, sigma,
     rc, use_fc, window, coef,
@@ -264,7 +267,10 @@ def _radial_proj_kernel(
     return out
 
 
-@nb.njit(parallel=True, cache=True)
+@nb.njit(
+    parallel=True, cache=True,
+    aot="f8[:,::1](f8[:,::1], i8[::1], f8[:,::1], i8[::1], i8[::1], i8[::1], i8[::1], i8, i8, i8[:,::1], f8[::1], f8[::1], f8[::1], i8[::1], f8[::1], f8, b1, i8, f8[:,::1])",
+)
 def _angular_proj_kernel(
     xyz, spc, qpos, qslot, qbin, cell_start, nb3, st, max_cand, pair_index, inv_xi2, lam,
     zet, zint, pref, rc, use_fc, nmom, coef,

@@ -28,9 +28,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import numba as nb
 import numpy as np
 
+from softscope._jit import nb
 from softscope.errors import SoftscopeError
 from softscope.frame import Frame
 
@@ -353,7 +353,10 @@ def _coarse_grain_points_fused(points, raw, n_query, radii) -> np.ndarray:
     return out
 
 
-@nb.njit(parallel=True, cache=True)
+@nb.njit(
+    parallel=True, cache=True,
+    aot="void(f8[:,::1], f8[:,::1], f8[:,::1], i8[::1], i8[::1], i8[::1], i8[::1], i8, f8[::1], f8[:,::1])",
+)
 def _cg_fused(xyz, raw_sorted, qpos, qslot, qbin, cell_start, nb3, st, r2, out):
     n = qpos.shape[0]
     nf = raw_sorted.shape[1]

@@ -49,6 +49,7 @@ from typing import Any
 
 import numpy as np
 
+from softscope._jit import aot_kernels
 from softscope.errors import SoftscopeError
 
 __all__ = ["AtomView", "ForwardComm", "SoftscopeFix", "create", "dispatch", "unpack_image"]
@@ -481,7 +482,15 @@ def _next_request(fix: SoftscopeFix, gen, value):
 
 
 def dispatch(fix, method: str, args: tuple):
-    """Entry point for every C++ call: returns (0, value), (1, message) or (2, (first, n))."""
+    """Entry point for every C++ call: returns (0, value), (1, message) or (2, (first, n)).
+
+    Kernels run ahead-of-time compiled where possible (:func:`softscope._jit.aot_kernels`):
+    no numba/LLVM in the MPI ranks."""
+    with aot_kernels():
+        return _dispatch(fix, method, args)
+
+
+def _dispatch(fix, method: str, args: tuple):
     try:
         if method == "create":
             f = create(*args)

@@ -112,7 +112,7 @@ class _SerialComm:
 
 
 _PROVIDED_EXTERNAL = ("msd",)
-_D2MIN_BLOCK = 16384  # atoms per block of D²min pair vectors
+_D2MIN_BLOCK = 4096  # atoms per block of D²min pair vectors (~3 MB of temporaries)
 _MSD = 7  # first msd state column: anchor(3), sum d(3), sum |d|^2, count, msd of last window
 
 

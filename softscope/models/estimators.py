@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numba as nb
 import numpy as np
 
+from softscope._jit import nb
 from softscope.errors import ModelFormatError, SoftscopeError
 
 __all__ = ["LinearEstimator", "TreeEnsemble", "estimator_from_arrays"]
