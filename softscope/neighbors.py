@@ -238,6 +238,32 @@ def _bin_points(points: np.ndarray, cutoff: float):
 
 
 @nb.njit(cache=True, inline="always")
+def _gather(x, y, z, xi, yi, zi, me, b, cell_start, nb3, st, rc2, cand, cd2):
+    """Indices (cell order, into ``x, y, z``) and d² of the points with d² < rc² around
+    a query point in bin ``b`` (bins of :func:`_bin_points`, ±``st`` stencil), excluding
+    its own slot ``me``; returns their number (``cand``/``cd2`` need one spare slot)."""
+    bz = b % nb3[2]
+    t = b // nb3[2]
+    by = t % nb3[1]
+    bx = t // nb3[1]
+    m = 0
+    for ax in range(max(bx - st, 0), min(bx + st + 1, nb3[0])):
+        for ay in range(max(by - st, 0), min(by + st + 1, nb3[1])):
+            for az in range(max(bz - st, 0), min(bz + st + 1, nb3[2])):
+                cb = (ax * nb3[1] + ay) * nb3[2] + az
+                for q in range(cell_start[cb], cell_start[cb + 1]):
+                    dx = x[q] - xi
+                    dy = y[q] - yi
+                    dz = z[q] - zi
+                    d2 = dx * dx + dy * dy + dz * dz
+                    # branch-free compaction: the hit test is unpredictable
+                    cand[m] = q
+                    cd2[m] = d2
+                    m += (d2 < rc2) & (q != me)
+    return m
+
+
+@nb.njit(cache=True, inline="always")
 def _unflatten(b, nb3):
     bz = b % nb3[2]
     t = b // nb3[2]

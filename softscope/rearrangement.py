@@ -42,10 +42,11 @@ import numpy as np
 from softscope._jit import nb
 from softscope.errors import SoftscopeError
 from softscope.frame import Frame
-from softscope.neighbors import neighbor_list
+from softscope.neighbors import _gather, neighbor_list
 
 __all__ = [
     "d2min",
+    "d2min_from_points",
     "d2min_from_vectors",
     "d2min_names",
     "lammps_nonaffine_to_sum",
@@ -138,6 +139,47 @@ def d2min_from_vectors(
     if offsets[0] != 0 or np.any(np.diff(offsets) < 0):
         raise SoftscopeError("offsets must start at 0 and be non-decreasing")
     return _d2min_kernel(offsets, d0, d1, DET_EPS)
+
+
+def d2min_from_points(
+    reference: np.ndarray, current: np.ndarray, n_query: int, cutoff: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Kernel face for LAMMPS: D²min of ``reference[:n_query]`` from free points.
+
+    ``reference`` / ``current`` (M, 3): every point's reference and current position
+    (local then ghost atoms, each ghost an image already placed; no periodicity is
+    added).  Neighbours: points within ``cutoff`` of the query point in the
+    **reference** positions (OVITO's convention); pair vectors are differences of the
+    points.  Same values as :func:`d2min_from_vectors` on those pairs (to rounding: the
+    sums run in cell order), without storing pair lists.  Returns ``(values, invalid)``.
+    """
+    from softscope.neighbors import _bin_points
+
+    x0 = np.ascontiguousarray(reference, dtype=np.float64)
+    x1 = np.ascontiguousarray(current, dtype=np.float64)
+    if x0.ndim != 2 or x0.shape[1] != 3 or x1.shape != x0.shape:
+        raise SoftscopeError(
+            f"reference and current must both be (M, 3) arrays, got {x0.shape} and {x1.shape}"
+        )
+    n_query = int(n_query)
+    if not 0 <= n_query <= x0.shape[0]:
+        raise SoftscopeError(f"n_query must be in [0, {x0.shape[0]}], got {n_query}")
+    if not (cutoff > 0 and math.isfinite(cutoff)):
+        raise SoftscopeError(f"cutoff must be positive, got {cutoff}")
+    if n_query == 0:
+        return np.empty(0), np.zeros(0, dtype=bool)
+    st = 2
+    cell_start, cell_points, bin_of, nb3 = _bin_points(x0, cutoff / st)
+    m = x0.shape[0]
+    slot = np.empty(m, dtype=np.int64)
+    slot[cell_points] = np.arange(m, dtype=np.int64)
+    xyz0 = np.ascontiguousarray(x0[cell_points].T)
+    xyz1 = np.ascontiguousarray(x1[cell_points].T)
+    max_cand = min((2 * st + 1) ** 3 * int(np.diff(cell_start).max()), m)
+    return _d2min_points_kernel(
+        xyz0, xyz1, x0[:n_query], slot[:n_query], bin_of[:n_query], cell_start, nb3, st,
+        max_cand, float(cutoff) ** 2, DET_EPS,
+    )
 
 
 def d2min_names(cutoff: float) -> list[str]:
@@ -297,6 +339,70 @@ def _d2min_kernel(offsets, d0, d1, det_eps):
         for p in range(offsets[i], offsets[i + 1]):
             d2 += _residual2(F, d0[p], d1[p])
         out[i] = d2
+    return out, invalid
+
+
+@nb.njit(
+    parallel=True, cache=True,
+    aot="Tuple((f8[::1], b1[::1]))(f8[:,::1], f8[:,::1], f8[:,::1], i8[::1], i8[::1], i8[::1], "
+    "i8[::1], i8, i8, f8, f8)",
+)
+def _d2min_points_kernel(
+    xyz0, xyz1, qpos, qslot, qbin, cell_start, nb3, st, max_cand, rc2, det_eps
+):
+    """D²min over cell-list neighbours in the reference points (see d2min_from_points)."""
+    n = qpos.shape[0]
+    out = np.empty(n, dtype=np.float64)
+    invalid = np.zeros(n, dtype=np.bool_)
+    x = xyz0[0]
+    y = xyz0[1]
+    z = xyz0[2]
+    u = xyz1[0]
+    v = xyz1[1]
+    w = xyz1[2]
+    chunk = 256
+    nchunk = (n + chunk - 1) // chunk
+    for ch in nb.prange(nchunk):
+        cand = np.empty(max_cand + 1, dtype=np.int64)
+        cd2 = np.empty(max_cand + 1, dtype=np.float64)
+        V = np.empty((3, 3))
+        W = np.empty((3, 3))
+        x0 = np.empty(3)
+        x1 = np.empty(3)
+        for i in range(ch * chunk, min((ch + 1) * chunk, n)):
+            me = qslot[i]
+            m = _gather(
+                x, y, z, qpos[i, 0], qpos[i, 1], qpos[i, 2], me, qbin[i], cell_start, nb3, st,
+                rc2, cand, cd2,
+            )
+            V[:] = 0.0
+            W[:] = 0.0
+            ssq = 0.0
+            for t in range(m):
+                q = cand[t]
+                x0[0] = x[q] - x[me]
+                x0[1] = y[q] - y[me]
+                x0[2] = z[q] - z[me]
+                x1[0] = u[q] - u[me]
+                x1[1] = v[q] - v[me]
+                x1[2] = w[q] - w[me]
+                ssq += _accumulate(V, W, x0, x1)
+            ok, F = _affine_fit(V, W, ssq, m, det_eps)
+            if not ok:
+                invalid[i] = True
+                out[i] = np.nan
+                continue
+            d2 = 0.0
+            for t in range(m):
+                q = cand[t]
+                x0[0] = x[q] - x[me]
+                x0[1] = y[q] - y[me]
+                x0[2] = z[q] - z[me]
+                x1[0] = u[q] - u[me]
+                x1[1] = v[q] - v[me]
+                x1[2] = w[q] - w[me]
+                d2 += _residual2(F, x0, x1)
+            out[i] = d2
     return out, invalid
 
 

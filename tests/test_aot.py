@@ -28,7 +28,7 @@ from softscope.data import default_glass, default_glass_path
 from softscope.descriptors.projection import projection
 from softscope.descriptors.spec import DescriptorSpec
 from softscope.neighbors import neighbor_list
-from softscope.rearrangement import d2min_from_vectors
+from softscope.rearrangement import d2min_from_points, d2min_from_vectors
 
 pytestmark = pytest.mark.skipif(
     not _jit.aot_status()["usable"], reason=f"AOT kernels not built: {_jit.aot_status()}"
@@ -76,7 +76,7 @@ SPEC = DescriptorSpec(
 def test_fix_kernels_are_in_the_aot_module():
     st = _jit.aot_status()
     names = {"_radial_proj_kernel", "_angular_proj_kernel", "_cg_fused", "_count", "_fill",
-             "_d2min_kernel", "_s2_kernel"}
+             "_d2min_kernel", "_d2min_points_kernel", "_s2_kernel"}
     missing = {n for n in names if not any(k.endswith("__" + n) for k in st["kernels"])}
     assert not missing
 
@@ -119,6 +119,10 @@ def test_aot_d2min_equals_jit():
     (dj, ij), (da, ia) = _both(lambda: d2min_from_vectors(nl.offsets, d0, d1), "_d2min_kernel")
     assert np.array_equal(ij, ia)
     assert np.allclose(da, dj, rtol=1e-10, atol=1e-14, equal_nan=True)
+    cur = nl.points @ shear + rng.normal(scale=0.05, size=nl.points.shape)
+    (pj, _), (pa, _) = _both(lambda: d2min_from_points(nl.points, cur, nl.n_query, 3.7),
+                             "_d2min_points_kernel")
+    assert np.allclose(pa, pj, rtol=1e-10, atol=1e-14, equal_nan=True)
 
 
 def test_wrong_argument_types_fall_back_to_jit_with_a_warning():

@@ -16,8 +16,10 @@ from conftest import random_triclinic_frame
 from reference import brute_pairs
 
 from softscope import Frame, SoftscopeError
+from softscope.neighbors import periodic_images
 from softscope.rearrangement import (
     d2min,
+    d2min_from_points,
     d2min_from_vectors,
     d2min_names,
     labels,
@@ -248,6 +250,14 @@ def test_d2min_equals_brute_force_least_squares_fit(rng):
     vals, invalid = d2min_from_vectors(offsets, -np.vstack(all_d0), -np.vstack(all_d1))
     assert vals.dtype == np.float64 and not invalid.any()
     np.testing.assert_allclose(vals, want, rtol=1e-9)
+    # free-points face (the LAMMPS fix's entry): atoms + periodic images as points, each
+    # image's current position from the same unwrapped trajectory
+    points, point_atom = periodic_images(ref, cutoff)
+    shifts = np.rint((points - ref.positions[point_atom]) @ inv0)
+    current = pos1[point_atom] + shifts @ cell1
+    vals, invalid = d2min_from_points(points, current, len(ref), cutoff)
+    assert not invalid.any()
+    np.testing.assert_allclose(vals, want, rtol=1e-9)
 
 
 def test_d2min_without_minimum_image_on_unwrapped_positions_equals_wrapped(small_cuzr, rng):
@@ -261,6 +271,15 @@ def test_d2min_vanishes_for_a_homogeneous_deformation(small_cuzr):
     cur = Frame(small_cuzr.positions @ F.T, small_cuzr.species, small_cuzr.cell @ F.T).wrapped()
     got = d2min(small_cuzr, cur, 3.7)
     assert np.nanmax(got) < 1e-20
+
+
+def test_d2min_from_points_rejects_bad_input():
+    with pytest.raises(SoftscopeError, match="both be"):
+        d2min_from_points(np.zeros((4, 3)), np.zeros((3, 3)), 2, 3.7)
+    with pytest.raises(SoftscopeError, match="n_query"):
+        d2min_from_points(np.zeros((4, 3)), np.zeros((4, 3)), 5, 3.7)
+    with pytest.raises(SoftscopeError, match="cutoff"):
+        d2min_from_points(np.zeros((4, 3)), np.zeros((4, 3)), 2, -1.0)
 
 
 def test_d2min_from_vectors_rejects_mismatched_shapes():

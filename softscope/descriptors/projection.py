@@ -33,10 +33,10 @@ import numpy as np
 
 from softscope._jit import nb
 from softscope.descriptors.angular import _fc
-from softscope.descriptors.radial import _gather, _radial_atom
+from softscope.descriptors.radial import _radial_atom
 from softscope.errors import SoftscopeError
 from softscope.frame import Frame
-from softscope.neighbors import NeighborList, _bin_points, periodic_images
+from softscope.neighbors import NeighborList, _bin_points, _gather, periodic_images
 
 __all__ = ["projection", "projection_from_neighbors", "projection_from_points", "projection_names"]
 

@@ -29,7 +29,13 @@ import numpy as np
 from softscope._jit import nb
 from softscope.errors import SoftscopeError
 from softscope.frame import Frame
-from softscope.neighbors import NeighborList, _bin_points, check_kernel_inputs, periodic_images
+from softscope.neighbors import (
+    NeighborList,
+    _bin_points,
+    _gather,
+    check_kernel_inputs,
+    periodic_images,
+)
 
 __all__ = ["radial", "radial_from_neighbors", "radial_names", "default_radial_cutoff", "WINDOW"]
 
@@ -246,30 +252,6 @@ def _radial_kernel(offsets, neigh, dist, ps, n_species, ms, step, sigma, rc, use
             w = 0.5 * (np.cos(np.pi * r / rc) + 1.0) if use_fc else 1.0
             _add_pair(row, ps[neigh[p]] * nc, r, w, ms, step, inv2s2, half, c)
     return out
-
-
-@nb.njit(cache=True, inline="always")
-def _gather(x, y, z, xi, yi, zi, me, b, cell_start, nb3, st, rc2, cand, cd2):
-    """Indices (cell order) and d² of the points with d² < rc² around a query point."""
-    bz = b % nb3[2]
-    t = b // nb3[2]
-    by = t % nb3[1]
-    bx = t // nb3[1]
-    m = 0
-    for ax in range(max(bx - st, 0), min(bx + st + 1, nb3[0])):
-        for ay in range(max(by - st, 0), min(by + st + 1, nb3[1])):
-            for az in range(max(bz - st, 0), min(bz + st + 1, nb3[2])):
-                cb = (ax * nb3[1] + ay) * nb3[2] + az
-                for q in range(cell_start[cb], cell_start[cb + 1]):
-                    dx = x[q] - xi
-                    dy = y[q] - yi
-                    dz = z[q] - zi
-                    d2 = dx * dx + dy * dy + dz * dz
-                    # branch-free compaction: the hit test is unpredictable
-                    cand[m] = q
-                    cd2[m] = d2
-                    m += (d2 < rc2) & (q != me)
-    return m
 
 
 @nb.njit(cache=True, inline="always")

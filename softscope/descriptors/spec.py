@@ -33,6 +33,7 @@ import numpy as np
 from softscope._jit import nb
 from softscope.errors import SoftscopeError
 from softscope.frame import Frame
+from softscope.neighbors import _gather
 
 __all__ = ["DescriptorSpec", "SPEC_VERSION"]
 
@@ -346,18 +347,21 @@ def _coarse_grain_points_fused(points, raw, n_query, radii) -> np.ndarray:
     slot = np.empty(m, dtype=np.int64)
     slot[cell_points] = np.arange(m, dtype=np.int64)
     r2 = np.array([r * r for r in radii], dtype=np.float64)
+    max_cand = min((2 * st + 1) ** 3 * int(np.diff(cell_start).max()), m)
     _cg_fused(
         xyz, raw_sorted, points[:n_query], slot[:n_query], bin_of[:n_query], cell_start, nb3,
-        st, r2, out,
+        st, max_cand, r2, out,
     )
     return out
 
 
 @nb.njit(
     parallel=True, cache=True,
-    aot="void(f8[:,::1], f8[:,::1], f8[:,::1], i8[::1], i8[::1], i8[::1], i8[::1], i8, f8[::1], f8[:,::1])",
+    aot="void(f8[:,::1], f8[:,::1], f8[:,::1], i8[::1], i8[::1], i8[::1], i8[::1], i8, i8, "
+    "f8[::1], f8[:,::1])",
 )
-def _cg_fused(xyz, raw_sorted, qpos, qslot, qbin, cell_start, nb3, st, r2, out):
+def _cg_fused(xyz, raw_sorted, qpos, qslot, qbin, cell_start, nb3, st, max_cand, r2, out):
+    """Per query point: the neighbours within max r (branch-free gather), then the means."""
     n = qpos.shape[0]
     nf = raw_sorted.shape[1]
     nr = r2.shape[0]
@@ -365,42 +369,36 @@ def _cg_fused(xyz, raw_sorted, qpos, qslot, qbin, cell_start, nb3, st, r2, out):
     x = xyz[0]
     y = xyz[1]
     z = xyz[2]
-    for i in nb.prange(n):
-        acc = np.zeros((nr, nf))
-        cnt = np.ones(nr)
-        me = qslot[i]
-        for k in range(nr):
-            for f in range(nf):
-                acc[k, f] = raw_sorted[me, f]
-        xi = qpos[i, 0]
-        yi = qpos[i, 1]
-        zi = qpos[i, 2]
-        b = qbin[i]
-        bz = b % nb3[2]
-        t = b // nb3[2]
-        by = t % nb3[1]
-        bx = t // nb3[1]
-        for ax in range(max(bx - st, 0), min(bx + st + 1, nb3[0])):
-            for ay in range(max(by - st, 0), min(by + st + 1, nb3[1])):
-                for az in range(max(bz - st, 0), min(bz + st + 1, nb3[2])):
-                    cb = (ax * nb3[1] + ay) * nb3[2] + az
-                    for q in range(cell_start[cb], cell_start[cb + 1]):
-                        dx = x[q] - xi
-                        dy = y[q] - yi
-                        dz = z[q] - zi
-                        d2 = dx * dx + dy * dy + dz * dz
-                        if d2 >= r2max or q == me:
-                            continue
-                        for k in range(nr):
-                            if d2 < r2[k]:
-                                cnt[k] += 1.0
-                                for f in range(nf):
-                                    acc[k, f] += raw_sorted[q, f]
-        for k in range(nr):
-            inv = 1.0 / cnt[k]
-            base = nf * (k + 1)
-            for f in range(nf):
-                out[i, base + f] = acc[k, f] * inv
+    chunk = 256
+    nchunk = (n + chunk - 1) // chunk
+    for ch in nb.prange(nchunk):
+        cand = np.empty(max_cand + 1, dtype=np.int64)
+        cd2 = np.empty(max_cand + 1, dtype=np.float64)
+        acc = np.empty((nr, nf))
+        cnt = np.empty(nr)
+        for i in range(ch * chunk, min((ch + 1) * chunk, n)):
+            me = qslot[i]
+            m = _gather(
+                x, y, z, qpos[i, 0], qpos[i, 1], qpos[i, 2], me, qbin[i], cell_start, nb3, st,
+                r2max, cand, cd2,
+            )
+            for k in range(nr):
+                cnt[k] = 1.0
+                for f in range(nf):
+                    acc[k, f] = raw_sorted[me, f]
+            for t in range(m):
+                q = cand[t]
+                d2 = cd2[t]
+                for k in range(nr):
+                    if d2 < r2[k]:
+                        cnt[k] += 1.0
+                        for f in range(nf):
+                            acc[k, f] += raw_sorted[q, f]
+            for k in range(nr):
+                inv = 1.0 / cnt[k]
+                base = nf * (k + 1)
+                for f in range(nf):
+                    out[i, base + f] = acc[k, f] * inv
 
 
 # ---------------------------------------------------------------------- blocks

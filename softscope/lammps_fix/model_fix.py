@@ -9,7 +9,7 @@ only reach max(raw cutoff, r_cg) and no ghost features are computed.  Prediction
 regrouped, one projection per coarse-graining radius communicated and coarse-grained,
 see :meth:`ModelFix._linear_blocks`; the projections come straight from the fused kernels
 of :mod:`softscope.descriptors.projection`, without a raw feature matrix), D²min from
-:func:`softscope.rearrangement.d2min_from_vectors` (OVITO's convention), the live
+:func:`softscope.rearrangement.d2min_from_points` (OVITO's convention, no stored pairs), the live
 judgement from :func:`softscope.metrics.roc_auc` and Spearman as in
 :func:`softscope.metrics.judge`.
 
@@ -112,7 +112,6 @@ class _SerialComm:
 
 
 _PROVIDED_EXTERNAL = ("msd",)
-_D2MIN_BLOCK = 4096  # atoms per block of D²min pair vectors (~3 MB of temporaries)
 _MSD = 7  # first msd state column: anchor(3), sum d(3), sum |d|^2, count, msd of last window
 
 
@@ -513,8 +512,7 @@ class ModelFix(SoftscopeFix):
         self.ref_step = v.step
 
     def _d2min(self, v: AtomView, x, H1, o1, pbc) -> np.ndarray:
-        from softscope.neighbors import build_from_points
-        from softscope.rearrangement import d2min_from_vectors
+        from softscope.rearrangement import d2min_from_points
 
         nloc, m = v.nlocal, v.ntotal
         s1 = (x - o1) @ np.linalg.inv(H1)
@@ -537,17 +535,7 @@ class ModelFix(SoftscopeFix):
                 f"{math.ceil((need - self.R) * 1.2 * 100) / 100}' or renew the reference more "
                 "often ('reference M')"
             )
-        nl0 = build_from_points(x0, nloc, self.R)
-        off = nl0.offsets
-        d2 = np.empty(nloc)
-        # pair vectors (2 x 24 bytes per pair) in blocks of atoms: bounded temporaries
-        for a in range(0, nloc, _D2MIN_BLOCK):
-            b = min(a + _D2MIN_BLOCK, nloc)
-            i = np.repeat(np.arange(a, b), np.diff(off[a : b + 1]))
-            j = nl0.neigh[off[a] : off[b]]
-            d2[a:b], _invalid = d2min_from_vectors(
-                off[a : b + 1] - off[a], x0[j] - x0[i], x[j] - x[i]
-            )
+        d2, _invalid = d2min_from_points(x0, x, nloc, self.R)
         return d2
 
     def _global(self, v: AtomView, ing, empty_window: bool = False) -> None:
