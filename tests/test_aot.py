@@ -19,7 +19,7 @@ import warnings
 
 import numpy as np
 import pytest
-from lammps_helpers import LMP, needs_lmp
+from lammps_helpers import LMP, MPIEXEC, needs_lmp
 from lammps_helpers import cuzr_potential as _potential
 
 import softscope
@@ -148,13 +148,15 @@ def test_stale_aot_module_is_not_used(monkeypatch):
 
 
 @needs_lmp
-def test_fix_runs_without_numba_in_its_interpreter(tmp_path):
-    """The fix's profile lists the heavy packages its (embedded) interpreter imported."""
+def test_fix_runs_without_numba_or_mpi4py_in_its_ranks(tmp_path):
+    """The fix's profile lists the heavy packages each rank's (embedded) interpreter
+    imported; on 2 ranks its collectives go through the plugin, not mpi4py."""
     prof = tmp_path / "profile.jsonl"
     env = {k: v for k, v in os.environ.items() if k not in ("LAMMPS_PLUGIN_PATH", "SOFTSCOPE_JIT")}
     env["SOFTSCOPE_FIX_PROFILE"] = str(prof)
+    launch = [MPIEXEC, "-np", "2"] if MPIEXEC else []
     r = subprocess.run(
-        [LMP, "-in", os.path.join(os.path.dirname(softscope.__file__), "..", "examples",
+        [*launch, LMP, "-in", os.path.join(os.path.dirname(softscope.__file__), "..", "examples",
                                   "lammps", "in.md_shear"),
          "-var", "model", "cuzr-softness", "-var", "data", str(default_glass_path()),
          "-var", "pot", _potential(), "-var", "steps", "20", "-var", "every", "10",
@@ -166,8 +168,11 @@ def test_fix_runs_without_numba_in_its_interpreter(tmp_path):
     recs = [json.loads(ln) for ln in prof.read_text().splitlines()]
     mods = set().union(*(rec.get("modules", []) for rec in recs))
     assert "numpy" in mods
-    assert not mods & {"numba", "llvmlite", "scipy", "sklearn"}, mods
-    assert len(recs) == 3  # steps 0, 10, 20
+    # (the lammps module imports the bare mpi4py package for its version, not mpi4py.MPI)
+    assert not mods & {"numba", "llvmlite", "scipy", "sklearn", "mpi4py.MPI"}, mods
+    assert len(recs) == 3 * (2 if MPIEXEC else 1)  # steps 0, 10, 20 on every rank
+    if MPIEXEC:
+        assert {rec["rank"] for rec in recs} == {0, 1}
 
 
 def test_build_aot_writes_a_module_that_loads_without_numba(tmp_path):

@@ -99,9 +99,9 @@ def _memory() -> dict[str, float]:
 
 
 class _SerialComm:
-    """The few mpi4py calls used, for one rank (no mpi4py import needed)."""
+    """The collectives used, for one rank."""
 
-    def allreduce(self, x, op=None):
+    def allreduce(self, x, op="SUM"):
         return x
 
     def gather(self, x, root=0):
@@ -109,6 +109,71 @@ class _SerialComm:
 
     def bcast(self, x, root=0):
         return x
+
+
+class _PluginComm:
+    """MPI collectives through the plugin's C functions (``softscope_mpi_*``) on the fix's
+    communicator: the same calls as mpi4py's for what the fix needs, without importing
+    mpi4py in every rank (~10 MB each).  Values travel as float64."""
+
+    _OPS = {"SUM": 0, "MIN": 1, "MAX": 2}
+
+    def __init__(self, fortran_comm: int, rank: int, nprocs: int) -> None:
+        import ctypes
+
+        from softscope.plugins import plugin_path
+
+        lib = ctypes.CDLL(str(plugin_path()))  # already loaded by LAMMPS: same handle
+        dp = ctypes.POINTER(ctypes.c_double)
+        ip = ctypes.POINTER(ctypes.c_int)
+        ci = ctypes.c_int
+        self._allreduce = lib.softscope_mpi_allreduce
+        self._allreduce.argtypes = [ci, dp, ci, ci]
+        self._gatherv = lib.softscope_mpi_gatherv
+        self._gatherv.argtypes = [ci, dp, ci, dp, ip, ip, ci]
+        self._bcast = lib.softscope_mpi_bcast
+        self._bcast.argtypes = [ci, dp, ci, ci]
+        for f in (self._allreduce, self._gatherv, self._bcast):
+            f.restype = ci
+        self._dp, self._ip = dp, ip
+        self.fcomm, self.rank, self.nprocs = int(fortran_comm), int(rank), int(nprocs)
+
+    def _ok(self, rc: int, what: str) -> None:
+        if rc != 0:
+            raise SoftscopeError(f"MPI {what} failed with error code {rc}")
+
+    def _ptr(self, a: np.ndarray):
+        return a.ctypes.data_as(self._dp)
+
+    def allreduce(self, x, op="SUM"):
+        a = np.array(x, dtype=np.float64, ndmin=1)  # a copy, reduced in place
+        self._ok(self._allreduce(self.fcomm, self._ptr(a), a.size, self._OPS[op]), "allreduce")
+        return a if np.ndim(x) else float(a[0])
+
+    def gather(self, x, root=0):
+        """Rows of every rank's 2-D float array, as a list on ``root`` (None elsewhere)."""
+        a = np.ascontiguousarray(x, dtype=np.float64)
+        width = a.shape[1] if a.ndim == 2 else 1
+        mine = np.zeros(self.nprocs)
+        mine[self.rank] = a.size
+        counts = self.allreduce(mine, "SUM").astype(np.intc)
+        displs = np.zeros(self.nprocs, dtype=np.intc)
+        displs[1:] = np.cumsum(counts)[:-1]
+        recv = np.empty(int(counts.sum()) if self.rank == root else 1)
+        self._ok(self._gatherv(self.fcomm, self._ptr(a), a.size, self._ptr(recv),
+                               counts.ctypes.data_as(self._ip), displs.ctypes.data_as(self._ip),
+                               root), "gatherv")
+        if self.rank != root:
+            return None
+        return [recv[d : d + c].reshape(-1, width) for d, c in zip(displs, counts, strict=True)]
+
+    def bcast(self, x, root=0):
+        """A tuple of floats from ``root`` to every rank (as a tuple)."""
+        n = np.array([len(x) if self.rank == root else 0], dtype=np.float64)
+        self._ok(self._bcast(self.fcomm, self._ptr(n), 1, root), "bcast")
+        buf = np.array(x if self.rank == root else np.zeros(int(n[0])), dtype=np.float64)
+        self._ok(self._bcast(self.fcomm, self._ptr(buf), buf.size, root), "bcast")
+        return tuple(float(v) for v in buf)
 
 
 _PROVIDED_EXTERNAL = ("msd",)
@@ -210,25 +275,16 @@ class ModelFix(SoftscopeFix):
         return float(need)
 
     def comm(self):
+        """Collectives on the fix's communicator (the plugin's MPI, no mpi4py)."""
         if self._mpi is None:
             if self.nprocs == 1:
                 self._mpi = _SerialComm()
             else:
-                import mpi4py
-
-                mpi4py.rc.initialize = False
-                mpi4py.rc.finalize = False
-                from mpi4py import MPI
-
-                self._mpi = MPI.Comm.f2py(self.fortran_comm)
+                self._mpi = _PluginComm(self.fortran_comm, self.rank, self.nprocs)
         return self._mpi
 
     def _allreduce(self, x, op: str):
-        if self.nprocs == 1:
-            return x
-        from mpi4py import MPI
-
-        return self.comm().allreduce(x, op=getattr(MPI, op))
+        return self.comm().allreduce(x, op)
 
     def modify_param(self, args) -> int:
         """``fix_modify ID reference now``: renew the reference after the next evaluation."""
@@ -313,7 +369,8 @@ class ModelFix(SoftscopeFix):
             import sys
 
             rec["modules"] = sorted(
-                {k.split(".")[0] for k in sys.modules} & set(_HEAVY_MODULES)
+                ({k.split(".")[0] for k in sys.modules} & set(_HEAVY_MODULES))
+                | ({"mpi4py.MPI"} & set(sys.modules))  # the MPI extension, not the package
             )
         with open(self._prof_path, "a") as fh:
             fh.write(json.dumps(rec) + "\n")

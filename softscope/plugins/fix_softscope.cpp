@@ -636,6 +636,28 @@ void FixSoftscope::unpack_forward_comm(int n, int first, double *buf)
 }
 
 // ---------------------------------------------------------------------------------------
+// MPI collectives for the Python side (ctypes), on the communicator LAMMPS gave the fix
+// (its Fortran handle): the ranks' interpreters then need no mpi4py.  op: 0 sum, 1 min,
+// 2 max.  Return MPI's error code (0 = success).
+extern "C" int softscope_mpi_allreduce(int fcomm, double *buf, int n, int op)
+{
+  MPI_Op o = (op == 1) ? MPI_MIN : (op == 2) ? MPI_MAX : MPI_SUM;
+  return MPI_Allreduce(MPI_IN_PLACE, buf, n, MPI_DOUBLE, o, MPI_Comm_f2c(fcomm));
+}
+
+extern "C" int softscope_mpi_gatherv(int fcomm, const double *send, int n, double *recv,
+                                     const int *counts, const int *displs, int root)
+{
+  return MPI_Gatherv(send, n, MPI_DOUBLE, recv, counts, displs, MPI_DOUBLE, root,
+                     MPI_Comm_f2c(fcomm));
+}
+
+extern "C" int softscope_mpi_bcast(int fcomm, double *buf, int n, int root)
+{
+  return MPI_Bcast(buf, n, MPI_DOUBLE, root, MPI_Comm_f2c(fcomm));
+}
+
+// ---------------------------------------------------------------------------------------
 static Fix *softscope_creator(LAMMPS *lmp, int argc, char **argv)
 {
   return new FixSoftscope(lmp, argc, argv);
