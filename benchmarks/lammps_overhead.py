@@ -27,6 +27,7 @@ heavy packages its interpreter holds.
     python benchmarks/lammps_overhead.py --steps 200 --repeats 1 --layouts mpi2   # smoke
     python benchmarks/lammps_overhead.py --layouts mpi2 --unfused    # A/B: pre-fusion path
     python benchmarks/lammps_overhead.py --layouts mpi2 --jit    # A/B: numba JIT in the ranks
+    python benchmarks/lammps_overhead.py --layouts mpi2 --also-model cuzr-softness-radial
     python benchmarks/lammps_overhead.py --steps 100 --repeats 1 --layouts mpi2 \
         --replicate 4,4,4 --out benchmarks/results/lammps_overhead_256k.json   # 256,000 atoms
 """
@@ -64,12 +65,14 @@ def potential() -> str:
     return str(Path(lammps.__file__).parent / "share/lammps/potentials/CuZr_mm.eam.fs")
 
 
-def model_path(work: Path) -> tuple[Path, str]:
-    """The zoo softness model, or a softness-like linear SVM trained here."""
+def model_path(work: Path, name: str = "cuzr-softness") -> tuple[Path, str]:
+    """The zoo model ``name``, or a softness-like linear SVM trained here."""
     from softscope.models.model import zoo_names, zoo_path
 
-    if "cuzr-softness" in zoo_names():
-        return zoo_path("cuzr-softness"), "zoo:cuzr-softness"
+    if name in zoo_names():
+        return zoo_path(name), f"zoo:{name}"
+    if name != "cuzr-softness":
+        sys.exit(f"no zoo model {name!r}; known: {', '.join(zoo_names())}")
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import LinearSVC
 
@@ -187,6 +190,10 @@ def main() -> None:
     ap.add_argument("--jit", action="store_true",
                     help="also run the fix with SOFTSCOPE_JIT=1 (numba's JIT kernels inside the "
                     "ranks instead of the ahead-of-time compiled ones) for an A/B comparison")
+    ap.add_argument("--model", default="cuzr-softness", help="zoo model of the fix")
+    ap.add_argument("--also-model", default=None,
+                    help="a second zoo model, run as the A/B variant 'alt' in the same session "
+                    "(e.g. cuzr-softness-radial)")
     ap.add_argument("--out", default=str(HERE / "results" / "lammps_overhead.json"))
     args = ap.parse_args()
     if LMP is None:
@@ -199,20 +206,27 @@ def main() -> None:
     # A/B variants of the fix, run interleaved with the plain and default fix runs
     variants = {"unfused": {"SOFTSCOPE_FIX_UNFUSED": "1"}, "jit": {"SOFTSCOPE_JIT": "1"}}
     variants = {k: e for k, e in variants.items() if getattr(args, k)}
+    if args.also_model:
+        variants["alt"] = {}
     kinds = ("plain", "fix", *(f"fix_{k}" for k in variants))
     env_of = {"plain": {}, "fix": {}, **{f"fix_{k}": e for k, e in variants.items()}}
     if "omp2" in layouts and not has_openmp():
         layouts.remove("omp2")
     load0 = os.getloadavg()
     work = Path(tempfile.mkdtemp(prefix="softscope_bench_"))
-    mpath, mdesc = model_path(work)
+    mpath, mdesc = model_path(work, args.model)
     fix = f"fix soft all softscope {EVERY} model {mpath} elements Cu Zr d2min 3.7 reference 1000"
+    fix_of = {k: fix for k in kinds}
+    fix_of["plain"] = ""
+    if args.also_model:
+        apath, adesc = model_path(work, args.also_model)
+        fix_of["fix_alt"] = fix.replace(str(mpath), str(apath))
     results = {}
     for layout in layouts:
         rows: dict[str, list[dict]] = {k: [] for k in kinds}
         for r_ in range(args.repeats):  # interleaved: drifting load hits all alike
             for kind in kinds:
-                res = run_once(work, layout, args.steps, "" if kind == "plain" else fix,
+                res = run_once(work, layout, args.steps, fix_of[kind],
                                f"{layout}_{kind}_{r_}", rep, env_of[kind])
                 rows[kind].append(res)
                 print(f"  {layout:5s} {kind:11s} rep {r_}: loop {res['loop_s']:.2f} s "
@@ -283,6 +297,7 @@ def main() -> None:
                 "loop_cpu_s": med[kind]["loop_cpu_s"],
                 "process_cpu_s": med[kind]["process_cpu_s"],
                 "fix_heavy_modules": rows[kind][-1]["modules"],
+                "model": adesc if var == "alt" else mdesc,
             }
     load1 = os.getloadavg()
     print(f"\nfix softscope overhead: {natoms:,}-atom Cu64Zr36 EAM NVT, {args.steps} steps, "
@@ -309,7 +324,8 @@ def main() -> None:
         print(f"{layout} fix memory per rank (MB, fix's own reading): {r['fix_memory_mb']}; "
               f"{r['fix_bytes_per_atom']:.0f} bytes/atom over the plain run; heavy modules "
               f"loaded: {', '.join(r['fix_heavy_modules'])}")
-        for var, what in (("unfused", "pre-fusion path"), ("jit", "numba JIT in the ranks")):
+        for var, what in (("unfused", "pre-fusion path"), ("jit", "numba JIT in the ranks"),
+                          ("alt", f"model {args.also_model}")):
             if var in r:
                 u = r[var]
                 print(f"{layout} {var} ({what}): eval {u['eval_self_s']:.3f} s "

