@@ -20,6 +20,7 @@ the atom itself but including its own periodic images.  Memory is O(pairs):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -235,6 +236,34 @@ def _bin_points(points: np.ndarray, cutoff: float):
     cell_start = np.zeros(ncell + 1, dtype=np.int64)
     np.cumsum(np.bincount(bin_of, minlength=ncell), out=cell_start[1:])
     return cell_start, order.astype(np.int64), bin_of, nb3
+
+
+#: cell-walk stencil: bins of >= reach/2 searched ±2 (~40 % fewer candidates than reach bins)
+CELL_STENCIL = 2
+
+
+class CellWalk(NamedTuple):
+    """Points binned for :func:`_gather` walks (see :func:`cell_walk`)."""
+
+    cell_start: np.ndarray  # (n_bins + 1,) CSR offsets into cell order
+    cell_points: np.ndarray  # (M,) point index of each cell-order slot
+    bin_of: np.ndarray  # (M,) bin of each point
+    nb3: np.ndarray  # (3,) bins per axis
+    xyz: np.ndarray  # (3, M) coordinates in cell order (contiguous rows: streamed reads)
+    slot: np.ndarray  # (M,) cell-order slot of each point
+    max_cand: int  # bound on the candidates of one gather (its scratch size)
+
+
+def cell_walk(points: np.ndarray, reach: float, st: int = CELL_STENCIL) -> CellWalk:
+    """Bin ``points`` (M, 3) for kernels that :func:`_gather` the points within ``reach``
+    of each query point (bins >= reach/st, ±st stencil), without a stored pair list."""
+    cell_start, cell_points, bin_of, nb3 = _bin_points(points, reach / st)
+    m = points.shape[0]
+    slot = np.empty(m, dtype=np.int64)
+    slot[cell_points] = np.arange(m, dtype=np.int64)
+    max_cand = min((2 * st + 1) ** 3 * int(np.diff(cell_start).max()), m)
+    xyz = np.ascontiguousarray(points[cell_points].T)
+    return CellWalk(cell_start, cell_points, bin_of, nb3, xyz, slot, max_cand)
 
 
 @nb.njit(cache=True, inline="always")

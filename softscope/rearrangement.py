@@ -42,7 +42,7 @@ import numpy as np
 from softscope._jit import nb
 from softscope.errors import SoftscopeError
 from softscope.frame import Frame
-from softscope.neighbors import _gather, neighbor_list
+from softscope.neighbors import CELL_STENCIL, _gather, cell_walk, neighbor_list
 
 __all__ = [
     "d2min",
@@ -153,8 +153,6 @@ def d2min_from_points(
     points.  Same values as :func:`d2min_from_vectors` on those pairs (to rounding: the
     sums run in cell order), without storing pair lists.  Returns ``(values, invalid)``.
     """
-    from softscope.neighbors import _bin_points
-
     x0 = np.ascontiguousarray(reference, dtype=np.float64)
     x1 = np.ascontiguousarray(current, dtype=np.float64)
     if x0.ndim != 2 or x0.shape[1] != 3 or x1.shape != x0.shape:
@@ -168,17 +166,11 @@ def d2min_from_points(
         raise SoftscopeError(f"cutoff must be positive, got {cutoff}")
     if n_query == 0:
         return np.empty(0), np.zeros(0, dtype=bool)
-    st = 2
-    cell_start, cell_points, bin_of, nb3 = _bin_points(x0, cutoff / st)
-    m = x0.shape[0]
-    slot = np.empty(m, dtype=np.int64)
-    slot[cell_points] = np.arange(m, dtype=np.int64)
-    xyz0 = np.ascontiguousarray(x0[cell_points].T)
-    xyz1 = np.ascontiguousarray(x1[cell_points].T)
-    max_cand = min((2 * st + 1) ** 3 * int(np.diff(cell_start).max()), m)
+    cw = cell_walk(x0, cutoff)
+    xyz1 = np.ascontiguousarray(x1[cw.cell_points].T)
     return _d2min_points_kernel(
-        xyz0, xyz1, x0[:n_query], slot[:n_query], bin_of[:n_query], cell_start, nb3, st,
-        max_cand, float(cutoff) ** 2, DET_EPS,
+        cw.xyz, xyz1, x0[:n_query], cw.slot[:n_query], cw.bin_of[:n_query], cw.cell_start,
+        cw.nb3, CELL_STENCIL, cw.max_cand, float(cutoff) ** 2, DET_EPS,
     )
 
 

@@ -13,7 +13,7 @@ The kernels here accumulate one atom's radial (G_X(μ)) and angular (Ψ_XY(ξ, �
 functions in a per-thread row of ``n_raw`` numbers and contract it with C at the end of
 the atom, so memory is O(n_query · K) (K = number of rows, 1 + n_cg) instead of
 O(n_query · n_raw), and no neighbour list is stored: each kernel walks the neighbour
-engine's cell bins (:func:`softscope.neighbors._bin_points`) itself.  Same pairs and
+engine's cell bins (:func:`softscope.neighbors.cell_walk`) itself.  Same pairs and
 triplets as :func:`~softscope.descriptors.radial.radial` and
 :func:`~softscope.descriptors.angular.angular` (d² < r_c², j ≠ i), same conventions
 (see those modules); the result equals ``raw @ C.T + c`` to rounding (~1e-14 relative).
@@ -36,11 +36,16 @@ from softscope.descriptors.angular import _fc
 from softscope.descriptors.radial import _radial_atom
 from softscope.errors import SoftscopeError
 from softscope.frame import Frame
-from softscope.neighbors import NeighborList, _bin_points, _gather, periodic_images
+from softscope.neighbors import (
+    CELL_STENCIL,
+    NeighborList,
+    _gather,
+    cell_walk,
+    periodic_images,
+)
 
 __all__ = ["projection", "projection_from_neighbors", "projection_from_points", "projection_names"]
 
-_STENCIL = 2  # bins of >= r_c/2 searched ±2 (as radial())
 
 
 def projection_names(n_rows: int, coarse_grain: tuple[float, ...] = ()) -> list[str]:
@@ -155,16 +160,6 @@ def projection_from_points(
 
 
 # --------------------------------------------------------------------------- setup
-def _cells(points, rc, n_query):
-    cell_start, cell_points, bin_of, nb3 = _bin_points(points, rc / _STENCIL)
-    m = points.shape[0]
-    xyz = np.ascontiguousarray(points[cell_points].T)
-    slot = np.empty(m, dtype=np.int64)
-    slot[cell_points] = np.arange(m, dtype=np.int64)
-    max_cand = min((2 * _STENCIL + 1) ** 3 * int(np.diff(cell_start).max()), m)
-    return cell_start, cell_points, bin_of, nb3, xyz, slot, max_cand
-
-
 def _radial_projection(b, points, codes, n_query, n_species, coef) -> np.ndarray:
     from softscope.descriptors.radial import WINDOW, _check_params, _grid
 
@@ -174,11 +169,11 @@ def _radial_projection(b, points, codes, n_query, n_species, coef) -> np.ndarray
     nc = mu.shape[0]
     # kernel rows hold the centres sorted: permute the coefficient columns alike
     cs = np.ascontiguousarray(coef.reshape(-1, n_species, nc)[:, :, order].reshape(coef.shape))
-    cell_start, cell_points, bin_of, nb3, xyz, slot, max_cand = _cells(points, rc, n_query)
+    cell_start, cell_points, bin_of, nb3, xyz, slot, max_cand = cell_walk(points, rc)
     spc = np.ascontiguousarray(codes[cell_points])
     return _radial_proj_kernel(
         xyz, spc, points[:n_query], slot[:n_query], bin_of[:n_query], cell_start, nb3,
-        _STENCIL, max_cand, n_species, ms, float(step), s, rc, bool(b["cutoff_function"]),
+        CELL_STENCIL, max_cand, n_species, ms, float(step), s, rc, bool(b["cutoff_function"]),
         WINDOW, cs,
     )
 
@@ -197,11 +192,11 @@ def _angular_projection(b, points, codes, n_query, n_species, coef) -> np.ndarra
     if (zint >= 0).all() and zint.max() <= _MAX_MOMENT_ZETA:
         nmom = int(zint.max()) + 1
         coef = _moment_coefficients(coef, len(x), lam, zint, pref, nmom)
-    cell_start, cell_points, bin_of, nb3, xyz, slot, max_cand = _cells(points, rc, n_query)
+    cell_start, cell_points, bin_of, nb3, xyz, slot, max_cand = cell_walk(points, rc)
     spc = np.ascontiguousarray(codes[cell_points])
     return _angular_proj_kernel(
         xyz, spc, points[:n_query], slot[:n_query], bin_of[:n_query], cell_start, nb3,
-        _STENCIL, max_cand, pair_index, 1.0 / (x * x), lam, zet, zint, pref, rc,
+        CELL_STENCIL, max_cand, pair_index, 1.0 / (x * x), lam, zet, zint, pref, rc,
         bool(b["cutoff_function"]), nmom, coef,
     )
 

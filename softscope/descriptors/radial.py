@@ -30,9 +30,10 @@ from softscope._jit import nb
 from softscope.errors import SoftscopeError
 from softscope.frame import Frame
 from softscope.neighbors import (
+    CELL_STENCIL,
     NeighborList,
-    _bin_points,
     _gather,
+    cell_walk,
     check_kernel_inputs,
     periodic_images,
 )
@@ -47,8 +48,6 @@ WINDOW = 8.5
 # keep h/σ bounded so q cannot overflow (and grids that coarse need few exps anyway).
 _MAX_STEP_OVER_SIGMA = 2.0
 
-# radial()'s own cell walk: bins >= r_c/_STENCIL, a ±_STENCIL-bin stencil
-_STENCIL = 2
 
 
 def default_radial_cutoff(centers: Sequence[float] | np.ndarray, sigma: float) -> float:
@@ -129,15 +128,9 @@ def radial(
         raise SoftscopeError(f"cutoff must be a positive finite length, got {cutoff}")
     codes, names = frame.species_index(species)
     points, point_atom = periodic_images(frame, rc)
-    # bins of >= r_c/2 and a ±2-bin stencil: ~40% fewer candidate pairs than r_c bins
-    cell_start, cell_points, bin_of, nb3 = _bin_points(points, rc / _STENCIL)
-    # points in cell order, coordinates as separate contiguous arrays (streamed reads)
-    xyz = np.ascontiguousarray(points[cell_points].T)
+    cell_start, cell_points, bin_of, nb3, xyz, slot, max_cand = cell_walk(points, rc)
     sorted_species = np.ascontiguousarray(codes[point_atom][cell_points])
     n = len(frame)
-    slot = np.empty(points.shape[0], dtype=np.int64)
-    slot[cell_points] = np.arange(points.shape[0], dtype=np.int64)
-    max_cand = min((2 * _STENCIL + 1) ** 3 * int(np.diff(cell_start).max()), points.shape[0])
     ms, order, step = _grid(mu, s)
     out = _radial_fused(
         xyz,
@@ -147,7 +140,7 @@ def radial(
         bin_of[:n],
         cell_start,
         nb3,
-        _STENCIL,
+        CELL_STENCIL,
         max_cand,
         len(names),
         ms,

@@ -33,7 +33,7 @@ import numpy as np
 from softscope._jit import nb
 from softscope.errors import SoftscopeError
 from softscope.frame import Frame
-from softscope.neighbors import _gather
+from softscope.neighbors import CELL_STENCIL, _gather, cell_walk
 
 __all__ = ["DescriptorSpec", "SPEC_VERSION"]
 
@@ -300,30 +300,22 @@ class DescriptorSpec:
 # radii in one pass.  Same pairs as the neighbour engine (d² < r²), summed in cell order.
 def _radial_points_fused(b, points, codes, n_query, n_species) -> np.ndarray:
     from softscope.descriptors.radial import (
-        _STENCIL,
         WINDOW,
         _check_params,
         _grid,
         _radial_fused,
         _to_caller_order,
     )
-    from softscope.neighbors import _bin_points
-
     mu, s = _check_params(b["centers"], b["sigma"])
     rc = float(b["cutoff"])
-    m = points.shape[0]
     if n_query == 0:
         return np.zeros((0, n_species * len(mu)))
-    cell_start, cell_points, bin_of, nb3 = _bin_points(points, rc / _STENCIL)
-    xyz = np.ascontiguousarray(points[cell_points].T)
+    cell_start, cell_points, bin_of, nb3, xyz, slot, max_cand = cell_walk(points, rc)
     sorted_species = np.ascontiguousarray(codes[cell_points])
-    slot = np.empty(m, dtype=np.int64)
-    slot[cell_points] = np.arange(m, dtype=np.int64)
-    max_cand = min((2 * _STENCIL + 1) ** 3 * int(np.diff(cell_start).max()), m)
     ms, order, step = _grid(mu, s)
     out = _radial_fused(
         xyz, sorted_species, points[:n_query], slot[:n_query], bin_of[:n_query], cell_start,
-        nb3, _STENCIL, max_cand, n_species, ms, float(step), s, rc,
+        nb3, CELL_STENCIL, max_cand, n_species, ms, float(step), s, rc,
         bool(b["cutoff_function"]), WINDOW,
     )
     return _to_caller_order(out, n_species, order)
@@ -332,25 +324,18 @@ def _radial_points_fused(b, points, codes, n_query, n_species) -> np.ndarray:
 def _coarse_grain_points_fused(points, raw, n_query, radii) -> np.ndarray:
     """[raw[:n_query] | cg(r_1) | cg(r_2) ...]: mean over the point and all other points
     with d² < r_k² (the neighbour engine's pairs; self included once)."""
-    from softscope.neighbors import _bin_points
-
-    m, nf = raw.shape
+    nf = raw.shape[1]
     rmax = max(radii)
     out = np.empty((n_query, nf * (1 + len(radii))))
     out[:, :nf] = raw[:n_query]
     if n_query == 0:
         return out
-    st = 2
-    cell_start, cell_points, bin_of, nb3 = _bin_points(points, rmax / st)
-    xyz = np.ascontiguousarray(points[cell_points].T)
+    cell_start, cell_points, bin_of, nb3, xyz, slot, max_cand = cell_walk(points, rmax)
     raw_sorted = np.ascontiguousarray(raw[cell_points], dtype=np.float64)
-    slot = np.empty(m, dtype=np.int64)
-    slot[cell_points] = np.arange(m, dtype=np.int64)
     r2 = np.array([r * r for r in radii], dtype=np.float64)
-    max_cand = min((2 * st + 1) ** 3 * int(np.diff(cell_start).max()), m)
     _cg_fused(
         xyz, raw_sorted, points[:n_query], slot[:n_query], bin_of[:n_query], cell_start, nb3,
-        st, max_cand, r2, out,
+        CELL_STENCIL, max_cand, r2, out,
     )
     return out
 
