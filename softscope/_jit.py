@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
 import importlib
 import json
 import os
@@ -30,6 +29,8 @@ import types
 import warnings
 from pathlib import Path
 from typing import Any
+
+from softscope._sha import sha256
 
 __all__ = ["nb", "prefer_aot", "aot_kernels", "aot_status", "build_aot", "KERNEL_MODULES"]
 
@@ -168,7 +169,7 @@ def aot_kernels():
 
 
 def _source_hash() -> str:
-    h = hashlib.sha256()
+    h = sha256()
     for name in KERNEL_MODULES:
         spec = importlib.util.find_spec(name)
         h.update(name.encode())

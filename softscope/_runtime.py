@@ -14,13 +14,18 @@ import ctypes
 import os
 import sys
 from functools import lru_cache
-from importlib import metadata
 from pathlib import Path
 
 
 @lru_cache(maxsize=1)
 def mpi_library() -> Path | None:
     """Absolute path of the ``libmpi.so.12`` shipped by the ``mpich`` wheel, or None."""
+    # the wheel's usual place first: importlib.metadata costs ~3 MB in every LAMMPS rank
+    cand = Path(sys.prefix) / "lib" / "libmpi.so.12"
+    if cand.exists():
+        return cand
+    from importlib import metadata
+
     try:
         files = metadata.files("mpich") or []
     except metadata.PackageNotFoundError:
@@ -30,9 +35,7 @@ def mpi_library() -> Path | None:
             p = Path(f.locate()).resolve()
             if p.exists():
                 return p.parent / "libmpi.so.12" if (p.parent / "libmpi.so.12").exists() else p
-    # Fall back to the interpreter prefix (where the mpich wheel puts its lib/)
-    cand = Path(sys.prefix) / "lib" / "libmpi.so.12"
-    return cand if cand.exists() else None
+    return None
 
 
 @lru_cache(maxsize=1)
@@ -56,3 +59,4 @@ def preload_mpi() -> Path | None:
     if str(lib.parent) not in ld.split(":"):
         os.environ["LD_LIBRARY_PATH"] = f"{ld}:{lib.parent}" if ld else str(lib.parent)
     return lib
+

@@ -220,6 +220,7 @@ def _stencil(points: np.ndarray, cutoff: float) -> int:
 
 def _bin_points(points: np.ndarray, cutoff: float):
     """Sort points into an axis-aligned grid of bins of side >= ``cutoff`` (the bin size)."""
+    points = np.ascontiguousarray(points, dtype=np.float64)
     lo = points.min(axis=0)
     hi = points.max(axis=0)
     span = np.maximum(hi - lo, 1e-12)
@@ -229,17 +230,56 @@ def _bin_points(points: np.ndarray, cutoff: float):
         k = int(np.argmax(nb3))
         nb3[k] = max(1, nb3[k] // 2)
     size = span / nb3
-    bins = np.minimum(((points - lo) / size).astype(np.int64), nb3 - 1)
-    bin_of = (bins[:, 0] * nb3[1] + bins[:, 1]) * nb3[2] + bins[:, 2]
-    order = np.argsort(bin_of, kind="stable")
-    ncell = int(np.prod(nb3))
+    bin_of = _bin_of(points, lo, size, nb3)
+    cell_start, order = _counting_sort(bin_of, int(np.prod(nb3)))
+    return cell_start, order, bin_of, nb3
+
+
+@nb.njit(cache=True, aot="i8[::1](f8[:,::1], f8[::1], f8[::1], i8[::1])")
+def _bin_of(points, lo, size, nb3):
+    """Flat bin of each point: min(⌊(x − lo)/size⌋, nb − 1) per axis, x-major (no (M, 3)
+    temporaries, the same numbers as the numpy expression)."""
+    m = points.shape[0]
+    out = np.empty(m, dtype=np.int64)
+    for i in range(m):
+        bx = min(int((points[i, 0] - lo[0]) / size[0]), nb3[0] - 1)
+        by = min(int((points[i, 1] - lo[1]) / size[1]), nb3[1] - 1)
+        bz = min(int((points[i, 2] - lo[2]) / size[2]), nb3[2] - 1)
+        out[i] = (bx * nb3[1] + by) * nb3[2] + bz
+    return out
+
+
+@nb.njit(cache=True, aot="Tuple((i8[::1], f8[:,::1]))(f8[:,::1], i8[::1])")
+def _cell_order(points, order):
+    """Slot of each point in cell order, and the coordinates in cell order as (3, M) rows."""
+    m = order.shape[0]
+    slot = np.empty(m, dtype=np.int64)
+    xyz = np.empty((3, m))
+    for s in range(m):
+        q = order[s]
+        slot[q] = s
+        xyz[0, s] = points[q, 0]
+        xyz[1, s] = points[q, 1]
+        xyz[2, s] = points[q, 2]
+    return slot, xyz
+
+
+@nb.njit(cache=True, aot="Tuple((i8[::1], i8[::1]))(i8[::1], i8)")
+def _counting_sort(bin_of, ncell):
+    """CSR offsets per bin and the points in bin order, stable (= argsort kind="stable")."""
+    m = bin_of.shape[0]
     cell_start = np.zeros(ncell + 1, dtype=np.int64)
-    np.cumsum(np.bincount(bin_of, minlength=ncell), out=cell_start[1:])
-    return cell_start, order.astype(np.int64), bin_of, nb3
-
-
-#: cell-walk stencil: bins of >= reach/2 searched ±2 (~40 % fewer candidates than reach bins)
-CELL_STENCIL = 2
+    for i in range(m):
+        cell_start[bin_of[i] + 1] += 1
+    for c in range(ncell):
+        cell_start[c + 1] += cell_start[c]
+    fill = cell_start[:ncell].copy()
+    order = np.empty(m, dtype=np.int64)
+    for i in range(m):
+        b = bin_of[i]
+        order[fill[b]] = i
+        fill[b] += 1
+    return cell_start, order
 
 
 class CellWalk(NamedTuple):
@@ -252,18 +292,22 @@ class CellWalk(NamedTuple):
     xyz: np.ndarray  # (3, M) coordinates in cell order (contiguous rows: streamed reads)
     slot: np.ndarray  # (M,) cell-order slot of each point
     max_cand: int  # bound on the candidates of one gather (its scratch size)
+    st: int  # stencil half-width in bins (bins >= reach/st)
 
 
-def cell_walk(points: np.ndarray, reach: float, st: int = CELL_STENCIL) -> CellWalk:
+def cell_walk(points: np.ndarray, reach: float, st: int | None = None) -> CellWalk:
     """Bin ``points`` (M, 3) for kernels that :func:`_gather` the points within ``reach``
-    of each query point (bins >= reach/st, ±st stencil), without a stored pair list."""
+    of each query point (bins >= reach/st, ±st stencil), without a stored pair list.
+    ``st`` defaults to :func:`_stencil`'s choice (2 where a half-reach bin holds >= 2
+    points, else 1)."""
+    points = np.ascontiguousarray(points, dtype=np.float64)
+    if st is None:
+        st = _stencil(points, reach)
     cell_start, cell_points, bin_of, nb3 = _bin_points(points, reach / st)
     m = points.shape[0]
-    slot = np.empty(m, dtype=np.int64)
-    slot[cell_points] = np.arange(m, dtype=np.int64)
+    slot, xyz = _cell_order(points, cell_points)
     max_cand = min((2 * st + 1) ** 3 * int(np.diff(cell_start).max()), m)
-    xyz = np.ascontiguousarray(points[cell_points].T)
-    return CellWalk(cell_start, cell_points, bin_of, nb3, xyz, slot, max_cand)
+    return CellWalk(cell_start, cell_points, bin_of, nb3, xyz, slot, max_cand, st)
 
 
 @nb.njit(cache=True, inline="always")

@@ -42,7 +42,7 @@ import numpy as np
 from softscope._jit import nb
 from softscope.errors import SoftscopeError
 from softscope.frame import Frame
-from softscope.neighbors import CELL_STENCIL, _gather, cell_walk, neighbor_list
+from softscope.neighbors import _gather, cell_walk, neighbor_list
 
 __all__ = [
     "d2min",
@@ -170,7 +170,7 @@ def d2min_from_points(
     xyz1 = np.ascontiguousarray(x1[cw.cell_points].T)
     return _d2min_points_kernel(
         cw.xyz, xyz1, x0[:n_query], cw.slot[:n_query], cw.bin_of[:n_query], cw.cell_start,
-        cw.nb3, CELL_STENCIL, cw.max_cand, float(cutoff) ** 2, DET_EPS,
+        cw.nb3, cw.st, cw.max_cand, float(cutoff) ** 2, DET_EPS,
     )
 
 

@@ -22,10 +22,13 @@ from lammps_helpers import cuzr_potential as _potential
 import softscope
 from softscope.data import default_glass_path
 from softscope.descriptors.projection import (
+    TABLE_ATOL,
+    _common_unit,
     projection,
     projection_from_neighbors,
     projection_from_points,
     projection_names,
+    radial_table,
 )
 from softscope.descriptors.spec import DescriptorSpec
 from softscope.errors import SoftscopeError
@@ -63,6 +66,9 @@ def _unfused(frame, spec, coef, const):
         pytest.param(
             (dict(ANGULAR, zetas=[12.0], lambdas=[1.0, -0.3]),), id="angular zeta above moments"
         ),
+        pytest.param(
+            (dict(ANGULAR, xi=[2.0, 2.7]),), id="angular incommensurate xi (one exp per xi)"
+        ),
     ],
 )
 def test_fused_projection_equals_raw_structure_functions_times_coefficients(rng, blocks):
@@ -80,6 +86,62 @@ def test_fused_projection_equals_raw_structure_functions_times_coefficients(rng,
     nl = neighbor_list(frame, spec.cutoff)
     got2 = projection_from_neighbors(nl, codes[nl.point_atom], spec, coef, const)
     np.testing.assert_allclose(got2, ref, rtol=0, atol=1e-13 * scale)
+
+
+def test_radial_pair_table_matches_the_gaussian_sums_between_nodes(rng):
+    """Tabulated h_kX(r) = Σ_μ C exp(−(r−μ)²/2σ²)·f_c(r) (quintic pieces + exact centres)
+    against direct numpy sums at 20,000 random distances, with ill-conditioned coefficients
+    (1e9 on a centre no pair reaches, as z-scoring gives near-empty features)."""
+    mu = np.arange(1.0, 6.01, 0.2)
+    nc, rc, sigma = len(mu), 6.8, 0.2
+    coef = rng.normal(size=(3, 2 * nc))
+    coef[:, 0] *= 1e9
+    coef[:, nc + 1] *= 1e5
+    for use_fc in (False, True):
+        tab = radial_table(mu, sigma, rc, use_fc, coef, 2)
+        assert 1.0 in tab.exact_mu and tab.error <= TABLE_ATOL
+        r = rng.uniform(0.0, rc, 20000)
+        d = r[:, None] - mu[None, :]
+        g = np.exp(-d * d / (2 * sigma**2))
+        if use_fc:
+            g *= (0.5 * (np.cos(np.pi * r / rc) + 1.0))[:, None]
+        xr = r * tab.inv_dr
+        j = np.minimum(xr.astype(int), tab.table.shape[1] - 1)
+        t = (xr - j)[:, None]
+        for x in range(2):
+            c = coef[:, x * nc : (x + 1) * nc]
+            ref = g @ c.T
+            a = tab.table[x, j]
+            got = a[..., 5]
+            for e in range(4, -1, -1):
+                got = a[..., e] + t * got
+            ge = np.exp(-(r[:, None] - tab.exact_mu[None, :]) ** 2 / (2 * sigma**2))
+            if use_fc:
+                ge *= (0.5 * (np.cos(np.pi * r / rc) + 1.0))[:, None]
+            got = got + ge @ tab.exact_coef[:, x, :].T
+            tol = 2 * TABLE_ATOL + 1e-15 * (np.abs(g) @ np.abs(c).T)
+            assert np.all(np.abs(got - ref) <= tol)
+
+
+def test_ill_conditioned_radial_projection_equals_raw_structure_functions(rng):
+    """Huge coefficients on near-empty centres (the zoo's z-scored G(μ = 1 Å)) stay exact."""
+    frame = random_triclinic_frame(rng, n=220)
+    spec = _spec(dict(RADIAL, cutoff=6.8))
+    raw = spec.compute_raw(frame)
+    coef = rng.normal(size=(2, raw.shape[1]))
+    coef[:, [0, 1, 22]] *= 1e10
+    ref = raw @ coef.T
+    got = projection(frame, spec, coef)
+    npairs = len(neighbor_list(frame, 6.8).neigh) / len(frame)
+    tol = 1e-14 * (np.abs(raw) @ np.abs(coef).T) + 4 * npairs * TABLE_ATOL
+    assert np.all(np.abs(got - ref) <= tol)
+
+
+def test_commensurate_xi_share_one_exponential():
+    assert _common_unit(1.0 / np.array([2.0, 3.0]) ** 2)[1].tolist() == [9, 4]
+    u, n = _common_unit(1.0 / np.array([2.0, 3.0]) ** 2)
+    assert abs(u - 1.0 / 36.0) < 1e-17
+    assert _common_unit(1.0 / np.array([2.0, 2.7]) ** 2)[1].size == 0
 
 
 def test_fused_projection_of_local_atoms_among_ghosts_equals_periodic_frame(small_cuzr, rng):

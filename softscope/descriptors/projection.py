@@ -28,23 +28,25 @@ Faces: :func:`projection` (periodic frame), :func:`projection_from_neighbors`
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import NamedTuple
 
 import numpy as np
 
 from softscope._jit import nb
 from softscope.descriptors.angular import _fc
-from softscope.descriptors.radial import _radial_atom
 from softscope.errors import SoftscopeError
 from softscope.frame import Frame
 from softscope.neighbors import (
-    CELL_STENCIL,
     NeighborList,
     _gather,
     cell_walk,
     periodic_images,
 )
 
-__all__ = ["projection", "projection_from_neighbors", "projection_from_points", "projection_names"]
+__all__ = [
+    "projection", "projection_from_neighbors", "projection_from_points", "projection_names",
+    "radial_table", "RadialTable", "TABLE_ATOL",
+]
 
 
 
@@ -161,21 +163,138 @@ def projection_from_points(
 
 # --------------------------------------------------------------------------- setup
 def _radial_projection(b, points, codes, n_query, n_species, coef) -> np.ndarray:
-    from softscope.descriptors.radial import WINDOW, _check_params, _grid
+    from softscope.descriptors.radial import WINDOW, _check_params
 
     mu, s = _check_params(b["centers"], b["sigma"])
     rc = float(b["cutoff"])
-    ms, order, step = _grid(mu, s)
-    nc = mu.shape[0]
-    # kernel rows hold the centres sorted: permute the coefficient columns alike
-    cs = np.ascontiguousarray(coef.reshape(-1, n_species, nc)[:, :, order].reshape(coef.shape))
-    cell_start, cell_points, bin_of, nb3, xyz, slot, max_cand = cell_walk(points, rc)
+    tab = radial_table(mu, s, rc, bool(b["cutoff_function"]), coef, n_species)
+    cell_start, cell_points, bin_of, nb3, xyz, slot, max_cand, st = cell_walk(points, rc)
     spc = np.ascontiguousarray(codes[cell_points])
-    return _radial_proj_kernel(
+    return _radial_table_kernel(
         xyz, spc, points[:n_query], slot[:n_query], bin_of[:n_query], cell_start, nb3,
-        CELL_STENCIL, max_cand, n_species, ms, float(step), s, rc, bool(b["cutoff_function"]),
-        WINDOW, cs,
+        st, max_cand, tab.table, tab.inv_dr, tab.exact_mu, tab.exact_coef,
+        tab.exact_step, 1.0 / (2.0 * s * s), WINDOW * s, rc, bool(b["cutoff_function"]),
     )
+
+
+#: Absolute error bound per pair of the tabulated radial pair functions, in units of the
+#: projection (e.g. softness).  A centre whose coefficients are so large that the table
+#: cannot reach it is evaluated exactly instead (z-scored near-empty features such as
+#: G(μ = 1 Å) get coefficients up to ~1e11).
+TABLE_ATOL = 1e-12
+_QUINTIC_BOUND = 15.0 / 46080.0  # max|g⁽⁶⁾|·σ⁶ / (6!·2⁶): quintic Hermite error per unit Δ⁶/σ⁶
+_TABLES: dict = {}
+
+
+class RadialTable(NamedTuple):
+    """Radial pair functions of a projection, split into a table and an exact remainder.
+
+    ``table`` (n_species, n_intervals, K, 6): per interval of width Δ = 1/``inv_dr`` the
+    quintic Hermite polynomial Σ_e a_e t^e (t = r/Δ − n) of the tabulated part of h_kX(r);
+    ``exact_mu`` (E,) sorted and ``exact_coef`` (K, n_species, E): the centres evaluated
+    exactly, ``exact_step`` their spacing when uniform (else 0);
+    ``error``: the largest midpoint error of the table found when it was built."""
+
+    table: np.ndarray
+    inv_dr: float
+    exact_mu: np.ndarray
+    exact_coef: np.ndarray
+    exact_step: float
+    error: float
+
+
+def radial_table(
+    centers: np.ndarray, sigma: float, cutoff: float, cutoff_function: bool, coef: np.ndarray,
+    n_species: int,
+) -> RadialTable:
+    """The radial block's pair functions for neighbour species X and row k,
+
+        h_kX(r) = Σ_μ C_k,Xμ exp(−(r − μ)²/(2σ²)) [· f_c(r)],   0 <= r < r_c,
+
+    so that the block's part of p_k(i) is Σ_j h_k,X_j(r_ij).  Centres whose quintic-Hermite
+    error bound (|C|·15/46080·(Δ/σ)⁶) exceeds :data:`TABLE_ATOL` stay exact; the others are
+    tabulated with exact values and first and second derivatives at the nodes, Δ = σ/32
+    (halved until every midpoint, where the error peaks, is within TABLE_ATOL).  Cached
+    per (coefficients, block parameters)."""
+    coef = np.ascontiguousarray(coef, dtype=np.float64)
+    key = (
+        coef.tobytes(), coef.shape, centers.tobytes(), float(sigma), float(cutoff),
+        bool(cutoff_function), int(n_species),
+    )
+    hit = _TABLES.get(key)
+    if hit is not None:
+        return hit
+    nk = coef.shape[0]
+    nc = centers.shape[0]
+    c = coef.reshape(nk, n_species, nc)
+    cmax = np.abs(c).max(axis=(0, 1))
+    s2 = sigma * sigma
+    dr_over_sigma = 1.0 / 32.0
+    for _ in range(4):
+        exact = cmax * _QUINTIC_BOUND * dr_over_sigma**6 > TABLE_ATOL
+        ct = np.where(exact[None, None, :], 0.0, c)
+        n_int = max(int(np.ceil(cutoff / (sigma * dr_over_sigma))), 1)
+        dr = cutoff / n_int
+
+        def h012(r, ct=ct):
+            d = r[:, None] - centers[None, :]
+            g = np.exp(-d * d / (2.0 * s2))
+            g1 = -d / s2 * g
+            g2 = (d * d / s2 - 1.0) / s2 * g
+            hs = [np.einsum("rm,kxm->xrk", gg, ct) for gg in (g, g1, g2)]
+            if cutoff_function:
+                a = np.pi / cutoff
+                fc = (0.5 * (np.cos(a * r) + 1.0))[None, :, None]
+                f1 = (-0.5 * a * np.sin(a * r))[None, :, None]
+                f2 = (-0.5 * a * a * np.cos(a * r))[None, :, None]
+                h, h1, h2 = hs
+                hs = [h * fc, h1 * fc + h * f1, h2 * fc + 2.0 * h1 * f1 + h * f2]
+            return hs
+
+        h, h1, h2 = h012(np.arange(n_int + 1) * dr)
+        f0, f1 = h[:, :-1], h[:, 1:]
+        d0, d1 = h1[:, :-1] * dr, h1[:, 1:] * dr
+        q0, q1 = h2[:, :-1] * dr * dr, h2[:, 1:] * dr * dr
+        df = f1 - f0
+        table = np.empty((n_species, n_int, nk, 6))
+        table[..., 0] = f0
+        table[..., 1] = d0
+        table[..., 2] = 0.5 * q0
+        table[..., 3] = 10.0 * df - 6.0 * d0 - 4.0 * d1 - 0.5 * (3.0 * q0 - q1)
+        table[..., 4] = -15.0 * df + 8.0 * d0 + 7.0 * d1 + 0.5 * (3.0 * q0 - 2.0 * q1)
+        table[..., 5] = 6.0 * df - 3.0 * d0 - 3.0 * d1 - 0.5 * (q0 - q1)
+        mid = h012((np.arange(n_int) + 0.5) * dr)[0]
+        interp = table[..., 5]
+        for e in range(4, -1, -1):
+            interp = table[..., e] + 0.5 * interp
+        err = float(np.abs(interp - mid).max())
+        if err <= TABLE_ATOL:
+            break
+        dr_over_sigma /= 2.0
+    else:
+        raise SoftscopeError(
+            f"radial pair table: interpolation error {err:.2e} > {TABLE_ATOL:g} even with "
+            f"{n_int} intervals (sigma {sigma:g}, cutoff {cutoff:g})"
+        )
+    ex = np.flatnonzero(exact)
+    ex = ex[np.argsort(centers[ex], kind="stable")]
+    emu = np.ascontiguousarray(centers[ex])
+    step = 0.0
+    if emu.size >= 2:
+        diffs = np.diff(emu)
+        if diffs.min() > 0 and np.ptp(diffs) <= 1e-9 * diffs.mean():
+            step = float(diffs.mean())
+            emu = emu[0] + step * np.arange(emu.size)  # the grid the recurrence walks
+            if np.abs(emu - centers[ex]).max() > 1e-12 * max(1.0, emu.max()):
+                step, emu = 0.0, np.ascontiguousarray(centers[ex])
+    out = RadialTable(
+        np.ascontiguousarray(table), float(n_int / cutoff), np.ascontiguousarray(emu),
+        np.ascontiguousarray(c[:, :, ex]), step, err,
+    )
+    if len(_TABLES) >= 8:
+        _TABLES.pop(next(iter(_TABLES)))
+    _TABLES[key] = out
+    return out
 
 
 def _angular_projection(b, points, codes, n_query, n_species, coef) -> np.ndarray:
@@ -192,13 +311,38 @@ def _angular_projection(b, points, codes, n_query, n_species, coef) -> np.ndarra
     if (zint >= 0).all() and zint.max() <= _MAX_MOMENT_ZETA:
         nmom = int(zint.max()) + 1
         coef = _moment_coefficients(coef, len(x), lam, zint, pref, nmom)
-    cell_start, cell_points, bin_of, nb3, xyz, slot, max_cand = cell_walk(points, rc)
+    unit, xpow = _common_unit(1.0 / (x * x))
+    cell_start, cell_points, bin_of, nb3, xyz, slot, max_cand, st = cell_walk(points, rc)
     spc = np.ascontiguousarray(codes[cell_points])
     return _angular_proj_kernel(
         xyz, spc, points[:n_query], slot[:n_query], bin_of[:n_query], cell_start, nb3,
-        CELL_STENCIL, max_cand, pair_index, 1.0 / (x * x), lam, zet, zint, pref, rc,
+        st, max_cand, pair_index, 1.0 / (x * x), unit, xpow, lam, zet, zint, pref, rc,
         bool(b["cutoff_function"]), nmom, coef,
     )
+
+
+def _common_unit(inv_xi2: np.ndarray, max_den: int = 16, max_power: int = 32):
+    """(u, n) with 1/ξ_a² = n_a·u for small integers n_a (e.g. ξ = 2, 3 Å: u = 1/36 Å⁻²,
+    n = 9, 4), so that every exp(−s/ξ_a²) is a power of one exp(−s·u); else (0, [])."""
+    lo = float(inv_xi2.min())
+    ratios = inv_xi2 / lo
+    for den in range(1, max_den + 1):
+        n = np.rint(ratios * den)
+        if n.max() <= max_power and np.all(np.abs(ratios * den - n) <= 1e-12 * n):
+            return lo / den, n.astype(np.int64)
+    return 0.0, np.zeros(0, dtype=np.int64)
+
+
+@nb.njit(cache=True, inline="always")
+def _ipow(x, n):
+    """x**n for an integer n >= 0 by squaring (relative error ~log2(n) ulp)."""
+    r = 1.0
+    while n > 0:
+        if n & 1:
+            r *= x
+        x *= x
+        n >>= 1
+    return r
 
 
 # integer ζ up to this use cos θ moments (the binomial sums stay well conditioned)
@@ -224,20 +368,21 @@ def _moment_coefficients(coef, nx, lam, zint, pref, nmom) -> np.ndarray:
 # --------------------------------------------------------------------------- kernels
 @nb.njit(
     parallel=True, cache=True,
-    aot="f8[:,::1](f8[:,::1], i8[::1], f8[:,::1], i8[::1], i8[::1], i8[::1], i8[::1], i8, i8, i8, f8[::1], f8, f8, f8, b1, f8, f8[:,::1])",
+    aot="f8[:,::1](f8[:,::1], i8[::1], f8[:,::1], i8[::1], i8[::1], i8[::1], i8[::1], i8, i8, f8[:,:,:,::1], f8, f8[::1], f8[:,:,::1], f8, f8, f8, f8, b1)",
 )
-def _radial_proj_kernel(
-    xyz, spc, qpos, qslot, qbin, cell_start, nb3, st, max_cand, n_species, ms, step, sigma,
-    rc, use_fc, window, coef,
+def _radial_table_kernel(
+    xyz, spc, qpos, qslot, qbin, cell_start, nb3, st, max_cand, table, inv_dr, exact_mu,
+    exact_coef, estep, inv2s2, half, rc, use_fc,
 ):
+    """p_k(i) = Σ_{j: r_ij < r_c} h_k,X_j(r_ij): the quintic pieces of :func:`radial_table`
+    plus its exactly evaluated centres (sorted; those within ±``half`` of r_ij; ``estep`` > 0:
+    a uniform grid of that step)."""
     n = qpos.shape[0]
-    nc = ms.shape[0]
-    nf = n_species * nc
-    nk = coef.shape[0]
+    n_int = table.shape[1]
+    nk = table.shape[2]
+    ne = exact_mu.shape[0]
     out = np.zeros((n, nk), dtype=np.float64)
-    inv2s2 = 1.0 / (2.0 * sigma * sigma)
-    half = window * sigma
-    c = np.exp(-step * step * 2.0 * inv2s2)
+    cq = np.exp(-2.0 * estep * estep * inv2s2)
     rc2 = rc * rc
     x = xyz[0]
     y = xyz[1]
@@ -247,28 +392,64 @@ def _radial_proj_kernel(
     for ch in nb.prange(nchunk):
         cand = np.empty(max_cand + 1, dtype=np.int64)
         cd2 = np.empty(max_cand + 1, dtype=np.float64)
-        row = np.empty(nf)
+        acc = np.empty(nk)
         for i in range(ch * chunk, min((ch + 1) * chunk, n)):
-            row[:] = 0.0
-            _radial_atom(
-                row, i, x, y, z, spc, qpos, qslot, qbin, cell_start, nb3, st, rc2, cand, cd2,
-                nc, ms, step, inv2s2, half, c, rc, use_fc,
+            m = _gather(
+                x, y, z, qpos[i, 0], qpos[i, 1], qpos[i, 2], qslot[i], qbin[i], cell_start, nb3,
+                st, rc2, cand, cd2,
             )
+            acc[:] = 0.0
+            for u in range(m):
+                r = np.sqrt(cd2[u])
+                xr = r * inv_dr
+                j = int(xr)
+                if j >= n_int:
+                    j = n_int - 1
+                t = xr - j
+                sp = spc[cand[u]]
+                for k in range(nk):
+                    a = table[sp, j, k]
+                    acc[k] += a[0] + t * (a[1] + t * (a[2] + t * (a[3] + t * (a[4] + t * a[5]))))
+                if ne == 0 or r - exact_mu[ne - 1] > half:
+                    continue
+                w = 0.5 * (np.cos(np.pi * r / rc) + 1.0) if use_fc else 1.0
+                if estep > 0.0:
+                    # uniform exact centres: the window walked with g_{e+1} = g_e q_e,
+                    # q_{e+1} = q_e c (two exps per pair, as radial._add_pair)
+                    elo = int(np.ceil((r - half - exact_mu[0]) / estep))
+                    ehi = int(np.floor((r + half - exact_mu[0]) / estep))
+                    elo = max(elo, 0)
+                    ehi = min(ehi, ne - 1)
+                    if elo > ehi:
+                        continue
+                    d = r - exact_mu[elo]
+                    g = w * np.exp(-d * d * inv2s2)
+                    q = np.exp((2.0 * estep * d - estep * estep) * inv2s2)
+                    for e in range(elo, ehi + 1):
+                        for k in range(nk):
+                            acc[k] += exact_coef[k, sp, e] * g
+                        g *= q
+                        q *= cq
+                else:
+                    for e in range(ne):
+                        d = r - exact_mu[e]
+                        if d > half or d < -half:
+                            continue
+                        g = w * np.exp(-d * d * inv2s2)
+                        for k in range(nk):
+                            acc[k] += exact_coef[k, sp, e] * g
             for k in range(nk):
-                s = 0.0
-                for f in range(nf):
-                    s += coef[k, f] * row[f]
-                out[i, k] = s
+                out[i, k] = acc[k]
     return out
 
 
 @nb.njit(
     parallel=True, cache=True,
-    aot="f8[:,::1](f8[:,::1], i8[::1], f8[:,::1], i8[::1], i8[::1], i8[::1], i8[::1], i8, i8, i8[:,::1], f8[::1], f8[::1], f8[::1], i8[::1], f8[::1], f8, b1, i8, f8[:,::1])",
+    aot="f8[:,::1](f8[:,::1], i8[::1], f8[:,::1], i8[::1], i8[::1], i8[::1], i8[::1], i8, i8, i8[:,::1], f8[::1], f8, i8[::1], f8[::1], f8[::1], i8[::1], f8[::1], f8, b1, i8, f8[:,::1])",
 )
 def _angular_proj_kernel(
-    xyz, spc, qpos, qslot, qbin, cell_start, nb3, st, max_cand, pair_index, inv_xi2, lam,
-    zet, zint, pref, rc, use_fc, nmom, coef,
+    xyz, spc, qpos, qslot, qbin, cell_start, nb3, st, max_cand, pair_index, inv_xi2, unit,
+    xpow, lam, zet, zint, pref, rc, use_fc, nmom, coef,
 ):
     """Ψ of every query atom contracted with ``coef``.
 
@@ -276,9 +457,12 @@ def _angular_proj_kernel(
     Σ g_ξ cosⁿθ (n < nmom) are accumulated, and ``coef`` (K, n_pairs·n_ξ·nmom) already
     holds Σ_{λ,ζ} C · prefactor · binom(ζ, n) λⁿ, since (1 + λ cos θ)^ζ is a polynomial
     in cos θ (1 + λ cos θ >= 0 for |λ| <= 1).  ``nmom == 0``: the (λ, ζ) factors are
-    evaluated per triplet and ``coef`` is (K, n_raw of the block)."""
+    evaluated per triplet and ``coef`` is (K, n_raw of the block).  ``xpow`` non-empty:
+    1/ξ_a² = xpow[a]·``unit``, and exp(−s/ξ_a²) = exp(−s·unit)^xpow[a] (one exp per
+    distance instead of one per ξ)."""
     n = qpos.shape[0]
     nx = inv_xi2.shape[0]
+    npw = xpow.shape[0]
     nl_ = lam.shape[0]
     nz = zet.shape[0]
     nlz = nl_ * nz
@@ -306,6 +490,7 @@ def _angular_proj_kernel(
         pw = np.empty(max(zmax, nmom) + 1)
         vb = np.empty(nlz)
         acc = np.empty(npairs * per_pair)
+        ejk = np.empty(nx)
         for i in range(ch * chunk, min((ch + 1) * chunk, n)):
             xi = qpos[i, 0]
             yi = qpos[i, 1]
@@ -324,8 +509,13 @@ def _angular_proj_kernel(
                 inv_r[u] = 1.0 / r
                 sp[u] = spc[q]
                 fcv[u] = _fc(r, rc) if use_fc else 1.0
-                for a in range(nx):
-                    ex[u, a] = np.exp(-r2 * inv_xi2[a])
+                if npw > 0:
+                    e1 = np.exp(-r2 * unit)
+                    for a in range(nx):
+                        ex[u, a] = _ipow(e1, xpow[a])
+                else:
+                    for a in range(nx):
+                        ex[u, a] = np.exp(-r2 * inv_xi2[a])
             acc[:] = 0.0
             for u in range(m):
                 ax = vx[u]
@@ -346,9 +536,16 @@ def _angular_proj_kernel(
                         w = fcv[u] * fcv[v] * _fc(rjk, rc)
                     cos = (ax * vx[v] + ay * vy[v] + az * vz[v]) * iu * inv_r[v]
                     col = pair_index[su, sp[v]] * per_pair
+                    if npw > 0:
+                        e1 = np.exp(-rjk2 * unit)
+                        for a in range(nx):
+                            ejk[a] = _ipow(e1, xpow[a])
+                    else:
+                        for a in range(nx):
+                            ejk[a] = np.exp(-rjk2 * inv_xi2[a])
                     if nmom > 0:
                         for a in range(nx):
-                            g = w * ex[u, a] * ex[v, a] * np.exp(-rjk2 * inv_xi2[a])
+                            g = w * ex[u, a] * ex[v, a] * ejk[a]
                             base = col + a * nmom
                             for e in range(nmom):
                                 acc[base + e] += g
@@ -367,7 +564,7 @@ def _angular_proj_kernel(
                             val = pw[zc] if zc >= 0 else t ** zet[cz]
                             vb[bl * nz + cz] = pref[cz] * val
                     for a in range(nx):
-                        g = w * ex[u, a] * ex[v, a] * np.exp(-rjk2 * inv_xi2[a])
+                        g = w * ex[u, a] * ex[v, a] * ejk[a]
                         base = col + a * nlz
                         for f in range(nlz):
                             acc[base + f] += g * vb[f]

@@ -30,7 +30,6 @@ from softscope._jit import nb
 from softscope.errors import SoftscopeError
 from softscope.frame import Frame
 from softscope.neighbors import (
-    CELL_STENCIL,
     NeighborList,
     _gather,
     cell_walk,
@@ -128,7 +127,7 @@ def radial(
         raise SoftscopeError(f"cutoff must be a positive finite length, got {cutoff}")
     codes, names = frame.species_index(species)
     points, point_atom = periodic_images(frame, rc)
-    cell_start, cell_points, bin_of, nb3, xyz, slot, max_cand = cell_walk(points, rc)
+    cell_start, cell_points, bin_of, nb3, xyz, slot, max_cand, st = cell_walk(points, rc)
     sorted_species = np.ascontiguousarray(codes[point_atom][cell_points])
     n = len(frame)
     ms, order, step = _grid(mu, s)
@@ -140,7 +139,7 @@ def radial(
         bin_of[:n],
         cell_start,
         nb3,
-        CELL_STENCIL,
+        st,
         max_cand,
         len(names),
         ms,

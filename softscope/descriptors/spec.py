@@ -33,7 +33,7 @@ import numpy as np
 from softscope._jit import nb
 from softscope.errors import SoftscopeError
 from softscope.frame import Frame
-from softscope.neighbors import CELL_STENCIL, _gather, cell_walk
+from softscope.neighbors import _gather, cell_walk
 
 __all__ = ["DescriptorSpec", "SPEC_VERSION"]
 
@@ -310,12 +310,12 @@ def _radial_points_fused(b, points, codes, n_query, n_species) -> np.ndarray:
     rc = float(b["cutoff"])
     if n_query == 0:
         return np.zeros((0, n_species * len(mu)))
-    cell_start, cell_points, bin_of, nb3, xyz, slot, max_cand = cell_walk(points, rc)
+    cell_start, cell_points, bin_of, nb3, xyz, slot, max_cand, st = cell_walk(points, rc)
     sorted_species = np.ascontiguousarray(codes[cell_points])
     ms, order, step = _grid(mu, s)
     out = _radial_fused(
         xyz, sorted_species, points[:n_query], slot[:n_query], bin_of[:n_query], cell_start,
-        nb3, CELL_STENCIL, max_cand, n_species, ms, float(step), s, rc,
+        nb3, st, max_cand, n_species, ms, float(step), s, rc,
         bool(b["cutoff_function"]), WINDOW,
     )
     return _to_caller_order(out, n_species, order)
@@ -330,12 +330,12 @@ def _coarse_grain_points_fused(points, raw, n_query, radii) -> np.ndarray:
     out[:, :nf] = raw[:n_query]
     if n_query == 0:
         return out
-    cell_start, cell_points, bin_of, nb3, xyz, slot, max_cand = cell_walk(points, rmax)
+    cell_start, cell_points, bin_of, nb3, xyz, slot, max_cand, st = cell_walk(points, rmax)
     raw_sorted = np.ascontiguousarray(raw[cell_points], dtype=np.float64)
     r2 = np.array([r * r for r in radii], dtype=np.float64)
     _cg_fused(
         xyz, raw_sorted, points[:n_query], slot[:n_query], bin_of[:n_query], cell_start, nb3,
-        CELL_STENCIL, max_cand, r2, out,
+        st, max_cand, r2, out,
     )
     return out
 

@@ -161,10 +161,23 @@ class SoftscopeFix:
         self.fortran_comm = ctx["fortran_comm"]
         self._capsule = ctx["capsule"]
         self._lmp = None
+        self._capi = None
         self._pending = None  # generator of a hook waiting for a forward communication
         self.raise_at = opts.get("debug_raise")
 
     # -- LAMMPS access
+    def capi(self):
+        """The running LAMMPS instance through its C library interface
+        (:class:`~softscope.lammps_fix.capi.LammpsAPI`; no ``lammps`` Python module)."""
+        if self._capi is None:
+            from softscope.lammps_fix.capi import LammpsAPI
+
+            if self._lmp is not None:  # fix external fallback: a lammps() object
+                self._capi = LammpsAPI(self._lmp.lmp.value)
+            else:
+                self._capi = LammpsAPI.from_capsule(self._capsule)
+        return self._capi
+
     def lammps(self):
         """The running LAMMPS instance wrapped by the ``lammps`` Python module (lazy)."""
         if self._lmp is None:
@@ -275,7 +288,7 @@ class DebugCoordFix(SoftscopeFix):
     def init(self, v: AtomView):
         super().init(v)
         # proves the LAMMPS handle works from inside the fix (models will check units)
-        self.units = self.lammps().extract_global("units")
+        self.units = self.capi().units()
 
     def setup(self, v: AtomView):
         super().setup(v)

@@ -297,9 +297,9 @@ class ModelFix(SoftscopeFix):
 
     def init(self, v: AtomView):
         super().init(v)
-        lmp = self.lammps()
-        self.model.check_units(lmp.extract_global("units"))
-        ntypes = int(lmp.extract_global("ntypes"))
+        lmp = self.capi()
+        self.model.check_units(lmp.units())
+        ntypes = lmp.ntypes()
         codes = np.full(ntypes + 1, -1, dtype=np.int64)
         if self.elements is None:
             codes[1:] = 0
@@ -325,10 +325,10 @@ class ModelFix(SoftscopeFix):
         """Catch a swapped element order: per-type masses must fit the element names."""
         from softscope.elements import check_type_masses
 
-        if lmp.extract_atom("rmass") is not None:  # per-atom masses: nothing per type
+        masses = lmp.type_masses()
+        if masses is None:  # per-atom masses: nothing per type
             return
-        masses = np.asarray(lmp.numpy.extract_atom("mass"))[1 : ntypes + 1]
-        msg = check_type_masses(self.elements, masses, lmp.extract_global("units"))
+        msg = check_type_masses(self.elements, masses[:ntypes], lmp.units())
         if msg:
             raise SoftscopeError(msg)
 
@@ -342,7 +342,7 @@ class ModelFix(SoftscopeFix):
 
     # ------------------------------------------------------------------ evaluation
     def _box(self):
-        boxlo, boxhi, xy, yz, xz, periodicity, _ = self.lammps().extract_box()
+        boxlo, boxhi, xy, yz, xz, periodicity = self.capi().box()
         lo, hi = np.array(boxlo, float), np.array(boxhi, float)
         L = hi - lo
         H = np.array([[L[0], 0.0, 0.0], [xy, L[1], 0.0], [xz, yz, L[2]]])
@@ -424,7 +424,7 @@ class ModelFix(SoftscopeFix):
         tcodes = self.type_codes[v.type[:m]]
         if np.any(tcodes < 0):
             raise SoftscopeError("an atom has a type mapped to NULL in 'elements'")
-        natoms = self.lammps().get_natoms()
+        natoms = self.capi().natoms()
         density = natoms / abs(np.linalg.det(H1))
         extra = None
         if msd is not None:
@@ -582,6 +582,7 @@ class ModelFix(SoftscopeFix):
         # ghosts must hold every reference neighbour: |d(t)| <= |A| R + 2 max |non-affine u|
         a_norm = np.linalg.norm(np.linalg.inv(self.H0) @ H1, 2)
         u = float(np.sqrt(((ds[:nloc] @ H1) ** 2).sum(axis=1).max())) if nloc else 0.0
+        del s1, ds  # (m, 3) temporaries: free them before the D²min kernel's own
         umax = self._allreduce(u, "MAX")
         need = a_norm * self.R + 2.0 * umax
         if need > self.ghost_cutoff() + 1e-12:

@@ -16,7 +16,6 @@ sorted-name order; a tampered or truncated file fails to load with a clear error
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import zipfile
@@ -25,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from softscope._sha import sha256
 from softscope.errors import ModelFormatError
 
 FORMAT_NAME = "softscope-model"
@@ -37,7 +37,7 @@ _ALLOWED_KINDS = "fiub"  # float, int, unsigned, bool
 
 
 def _checksum(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> str:
-    h = hashlib.sha256()
+    h = sha256()
     body = {k: v for k, v in meta.items() if k != "checksum"}
     h.update(json.dumps(body, sort_keys=True, separators=(",", ":")).encode())
     for name in sorted(arrays):
