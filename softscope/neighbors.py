@@ -211,11 +211,13 @@ STENCIL = 2
 
 def _stencil(points: np.ndarray, cutoff: float) -> int:
     """Bins of side cutoff/2 searched ±2 visit ~40 % fewer candidates than cutoff-sized
-    bins searched ±1 (1.3-1.5x faster at 8.8 Å in a Cu-Zr glass) but cost more when a
-    half-size bin holds fewer than ~2 atoms (short cutoffs), where ±1 is kept."""
+    bins searched ±1 (the bins along z are walked as one run, so small bins cost little)
+    but cost more when a half-size bin holds fewer than ~1.5 atoms (short cutoffs: Cu-Zr
+    glass, 3.7-4 Å), where ±1 is kept (measured on a 16,000 + 13,000-point rank at
+    3.7, 4, 6 and 6.8 Å)."""
     span = np.maximum(points.max(axis=0) - points.min(axis=0), 1e-12)
     density = points.shape[0] / float(np.prod(span))
-    return STENCIL if density * (cutoff / STENCIL) ** 3 >= 2.0 else 1
+    return STENCIL if density * (cutoff / STENCIL) ** 3 >= 1.5 else 1
 
 
 def _bin_points(points: np.ndarray, cutoff: float):
@@ -320,19 +322,21 @@ def _gather(x, y, z, xi, yi, zi, me, b, cell_start, nb3, st, rc2, cand, cd2):
     by = t % nb3[1]
     bx = t // nb3[1]
     m = 0
+    z0 = max(bz - st, 0)
+    z1 = min(bz + st, nb3[2] - 1)
     for ax in range(max(bx - st, 0), min(bx + st + 1, nb3[0])):
         for ay in range(max(by - st, 0), min(by + st + 1, nb3[1])):
-            for az in range(max(bz - st, 0), min(bz + st + 1, nb3[2])):
-                cb = (ax * nb3[1] + ay) * nb3[2] + az
-                for q in range(cell_start[cb], cell_start[cb + 1]):
-                    dx = x[q] - xi
-                    dy = y[q] - yi
-                    dz = z[q] - zi
-                    d2 = dx * dx + dy * dy + dz * dz
-                    # branch-free compaction: the hit test is unpredictable
-                    cand[m] = q
-                    cd2[m] = d2
-                    m += (d2 < rc2) & (q != me)
+            # the stencil's bins along z are consecutive in cell order: one run of points
+            row = (ax * nb3[1] + ay) * nb3[2]
+            for q in range(cell_start[row + z0], cell_start[row + z1 + 1]):
+                dx = x[q] - xi
+                dy = y[q] - yi
+                dz = z[q] - zi
+                d2 = dx * dx + dy * dy + dz * dz
+                # branch-free compaction: the hit test is unpredictable
+                cand[m] = q
+                cd2[m] = d2
+                m += (d2 < rc2) & (q != me)
     return m
 
 
@@ -357,18 +361,19 @@ def _count(points, n_query, cell_start, cell_points, bin_of, nb3, rc2, reach):
         zi = points[i, 2]
         bx, by, bz = _unflatten(bin_of[i], nb3)
         c = 0
+        z0 = max(bz - reach, 0)
+        z1 = min(bz + reach, nb3[2] - 1)
         for ax in range(max(bx - reach, 0), min(bx + reach + 1, nb3[0])):
             for ay in range(max(by - reach, 0), min(by + reach + 1, nb3[1])):
-                for az in range(max(bz - reach, 0), min(bz + reach + 1, nb3[2])):
-                    cb = (ax * nb3[1] + ay) * nb3[2] + az
-                    for q in range(cell_start[cb], cell_start[cb + 1]):
-                        j = cell_points[q]
-                        dx = points[j, 0] - xi
-                        dy = points[j, 1] - yi
-                        dz = points[j, 2] - zi
-                        d2 = dx * dx + dy * dy + dz * dz
-                        if d2 < rc2 and j != i:
-                            c += 1
+                row = (ax * nb3[1] + ay) * nb3[2]  # bins along z: one run of points
+                for q in range(cell_start[row + z0], cell_start[row + z1 + 1]):
+                    j = cell_points[q]
+                    dx = points[j, 0] - xi
+                    dy = points[j, 1] - yi
+                    dz = points[j, 2] - zi
+                    d2 = dx * dx + dy * dy + dz * dz
+                    if d2 < rc2 and j != i:
+                        c += 1
         counts[i] = c
     return counts
 
@@ -387,20 +392,21 @@ def _fill(points, n_query, cell_start, cell_points, bin_of, nb3, rc2, offsets, r
         zi = points[i, 2]
         bx, by, bz = _unflatten(bin_of[i], nb3)
         p = offsets[i]
+        z0 = max(bz - reach, 0)
+        z1 = min(bz + reach, nb3[2] - 1)
         for ax in range(max(bx - reach, 0), min(bx + reach + 1, nb3[0])):
             for ay in range(max(by - reach, 0), min(by + reach + 1, nb3[1])):
-                for az in range(max(bz - reach, 0), min(bz + reach + 1, nb3[2])):
-                    cb = (ax * nb3[1] + ay) * nb3[2] + az
-                    for q in range(cell_start[cb], cell_start[cb + 1]):
-                        j = cell_points[q]
-                        dx = points[j, 0] - xi
-                        dy = points[j, 1] - yi
-                        dz = points[j, 2] - zi
-                        d2 = dx * dx + dy * dy + dz * dz
-                        if d2 < rc2 and j != i:
-                            neigh[p] = j
-                            dist[p] = np.sqrt(d2)
-                            p += 1
+                row = (ax * nb3[1] + ay) * nb3[2]  # bins along z: one run of points
+                for q in range(cell_start[row + z0], cell_start[row + z1 + 1]):
+                    j = cell_points[q]
+                    dx = points[j, 0] - xi
+                    dy = points[j, 1] - yi
+                    dz = points[j, 2] - zi
+                    d2 = dx * dx + dy * dy + dz * dz
+                    if d2 < rc2 and j != i:
+                        neigh[p] = j
+                        dist[p] = np.sqrt(d2)
+                        p += 1
     return neigh, dist
 
 

@@ -207,6 +207,9 @@ def test_fix_auc_and_spearman_without_scipy_equal_metrics_judge(rng):
     j = judge(p, m, 0.05)
     assert abs(auc - j["roc_auc"]) < 1e-12
     assert abs(rho - j["spearman"]) < 1e-12
+    # the two halves that ranks 0 and 1 compute when the fix runs on several ranks
+    assert _auc_spearman(p, m, 0.05, True, False) == (auc, 0.0)
+    assert _auc_spearman(p, m, 0.05, False, True) == (0.0, rho)
     # independent references (scikit-learn, scipy) on the valid atoms
     ok = np.isfinite(m)
     assert abs(auc - roc_auc_score(top_fraction(m[ok], 0.05), p[ok])) < 1e-12

@@ -62,21 +62,27 @@ def global_vector_names() -> list[str]:
     return ["roc_auc", "spearman", "mean_prediction", "fraction_positive"]
 
 
-def _auc_spearman(prediction: np.ndarray, measure: np.ndarray, q: float) -> tuple:
+def _auc_spearman(
+    prediction: np.ndarray, measure: np.ndarray, q: float, auc: bool = True, rho: bool = True
+) -> tuple:
     """(ROC-AUC, Spearman) exactly as ``softscope.metrics.judge`` reports them (same
     functions: invalid measures dropped, labels = top-q measure), without its other
     metrics; both are numpy-only, so the embedded interpreter never imports scipy or
-    scikit-learn (~65 MB per rank)."""
+    scikit-learn (~65 MB per rank).  ``auc``/``rho`` False: that entry is skipped (0.0),
+    so two ranks can share the work."""
     from softscope.metrics import _clean, roc_auc, spearman
     from softscope.rearrangement import top_fraction
 
     try:
         p, m = _clean(prediction, measure)
     except SoftscopeError:
-        return (_NAN, _NAN)
+        return (_NAN if auc else 0.0, _NAN if rho else 0.0)
     if p.size < 2:
-        return (_NAN, _NAN)
-    return (roc_auc(p, top_fraction(m, q)), spearman(p, m))
+        return (_NAN if auc else 0.0, _NAN if rho else 0.0)
+    return (
+        roc_auc(p, top_fraction(m, q)) if auc else 0.0,
+        spearman(p, m) if rho else 0.0,
+    )
 
 
 _HEAVY_MODULES = (
@@ -109,6 +115,9 @@ class _SerialComm:
 
     def bcast(self, x, root=0):
         return x
+
+    def allgather_rows(self, x):
+        return np.asarray(x, dtype=np.float64)
 
 
 class _PluginComm:
@@ -174,6 +183,19 @@ class _PluginComm:
         buf = np.array(x if self.rank == root else np.zeros(int(n[0])), dtype=np.float64)
         self._ok(self._bcast(self.fcomm, self._ptr(buf), buf.size, root), "bcast")
         return tuple(float(v) for v in buf)
+
+    def allgather_rows(self, x):
+        """Every rank's rows of a 2-D float array, concatenated in rank order, on every rank."""
+        a = np.ascontiguousarray(x, dtype=np.float64)
+        width = a.shape[1]
+        parts = self.gather(a, root=0)
+        out = np.concatenate(parts) if self.rank == 0 else None
+        n = np.array([out.shape[0] if self.rank == 0 else 0], dtype=np.float64)
+        self._ok(self._bcast(self.fcomm, self._ptr(n), 1, 0), "bcast")
+        if self.rank != 0:
+            out = np.empty((int(n[0]), width))
+        self._ok(self._bcast(self.fcomm, self._ptr(out), out.size, 0), "bcast")
+        return out
 
 
 _PROVIDED_EXTERNAL = ("msd",)
@@ -607,14 +629,18 @@ class ModelFix(SoftscopeFix):
         frac = tot[1] / tot[2] if tot[2] else _NAN
         auc = rho = _NAN
         if self.R and not empty_window:
+            # every rank gets all (id, frozen prediction, D²min); rank 0 computes the ROC-AUC,
+            # rank 1 (or rank 0 alone) the Spearman correlation, in the same id order
             loc = np.column_stack([v.tag[:nloc][ing], out[:nloc, 1][ing], out[:nloc, 2][ing]])
-            parts = comm.gather(loc, root=0)
-            res = None
-            if self.rank == 0:
-                allv = np.concatenate(parts)
-                allv = allv[np.argsort(allv[:, 0], kind="stable")]  # id order: deterministic ties
-                res = _auc_spearman(allv[:, 1], allv[:, 2], self.q)
-            auc, rho = comm.bcast(res, root=0)
+            allv = comm.allgather_rows(loc)
+            allv = allv[np.argsort(allv[:, 0], kind="stable")]  # id order: deterministic ties
+            do_rho = self.rank == min(1, self.nprocs - 1)
+            if self.rank == 0 or do_rho:
+                part = _auc_spearman(allv[:, 1], allv[:, 2], self.q, self.rank == 0, do_rho)
+            else:
+                part = (0.0, 0.0)
+            del allv
+            auc, rho = comm.allreduce(np.array(part), "SUM") if self.nprocs > 1 else part
         self.vector = [float(auc), float(rho), float(mean), float(frac)]
 
     def compute_scalar(self) -> float:
