@@ -75,7 +75,7 @@ SPEC = DescriptorSpec(
 
 def test_fix_kernels_are_in_the_aot_module():
     st = _jit.aot_status()
-    names = {"_radial_table_kernel", "_angular_proj_kernel", "_cg_fused", "_count", "_fill",
+    names = {"_projection_kernel", "_cg_fused", "_count", "_fill",
              "_counting_sort",
              "_d2min_kernel", "_d2min_points_kernel", "_s2_kernel"}
     missing = {n for n in names if not any(k.endswith("__" + n) for k in st["kernels"])}
@@ -86,7 +86,7 @@ def test_aot_projections_equal_jit_on_a_glass():
     frame = default_glass()
     coef = np.random.default_rng(3).normal(size=(2, len(SPEC.raw_names())))
     jit, aot = _both(lambda: projection(frame, SPEC, coef, np.array([0.5, -1.0])),
-                     "_radial_table_kernel", "_angular_proj_kernel")
+                     "_projection_kernel")
     assert np.abs(aot - jit).max() <= 1e-10 * np.abs(jit).max()
 
 

@@ -9,14 +9,16 @@ A linear model (softness) needs, per atom i and coefficient row k, only
 with coarse-graining radii r_1..r_n the model's decision function regroups as
 S(i) = b + p_0(i) + Σ_k cg_{r_k}(p_k)(i), since coarse-graining is a mean.
 
-The kernels here accumulate one atom's radial (G_X(μ)) and angular (Ψ_XY(ξ, λ, ζ))
-functions in a per-thread row of ``n_raw`` numbers and contract it with C at the end of
-the atom, so memory is O(n_query · K) (K = number of rows, 1 + n_cg) instead of
-O(n_query · n_raw), and no neighbour list is stored: each kernel walks the neighbour
-engine's cell bins (:func:`softscope.neighbors.cell_walk`) itself.  Same pairs and
+One kernel (:func:`_projection_kernel`) evaluates a radial and an angular block from one
+gather per atom, so memory is O(n_query · K) (K = number of rows, 1 + n_cg) instead of
+O(n_query · n_raw), and no neighbour list is stored: it walks the neighbour engine's cell
+bins (:func:`softscope.neighbors.cell_walk`) itself.  The radial block's part is a pair
+sum, Σ_j h_k,X_j(r_ij), over the tabulated pair functions of :func:`radial_table` (exact
+to :data:`TABLE_ATOL` per pair); the angular functions of one atom are accumulated (as
+cos θ moments for integer ζ) and contracted with C at the end of the atom.  Same pairs and
 triplets as :func:`~softscope.descriptors.radial.radial` and
 :func:`~softscope.descriptors.angular.angular` (d² < r_c², j ≠ i), same conventions
-(see those modules); the result equals ``raw @ C.T + c`` to rounding (~1e-14 relative).
+(see those modules); the result equals ``raw @ C.T + c`` to ~1e-12 (tests/test_fix_fused.py).
 Other block kinds (entropy, interstice, external) are computed as raw columns and
 projected with numpy.
 
@@ -47,7 +49,6 @@ __all__ = [
     "projection", "projection_from_neighbors", "projection_from_points", "projection_names",
     "radial_table", "RadialTable", "TABLE_ATOL",
 ]
-
 
 
 def projection_names(n_rows: int, coarse_grain: tuple[float, ...] = ()) -> list[str]:
@@ -138,19 +139,25 @@ def projection_from_points(
         return out
     ns = len(spec.species)
     f0 = 0
+    pair_blocks = {"radial": [], "angular": []}
     for b in spec.blocks:
         nf = len(_block_names(b, spec.species))
         cb = np.ascontiguousarray(c[:, f0 : f0 + nf])
         f0 += nf
-        if b["kind"] == "radial":
-            out += _radial_projection(b, pts, codes, n_query, ns, cb)
-        elif b["kind"] == "angular":
-            out += _angular_projection(b, pts, codes, n_query, ns, cb)
+        if b["kind"] in pair_blocks:
+            pair_blocks[b["kind"]].append((b, cb))
         else:
             raw = _points_block(b, pts, codes, n_query, spec.species, density, extra)
             if not np.isfinite(raw).all():
                 raise SoftscopeError(f"{b['kind']} features contain NaN or inf")
             out += raw @ cb.T
+    # radial and angular blocks: one cell walk and one gather per atom for a radial block
+    # and an angular block together (the angular neighbours are a subset)
+    rad, ang = pair_blocks["radial"], pair_blocks["angular"]
+    while rad or ang:
+        r = _radial_args(*rad.pop(0), ns) if rad else _no_radial(k)
+        a = _angular_args(*ang.pop(0), ns) if ang else _no_angular(k)
+        out += _pair_projection(pts, codes, n_query, r, a)
     if const is not None:
         cst = np.asarray(const, dtype=np.float64).reshape(-1)
         if cst.shape != (k,):
@@ -162,18 +169,33 @@ def projection_from_points(
 
 
 # --------------------------------------------------------------------------- setup
-def _radial_projection(b, points, codes, n_query, n_species, coef) -> np.ndarray:
+def _pair_projection(points, codes, n_query, rad: tuple, ang: tuple) -> np.ndarray:
+    """One :func:`_projection_kernel` call: a radial and/or an angular block."""
+    reach = max(rad[8] if rad[0] else 0.0, ang[9] if ang[0] else 0.0)
+    cell_start, cell_points, bin_of, nb3, xyz, slot, max_cand, st = cell_walk(points, reach)
+    spc = np.ascontiguousarray(codes[cell_points])
+    return _projection_kernel(
+        xyz, spc, points[:n_query], slot[:n_query], bin_of[:n_query], cell_start, nb3, st,
+        max_cand, reach, *rad, *ang,
+    )
+
+
+def _radial_args(b, coef, n_species) -> tuple:
     from softscope.descriptors.radial import WINDOW, _check_params
 
     mu, s = _check_params(b["centers"], b["sigma"])
     rc = float(b["cutoff"])
     tab = radial_table(mu, s, rc, bool(b["cutoff_function"]), coef, n_species)
-    cell_start, cell_points, bin_of, nb3, xyz, slot, max_cand, st = cell_walk(points, rc)
-    spc = np.ascontiguousarray(codes[cell_points])
-    return _radial_table_kernel(
-        xyz, spc, points[:n_query], slot[:n_query], bin_of[:n_query], cell_start, nb3,
-        st, max_cand, tab.table, tab.inv_dr, tab.exact_mu, tab.exact_coef,
-        tab.exact_step, 1.0 / (2.0 * s * s), WINDOW * s, rc, bool(b["cutoff_function"]),
+    return (
+        True, tab.table, tab.inv_dr, tab.exact_mu, tab.exact_coef, tab.exact_step,
+        1.0 / (2.0 * s * s), WINDOW * s, rc, bool(b["cutoff_function"]),
+    )
+
+
+def _no_radial(nk: int) -> tuple:
+    return (
+        False, np.zeros((1, 1, nk, 6)), 1.0, np.zeros(0), np.zeros((nk, 1, 0)), 0.0, 1.0, 0.0,
+        0.0, False,
     )
 
 
@@ -297,11 +319,10 @@ def radial_table(
     return out
 
 
-def _angular_projection(b, points, codes, n_query, n_species, coef) -> np.ndarray:
+def _angular_args(b, coef, n_species) -> tuple:
     from softscope.descriptors.angular import _check_params, species_pairs
 
     x, lam, zet = _check_params(b["xi"], b["lambdas"], b["zetas"])
-    rc = float(b["cutoff"])
     pair_index = np.full((n_species, n_species), -1, dtype=np.int64)
     for k, (p, q) in enumerate(species_pairs(n_species)):
         pair_index[p, q] = pair_index[q, p] = k
@@ -312,12 +333,17 @@ def _angular_projection(b, points, codes, n_query, n_species, coef) -> np.ndarra
         nmom = int(zint.max()) + 1
         coef = _moment_coefficients(coef, len(x), lam, zint, pref, nmom)
     unit, xpow = _common_unit(1.0 / (x * x))
-    cell_start, cell_points, bin_of, nb3, xyz, slot, max_cand, st = cell_walk(points, rc)
-    spc = np.ascontiguousarray(codes[cell_points])
-    return _angular_proj_kernel(
-        xyz, spc, points[:n_query], slot[:n_query], bin_of[:n_query], cell_start, nb3,
-        st, max_cand, pair_index, 1.0 / (x * x), unit, xpow, lam, zet, zint, pref, rc,
-        bool(b["cutoff_function"]), nmom, coef,
+    return (
+        True, pair_index, 1.0 / (x * x), unit, xpow, lam, zet, zint, pref,
+        float(b["cutoff"]), bool(b["cutoff_function"]), nmom, np.ascontiguousarray(coef),
+    )
+
+
+def _no_angular(nk: int) -> tuple:
+    one = np.ones(1)
+    return (
+        False, np.zeros((1, 1), dtype=np.int64), np.zeros(0), 0.0, np.zeros(0, dtype=np.int64),
+        one, one, np.ones(1, dtype=np.int64), one, 0.0, False, 0, np.zeros((nk, 0)),
     )
 
 
@@ -366,112 +392,53 @@ def _moment_coefficients(coef, nx, lam, zint, pref, nmom) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- kernels
+_RAD_SIG = "b1, f8[:,:,:,::1], f8, f8[::1], f8[:,:,::1], f8, f8, f8, f8, b1"
+_ANG_SIG = "b1, i8[:,::1], f8[::1], f8, i8[::1], f8[::1], f8[::1], i8[::1], f8[::1], f8, b1, i8, f8[:,::1]"
+
+
 @nb.njit(
     parallel=True, cache=True,
-    aot="f8[:,::1](f8[:,::1], i8[::1], f8[:,::1], i8[::1], i8[::1], i8[::1], i8[::1], i8, i8, f8[:,:,:,::1], f8, f8[::1], f8[:,:,::1], f8, f8, f8, f8, b1)",
+    aot="f8[:,::1](f8[:,::1], i8[::1], f8[:,::1], i8[::1], i8[::1], i8[::1], i8[::1], i8, i8, f8, "
+    + _RAD_SIG + ", " + _ANG_SIG + ")",
 )
-def _radial_table_kernel(
-    xyz, spc, qpos, qslot, qbin, cell_start, nb3, st, max_cand, table, inv_dr, exact_mu,
-    exact_coef, estep, inv2s2, half, rc, use_fc,
+def _projection_kernel(
+    xyz, spc, qpos, qslot, qbin, cell_start, nb3, st, max_cand, reach,
+    do_rad, table, inv_dr, exact_mu, exact_coef, estep, inv2s2, half, rc_rad, rad_fc,
+    do_ang, pair_index, inv_xi2, unit, xpow, lam, zet, zint, pref, rc_ang, ang_fc, nmom, acoef,
 ):
-    """p_k(i) = Σ_{j: r_ij < r_c} h_k,X_j(r_ij): the quintic pieces of :func:`radial_table`
-    plus its exactly evaluated centres (sorted; those within ±``half`` of r_ij; ``estep`` > 0:
-    a uniform grid of that step)."""
+    """A radial block's and an angular block's projections of every query atom, from one
+    gather of the points within ``reach`` (>= both cutoffs).
+
+    Radial (``do_rad``): p_k(i) += Σ_{j: r_ij < r_c} h_k,X_j(r_ij), the quintic pieces of
+    :func:`radial_table` plus its exactly evaluated centres (sorted; those within ±``half``
+    of r_ij; ``estep`` > 0: a uniform grid of that step, walked by recurrence).
+
+    Angular (``do_ang``): Ψ contracted with ``acoef``.  ``nmom > 0`` (every ζ an integer
+    <= nmom − 1): per triplet only the moments Σ g_ξ cosⁿθ (n < nmom) are accumulated, and
+    ``acoef`` (K, n_pairs·n_ξ·nmom) already holds Σ_{λ,ζ} C · prefactor · binom(ζ, n) λⁿ,
+    since (1 + λ cos θ)^ζ is a polynomial in cos θ (1 + λ cos θ >= 0 for |λ| <= 1).
+    ``nmom == 0``: the (λ, ζ) factors are evaluated per triplet and ``acoef`` is
+    (K, n_raw of the block).  ``xpow`` non-empty: 1/ξ_a² = xpow[a]·``unit``, and
+    exp(−s/ξ_a²) = exp(−s·unit)^xpow[a] (one exp per distance instead of one per ξ)."""
     n = qpos.shape[0]
-    n_int = table.shape[1]
-    nk = table.shape[2]
-    ne = exact_mu.shape[0]
+    nk = acoef.shape[0]
     out = np.zeros((n, nk), dtype=np.float64)
+    # radial
+    n_int = table.shape[1]
+    ne = exact_mu.shape[0]
     cq = np.exp(-2.0 * estep * estep * inv2s2)
-    rc2 = rc * rc
-    x = xyz[0]
-    y = xyz[1]
-    z = xyz[2]
-    chunk = 256
-    nchunk = (n + chunk - 1) // chunk
-    for ch in nb.prange(nchunk):
-        cand = np.empty(max_cand + 1, dtype=np.int64)
-        cd2 = np.empty(max_cand + 1, dtype=np.float64)
-        acc = np.empty(nk)
-        for i in range(ch * chunk, min((ch + 1) * chunk, n)):
-            m = _gather(
-                x, y, z, qpos[i, 0], qpos[i, 1], qpos[i, 2], qslot[i], qbin[i], cell_start, nb3,
-                st, rc2, cand, cd2,
-            )
-            acc[:] = 0.0
-            for u in range(m):
-                r = np.sqrt(cd2[u])
-                xr = r * inv_dr
-                j = int(xr)
-                if j >= n_int:
-                    j = n_int - 1
-                t = xr - j
-                sp = spc[cand[u]]
-                for k in range(nk):
-                    a = table[sp, j, k]
-                    acc[k] += a[0] + t * (a[1] + t * (a[2] + t * (a[3] + t * (a[4] + t * a[5]))))
-                if ne == 0 or r - exact_mu[ne - 1] > half:
-                    continue
-                w = 0.5 * (np.cos(np.pi * r / rc) + 1.0) if use_fc else 1.0
-                if estep > 0.0:
-                    # uniform exact centres: the window walked with g_{e+1} = g_e q_e,
-                    # q_{e+1} = q_e c (two exps per pair, as radial._add_pair)
-                    elo = int(np.ceil((r - half - exact_mu[0]) / estep))
-                    ehi = int(np.floor((r + half - exact_mu[0]) / estep))
-                    elo = max(elo, 0)
-                    ehi = min(ehi, ne - 1)
-                    if elo > ehi:
-                        continue
-                    d = r - exact_mu[elo]
-                    g = w * np.exp(-d * d * inv2s2)
-                    q = np.exp((2.0 * estep * d - estep * estep) * inv2s2)
-                    for e in range(elo, ehi + 1):
-                        for k in range(nk):
-                            acc[k] += exact_coef[k, sp, e] * g
-                        g *= q
-                        q *= cq
-                else:
-                    for e in range(ne):
-                        d = r - exact_mu[e]
-                        if d > half or d < -half:
-                            continue
-                        g = w * np.exp(-d * d * inv2s2)
-                        for k in range(nk):
-                            acc[k] += exact_coef[k, sp, e] * g
-            for k in range(nk):
-                out[i, k] = acc[k]
-    return out
-
-
-@nb.njit(
-    parallel=True, cache=True,
-    aot="f8[:,::1](f8[:,::1], i8[::1], f8[:,::1], i8[::1], i8[::1], i8[::1], i8[::1], i8, i8, i8[:,::1], f8[::1], f8, i8[::1], f8[::1], f8[::1], i8[::1], f8[::1], f8, b1, i8, f8[:,::1])",
-)
-def _angular_proj_kernel(
-    xyz, spc, qpos, qslot, qbin, cell_start, nb3, st, max_cand, pair_index, inv_xi2, unit,
-    xpow, lam, zet, zint, pref, rc, use_fc, nmom, coef,
-):
-    """Ψ of every query atom contracted with ``coef``.
-
-    ``nmom > 0`` (every ζ an integer <= nmom - 1): per triplet only the moments
-    Σ g_ξ cosⁿθ (n < nmom) are accumulated, and ``coef`` (K, n_pairs·n_ξ·nmom) already
-    holds Σ_{λ,ζ} C · prefactor · binom(ζ, n) λⁿ, since (1 + λ cos θ)^ζ is a polynomial
-    in cos θ (1 + λ cos θ >= 0 for |λ| <= 1).  ``nmom == 0``: the (λ, ζ) factors are
-    evaluated per triplet and ``coef`` is (K, n_raw of the block).  ``xpow`` non-empty:
-    1/ξ_a² = xpow[a]·``unit``, and exp(−s/ξ_a²) = exp(−s·unit)^xpow[a] (one exp per
-    distance instead of one per ξ)."""
-    n = qpos.shape[0]
+    rr2 = rc_rad * rc_rad
+    # angular
     nx = inv_xi2.shape[0]
     npw = xpow.shape[0]
     nl_ = lam.shape[0]
     nz = zet.shape[0]
     nlz = nl_ * nz
     per_pair = nx * nmom if nmom > 0 else nx * nlz
-    npairs = pair_index.max() + 1
-    nk = coef.shape[0]
-    out = np.zeros((n, nk), dtype=np.float64)
+    nacc = (pair_index.max() + 1) * per_pair
     zmax = max(zint.max(), 0)
-    rc2 = rc * rc
+    ra2 = rc_ang * rc_ang
+    reach2 = reach * reach
     x = xyz[0]
     y = xyz[1]
     z = xyz[2]
@@ -480,6 +447,7 @@ def _angular_proj_kernel(
     for ch in nb.prange(nchunk):
         cand = np.empty(max_cand + 1, dtype=np.int64)
         cd2 = np.empty(max_cand + 1, dtype=np.float64)
+        racc = np.empty(nk)
         vx = np.empty(max_cand)
         vy = np.empty(max_cand)
         vz = np.empty(max_cand)
@@ -489,88 +457,139 @@ def _angular_proj_kernel(
         ex = np.empty((max_cand, nx))
         pw = np.empty(max(zmax, nmom) + 1)
         vb = np.empty(nlz)
-        acc = np.empty(npairs * per_pair)
+        acc = np.empty(nacc)
         ejk = np.empty(nx)
         for i in range(ch * chunk, min((ch + 1) * chunk, n)):
             xi = qpos[i, 0]
             yi = qpos[i, 1]
             zi = qpos[i, 2]
             m = _gather(
-                x, y, z, xi, yi, zi, qslot[i], qbin[i], cell_start, nb3, st, rc2, cand, cd2
+                x, y, z, xi, yi, zi, qslot[i], qbin[i], cell_start, nb3, st, reach2, cand, cd2
             )
-            # per-neighbour data gathered once: vector, 1/r, species, f_c, e^{-r²/ξ²}
-            for u in range(m):
-                q = cand[u]
-                vx[u] = x[q] - xi
-                vy[u] = y[q] - yi
-                vz[u] = z[q] - zi
-                r2 = cd2[u]
-                r = np.sqrt(r2)
-                inv_r[u] = 1.0 / r
-                sp[u] = spc[q]
-                fcv[u] = _fc(r, rc) if use_fc else 1.0
-                if npw > 0:
-                    e1 = np.exp(-r2 * unit)
-                    for a in range(nx):
-                        ex[u, a] = _ipow(e1, xpow[a])
-                else:
-                    for a in range(nx):
-                        ex[u, a] = np.exp(-r2 * inv_xi2[a])
-            acc[:] = 0.0
-            for u in range(m):
-                ax = vx[u]
-                ay = vy[u]
-                az = vz[u]
-                iu = inv_r[u]
-                su = sp[u]
-                for v in range(u + 1, m):
-                    dx = ax - vx[v]
-                    dy = ay - vy[v]
-                    dz = az - vz[v]
-                    rjk2 = dx * dx + dy * dy + dz * dz
-                    w = 1.0
-                    if use_fc:
-                        rjk = np.sqrt(rjk2)
-                        if rjk >= rc:
+            racc[:] = 0.0
+            if do_rad:
+                for u in range(m):
+                    if cd2[u] >= rr2:
+                        continue
+                    r = np.sqrt(cd2[u])
+                    xr = r * inv_dr
+                    j = int(xr)
+                    if j >= n_int:
+                        j = n_int - 1
+                    t = xr - j
+                    su = spc[cand[u]]
+                    for k in range(nk):
+                        a = table[su, j, k]
+                        racc[k] += a[0] + t * (
+                            a[1] + t * (a[2] + t * (a[3] + t * (a[4] + t * a[5])))
+                        )
+                    if ne == 0 or r - exact_mu[ne - 1] > half:
+                        continue
+                    w = 0.5 * (np.cos(np.pi * r / rc_rad) + 1.0) if rad_fc else 1.0
+                    if estep > 0.0:
+                        # uniform exact centres: g_{e+1} = g_e q_e, q_{e+1} = q_e c (two
+                        # exps per pair, as radial._add_pair)
+                        elo = max(int(np.ceil((r - half - exact_mu[0]) / estep)), 0)
+                        ehi = min(int(np.floor((r + half - exact_mu[0]) / estep)), ne - 1)
+                        if elo > ehi:
                             continue
-                        w = fcv[u] * fcv[v] * _fc(rjk, rc)
-                    cos = (ax * vx[v] + ay * vy[v] + az * vz[v]) * iu * inv_r[v]
-                    col = pair_index[su, sp[v]] * per_pair
+                        d = r - exact_mu[elo]
+                        g = w * np.exp(-d * d * inv2s2)
+                        q = np.exp((2.0 * estep * d - estep * estep) * inv2s2)
+                        for e in range(elo, ehi + 1):
+                            for k in range(nk):
+                                racc[k] += exact_coef[k, su, e] * g
+                            g *= q
+                            q *= cq
+                    else:
+                        for e in range(ne):
+                            d = r - exact_mu[e]
+                            if d > half or d < -half:
+                                continue
+                            g = w * np.exp(-d * d * inv2s2)
+                            for k in range(nk):
+                                racc[k] += exact_coef[k, su, e] * g
+            if do_ang:
+                # angular neighbours (d < rc_ang), data gathered once: vector, 1/r, species,
+                # f_c, e^{-r²/ξ²}
+                na = 0
+                for u in range(m):
+                    r2 = cd2[u]
+                    if r2 >= ra2:
+                        continue
+                    q = cand[u]
+                    vx[na] = x[q] - xi
+                    vy[na] = y[q] - yi
+                    vz[na] = z[q] - zi
+                    r = np.sqrt(r2)
+                    inv_r[na] = 1.0 / r
+                    sp[na] = spc[q]
+                    fcv[na] = _fc(r, rc_ang) if ang_fc else 1.0
                     if npw > 0:
-                        e1 = np.exp(-rjk2 * unit)
+                        e1 = np.exp(-r2 * unit)
                         for a in range(nx):
-                            ejk[a] = _ipow(e1, xpow[a])
+                            ex[na, a] = _ipow(e1, xpow[a])
                     else:
                         for a in range(nx):
-                            ejk[a] = np.exp(-rjk2 * inv_xi2[a])
-                    if nmom > 0:
+                            ex[na, a] = np.exp(-r2 * inv_xi2[a])
+                    na += 1
+                acc[:] = 0.0
+                for u in range(na):
+                    ax = vx[u]
+                    ay = vy[u]
+                    az = vz[u]
+                    iu = inv_r[u]
+                    su = sp[u]
+                    for v in range(u + 1, na):
+                        dx = ax - vx[v]
+                        dy = ay - vy[v]
+                        dz = az - vz[v]
+                        rjk2 = dx * dx + dy * dy + dz * dz
+                        w = 1.0
+                        if ang_fc:
+                            rjk = np.sqrt(rjk2)
+                            if rjk >= rc_ang:
+                                continue
+                            w = fcv[u] * fcv[v] * _fc(rjk, rc_ang)
+                        cos = (ax * vx[v] + ay * vy[v] + az * vz[v]) * iu * inv_r[v]
+                        col = pair_index[su, sp[v]] * per_pair
+                        if npw > 0:
+                            e1 = np.exp(-rjk2 * unit)
+                            for a in range(nx):
+                                ejk[a] = _ipow(e1, xpow[a])
+                        else:
+                            for a in range(nx):
+                                ejk[a] = np.exp(-rjk2 * inv_xi2[a])
+                        if nmom > 0:
+                            for a in range(nx):
+                                g = w * ex[u, a] * ex[v, a] * ejk[a]
+                                base = col + a * nmom
+                                for e in range(nmom):
+                                    acc[base + e] += g
+                                    g *= cos
+                            continue
+                        # general ζ: (1 + λ cos θ)^ζ · prefactor for every (λ, ζ)
+                        for bl in range(nl_):
+                            t = 1.0 + lam[bl] * cos
+                            if t < 0.0:
+                                t = 0.0
+                            pw[0] = 1.0
+                            for e in range(1, zmax + 1):
+                                pw[e] = pw[e - 1] * t
+                            for cz in range(nz):
+                                zc = zint[cz]
+                                val = pw[zc] if zc >= 0 else t ** zet[cz]
+                                vb[bl * nz + cz] = pref[cz] * val
                         for a in range(nx):
                             g = w * ex[u, a] * ex[v, a] * ejk[a]
-                            base = col + a * nmom
-                            for e in range(nmom):
-                                acc[base + e] += g
-                                g *= cos
-                        continue
-                    # general ζ: (1 + λ cos θ)^ζ · prefactor for every (λ, ζ)
-                    for bl in range(nl_):
-                        t = 1.0 + lam[bl] * cos
-                        if t < 0.0:
-                            t = 0.0
-                        pw[0] = 1.0
-                        for e in range(1, zmax + 1):
-                            pw[e] = pw[e - 1] * t
-                        for cz in range(nz):
-                            zc = zint[cz]
-                            val = pw[zc] if zc >= 0 else t ** zet[cz]
-                            vb[bl * nz + cz] = pref[cz] * val
-                    for a in range(nx):
-                        g = w * ex[u, a] * ex[v, a] * ejk[a]
-                        base = col + a * nlz
-                        for f in range(nlz):
-                            acc[base + f] += g * vb[f]
+                            base = col + a * nlz
+                            for f in range(nlz):
+                                acc[base + f] += g * vb[f]
+                for k in range(nk):
+                    sk = racc[k]
+                    for f in range(nacc):
+                        sk += acoef[k, f] * acc[f]
+                    racc[k] = sk
             for k in range(nk):
-                sk = 0.0
-                for f in range(npairs * per_pair):
-                    sk += coef[k, f] * acc[f]
-                out[i, k] = sk
+                out[i, k] = racc[k]
     return out
