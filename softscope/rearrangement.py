@@ -530,8 +530,17 @@ def top_fraction(values: np.ndarray, q: float = 0.05) -> np.ndarray:
     k = _count_for(q, valid.size)
     mask = np.zeros(v.shape[0], dtype=bool)
     if k:
-        order = np.argsort(-v[valid], kind="stable")  # stable: equal values keep index order
-        mask[valid[order[:k]]] = True
+        vv = v[valid]
+        if k < vv.size:
+            # O(n): the k-th largest value, everything above it, then the lowest-index
+            # atoms equal to it (= a stable sort's first k)
+            thr = np.partition(vv, vv.size - k)[vv.size - k]
+            sel = vv > thr
+            tied = np.flatnonzero(vv == thr)
+            sel[tied[: k - int(np.count_nonzero(sel))]] = True
+            mask[valid[sel]] = True
+        else:
+            mask[valid] = True
     return mask
 
 
