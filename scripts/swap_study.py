@@ -11,6 +11,9 @@ samples, held-out ROC-AUC on 2, mean ± std over non-overlapping 1 % windows)::
     python scripts/swap_study.py anneal --schedule S [--jobs 2]
     python scripts/swap_study.py train  --schedule S [--jobs 2]
     python scripts/swap_study.py control [--jobs 2]          # the unannealed zoo samples
+    python scripts/swap_study.py control-reuse               # ... or the shipped model
+    python scripts/swap_study.py folds  [--jobs 2]           # 3 by-sample folds, paired
+    python scripts/swap_study.py report                      # markdown tables
 
 Everything goes to ``--out`` (default /work/swap, never the repository); progress is
 appended to ``<out>/swap_study.log``.  Energies in eV/atom, temperatures in K, times in
@@ -40,6 +43,10 @@ SCHEDULES: dict[str, dict[str, Any]] = {
                 "cool_rate": 2e13},
     "md700_50": {"T": 700.0, "anneal_ps": 50.0, "swap_every": 100, "swap_attempts": 10,
                  "cool_rate": 2e13},
+    # no swaps: hold 5 ps at 750 K, then 750 -> 550 K at 4e12 K/s (5x slower than the zoo's
+    # quench through the glass transition), then 550 -> 300 K at 2e13 K/s
+    "cool750_4e12": {"T": 750.0, "anneal_ps": 5.0, "swap_every": 100, "swap_attempts": 0,
+                     "ramp_to": 550.0, "ramp_rate": 4e12, "cool_rate": 2e13},
 }
 
 
@@ -104,7 +111,10 @@ def anneal(src: Path, out: Path, sched: dict[str, Any], seed: int, shear: bool =
     dt = 0.002
     T = float(sched["T"])
     n_anneal = int(round(sched["anneal_ps"] / dt))
-    n_cool = int(round((T - 300.0) / (sched["cool_rate"] * 1e-12) / dt))
+    # optional slow ramp T -> ramp_to at ramp_rate (K/s) before the final cool to 300 K
+    T_end = float(sched.get("ramp_to", T))
+    n_ramp = int(round((T - T_end) / (sched["ramp_rate"] * 1e-12) / dt)) if T_end != T else 0
+    n_cool = int(round((T_end - 300.0) / (sched["cool_rate"] * 1e-12) / dt))
     s_vel, s_swap = (int(x) for x in np.random.default_rng(seed).integers(1, 2**30, 2))
     rec: dict[str, Any] = {"sample": out.name, "schedule": sched, "seed": seed,
                            "e_before": src_man["final"]["pe_per_atom"]}
@@ -144,7 +154,12 @@ def anneal(src: Path, out: Path, sched: dict[str, Any], seed: int, shear: bool =
             lmp.command("unfix sw")
         rec["cpu_anneal_md_swap_s"] = time.process_time() - t0
         lmp.command("unfix md")
-        lmp.command(f"fix md all npt temp {T!r} 300.0 0.1 iso 0.0 0.0 1.0")
+        if n_ramp:
+            lmp.command(f"fix md all npt temp {T!r} {T_end!r} 0.1 iso 0.0 0.0 1.0")
+            lmp.command(f"run {n_ramp}")
+            lmp.command("unfix md")
+        rec["cpu_ramp_end_s"] = time.process_time() - t0
+        lmp.command(f"fix md all npt temp {T_end!r} 300.0 0.1 iso 0.0 0.0 1.0")
         lmp.command(f"run {n_cool}")
         lmp.command("unfix md")
         rec["final"] = _minimize(lmp)
@@ -156,7 +171,7 @@ def anneal(src: Path, out: Path, sched: dict[str, Any], seed: int, shear: bool =
     rec["wall_anneal_s"] = time.perf_counter() - w0
     rec["trace"] = trace
     params = {**src_man["parameters"],
-              "anneal": {**sched, "steps": {"anneal": n_anneal, "cool": n_cool},
+              "anneal": {**sched, "steps": {"anneal": n_anneal, "ramp": n_ramp, "cool": n_cool},
                          "ensemble": "npt (Nose-Hoover, iso 0) + fix atom/swap types 1 2 ke yes",
                          "source": str(src / "glass" / "glass.data"),
                          "lammps_seeds": {"velocity": s_vel, "swap": s_swap}}}
@@ -325,6 +340,59 @@ def cmd_pilot(args) -> None:
             f"{r['cpu_anneal_md_swap_s']:.0f} s, total anneal {r['cpu_anneal_s']:.0f} s")
 
 
+FOLDS = [("cuzr64_s41", "cuzr64_s42"), ("cuzr64_s43", "cuzr64_s44"), ("cuzr64_s45", "cuzr64_s47")]
+
+
+def _fold(base: Path, test: tuple[str, str]) -> dict[str, Any]:
+    import softscope  # noqa: F401
+    from softscope.training.pipeline import train_recipe
+
+    t = time.process_time()
+    model, ev = train_recipe("softness", [base / n for n in SAMPLES], test_samples=list(test),
+                             stride=0.002, n_jobs=1, progress=False)
+    return {"test": list(test), "C": model.card["training"]["C"],
+            "roc_auc": ev.summary["roc_auc"], "roc_auc_std": ev.summary["roc_auc_std"],
+            "per_window_auc": [w["roc_auc"] for w in ev.per_window],
+            "cpu_s": time.process_time() - t}
+
+
+def cmd_folds(args) -> None:
+    """Three-fold by-sample rotation (train 4, test 2) per condition: 30 held-out windows
+    instead of 10, with the same folds for every condition (paired)."""
+    import numpy as np
+    from joblib import Parallel, delayed
+
+    root = Path(args.out)
+    conds = {"control": ZOO, **{k: root / k for k in SCHEDULES
+                                if (root / k / SAMPLES[-1] / "anneal_record.json").exists()}}
+    old_path = root / "results" / "folds.json"
+    old = json.loads(old_path.read_text())["folds"] if old_path.exists() else {}
+    conds = {c: p for c, p in conds.items() if c not in old}
+    log(root, f"folds: {list(conds)} x {FOLDS}")
+    jobs = [(c, f) for c in conds for f in FOLDS]
+    res = Parallel(n_jobs=args.jobs)(delayed(_fold)(conds[c], f) for c, f in jobs)
+    out: dict[str, Any] = dict(old)
+    for (c, _), r in zip(jobs, res, strict=True):
+        out.setdefault(c, []).append(r)
+    summ = {}
+    for c, rs in out.items():
+        allw = np.concatenate([r["per_window_auc"] for r in rs])
+        summ[c] = {"roc_auc": float(allw.mean()), "roc_auc_std": float(allw.std()),
+                   "sem": float(allw.std() / np.sqrt(allw.size)), "n_windows": int(allw.size),
+                   "per_fold": [round(r["roc_auc"], 4) for r in rs],
+                   "C": [r["C"] for r in rs]}
+        if c != "control":
+            d = [r["roc_auc"] - q["roc_auc"] for r, q in zip(rs, out["control"], strict=True)]
+            summ[c]["paired_fold_diff_vs_control"] = [round(x, 4) for x in d]
+        log(root, f"folds {c}: ROC-AUC {summ[c]['roc_auc']:.4f} ± {summ[c]['roc_auc_std']:.4f}"
+            f" (sem {summ[c]['sem']:.4f}, {allw.size} windows), per fold {summ[c]['per_fold']}, "
+            f"C {summ[c]['C']}" + (f", paired diff {summ[c]['paired_fold_diff_vs_control']}"
+                                    if c != "control" else ""))
+    (root / "results").mkdir(exist_ok=True)
+    (root / "results" / "folds.json").write_text(json.dumps({"summary": summ, "folds": out},
+                                                            indent=1))
+
+
 def cmd_report(args) -> None:
     """Markdown tables of every finished schedule (energies, swaps, CPU, held-out AUC)."""
     import numpy as np
@@ -369,7 +437,7 @@ def cmd_report(args) -> None:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("stage", choices=["pilot", "anneal", "train", "control", "control-reuse",
-                                       "report"])
+                                       "report", "folds"])
     ap.add_argument("--schedule", choices=list(SCHEDULES), default="swap650")
     ap.add_argument("--out", default="/work/swap")
     ap.add_argument("--jobs", type=int, default=2)
@@ -384,6 +452,8 @@ def main(argv: list[str] | None = None) -> int:
         cmd_anneal(args)
     elif args.stage == "train":
         cmd_train(args)
+    elif args.stage == "folds":
+        cmd_folds(args)
     elif args.stage == "report":
         cmd_report(args)
     elif args.stage == "control-reuse":

@@ -229,12 +229,15 @@ NOTES = """### Reading these numbers
     2×10¹³ K/s glass.  The literature's ≥ 0.85-0.9 comes from glasses quenched 100-1000×
     more slowly, or from other targets (activation-energy classes); neither fits the
     2 CPU-hour budget of this zoo on two cores.
-  - *Nor sub-T_g annealing with swap Monte Carlo at this budget* (scripts/swap_study.py,
-    session 4): the six 2000-atom glasses annealed 40 ps at 650 K (NPT, Nose-Hoover)
-    with Cu<->Zr `fix atom/swap` (acceptance ~1e-4: the size mismatch blocks swaps), then
-    minimized and sheared like the zoo, gained only 1.7-4.6 meV/atom of stability at ~6
-    CPU-min per sample; the softness recipe trained on them scored 0.676 +- 0.051 on the
-    held-out annealed samples (the zoo's control 0.720 +- 0.062).
+  - *Nor sub-T_g annealing or slower cooling at this budget* (scripts/swap_study.py,
+    session 4; six 2000-atom glasses, NPT, minimized and sheared like the zoo): Cu<->Zr
+    `fix atom/swap` is almost never accepted at 650-750 K (~1e-4: the size mismatch), so
+    40 ps at 650 K with swaps, 50 ps at 700 K, or cooling 750->550 K at 4e12 K/s all gain
+    only ~3 meV/atom (half the sample-to-sample spread) for 215-370 CPU-s per sample.
+    Held-out ROC-AUC of the softness recipe over three rotated test pairs (30 windows):
+    control 0.715, 650 K + swaps 0.680, 700 K 0.704, slower cooling 0.671 - lower in
+    every fold; the previous window's D²min (0.76-0.77) beats softness on the annealed
+    glasses.
 - `cuzr-igd` is trained on the 5 window starts per sample that have a vibrational MSD;
   its edge over `cuzr-softness` comes mostly from the (coarse-grained) vibrational MSD,
   the best single indicator in the table below.
