@@ -59,4 +59,3 @@ def preload_mpi() -> Path | None:
     if str(lib.parent) not in ld.split(":"):
         os.environ["LD_LIBRARY_PATH"] = f"{ld}:{lib.parent}" if ld else str(lib.parent)
     return lib
-

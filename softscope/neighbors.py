@@ -300,7 +300,7 @@ class CellWalk(NamedTuple):
 def cell_walk(points: np.ndarray, reach: float, st: int | None = None) -> CellWalk:
     """Bin ``points`` (M, 3) for kernels that :func:`_gather` the points within ``reach``
     of each query point (bins >= reach/st, ±st stencil), without a stored pair list.
-    ``st`` defaults to :func:`_stencil`'s choice (2 where a half-reach bin holds >= 2
+    ``st`` defaults to :func:`_stencil`'s choice (2 where a half-reach bin holds >= 1.5
     points, else 1)."""
     points = np.ascontiguousarray(points, dtype=np.float64)
     if st is None:

@@ -36,6 +36,7 @@ import numpy as np
 
 from softscope._jit import nb
 from softscope.descriptors.angular import _fc
+from softscope.descriptors.radial import _add_pair
 from softscope.errors import SoftscopeError
 from softscope.frame import Frame
 from softscope.neighbors import (
@@ -155,9 +156,11 @@ def projection_from_points(
     # and an angular block together (the angular neighbours are a subset)
     rad, ang = pair_blocks["radial"], pair_blocks["angular"]
     while rad or ang:
-        r = _radial_args(*rad.pop(0), ns) if rad else _no_radial(k)
-        a = _angular_args(*ang.pop(0), ns) if ang else _no_angular(k)
-        out += _pair_projection(pts, codes, n_query, r, a)
+        rb, ab = rad.pop(0) if rad else None, ang.pop(0) if ang else None
+        reach = max(float(blk[0]["cutoff"]) for blk in (rb, ab) if blk is not None)
+        r = _radial_args(*rb, ns) if rb is not None else _no_radial(k)
+        a = _angular_args(*ab, ns) if ab is not None else _no_angular(k)
+        out += _pair_projection(pts, codes, n_query, reach, r, a)
     if const is not None:
         cst = np.asarray(const, dtype=np.float64).reshape(-1)
         if cst.shape != (k,):
@@ -169,9 +172,9 @@ def projection_from_points(
 
 
 # --------------------------------------------------------------------------- setup
-def _pair_projection(points, codes, n_query, rad: tuple, ang: tuple) -> np.ndarray:
-    """One :func:`_projection_kernel` call: a radial and/or an angular block."""
-    reach = max(rad[8] if rad[0] else 0.0, ang[9] if ang[0] else 0.0)
+def _pair_projection(points, codes, n_query, reach: float, rad: tuple, ang: tuple) -> np.ndarray:
+    """One :func:`_projection_kernel` call: a radial and/or an angular block, gathering the
+    points within ``reach`` (the larger cutoff)."""
     cell_start, cell_points, bin_of, nb3, xyz, slot, max_cand, st = cell_walk(points, reach)
     spc = np.ascontiguousarray(codes[cell_points])
     return _projection_kernel(
@@ -187,14 +190,15 @@ def _radial_args(b, coef, n_species) -> tuple:
     rc = float(b["cutoff"])
     tab = radial_table(mu, s, rc, bool(b["cutoff_function"]), coef, n_species)
     return (
-        True, tab.table, tab.inv_dr, tab.exact_mu, tab.exact_coef, tab.exact_step,
+        True, tab.table, tab.inv_dr, tab.exact_mu,
+        np.ascontiguousarray(tab.exact_coef.reshape(coef.shape[0], -1)), tab.exact_step,
         1.0 / (2.0 * s * s), WINDOW * s, rc, bool(b["cutoff_function"]),
     )
 
 
 def _no_radial(nk: int) -> tuple:
     return (
-        False, np.zeros((1, 1, nk, 6)), 1.0, np.zeros(0), np.zeros((nk, 1, 0)), 0.0, 1.0, 0.0,
+        False, np.zeros((1, 1, nk, 6)), 1.0, np.zeros(0), np.zeros((nk, 0)), 0.0, 1.0, 0.0,
         0.0, False,
     )
 
@@ -392,7 +396,7 @@ def _moment_coefficients(coef, nx, lam, zint, pref, nmom) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- kernels
-_RAD_SIG = "b1, f8[:,:,:,::1], f8, f8[::1], f8[:,:,::1], f8, f8, f8, f8, b1"
+_RAD_SIG = "b1, f8[:,:,:,::1], f8, f8[::1], f8[:,::1], f8, f8, f8, f8, b1"
 _ANG_SIG = "b1, i8[:,::1], f8[::1], f8, i8[::1], f8[::1], f8[::1], i8[::1], f8[::1], f8, b1, i8, f8[:,::1]"
 
 
@@ -410,8 +414,10 @@ def _projection_kernel(
     gather of the points within ``reach`` (>= both cutoffs).
 
     Radial (``do_rad``): p_k(i) += Σ_{j: r_ij < r_c} h_k,X_j(r_ij), the quintic pieces of
-    :func:`radial_table` plus its exactly evaluated centres (sorted; those within ±``half``
-    of r_ij; ``estep`` > 0: a uniform grid of that step, walked by recurrence).
+    :func:`radial_table` plus its exactly evaluated centres: their windowed Gaussians are
+    summed per atom by :func:`~softscope.descriptors.radial._add_pair` (sorted centres;
+    ``estep`` > 0: a uniform grid, walked by recurrence) and contracted with
+    ``exact_coef`` (K, n_species·E).
 
     Angular (``do_ang``): Ψ contracted with ``acoef``.  ``nmom > 0`` (every ζ an integer
     <= nmom − 1): per triplet only the moments Σ g_ξ cosⁿθ (n < nmom) are accumulated, and
@@ -426,6 +432,7 @@ def _projection_kernel(
     # radial
     n_int = table.shape[1]
     ne = exact_mu.shape[0]
+    nerow = exact_coef.shape[1]  # n_species · ne: the exact Gaussians of one atom
     cq = np.exp(-2.0 * estep * estep * inv2s2)
     rr2 = rc_rad * rc_rad
     # angular
@@ -448,6 +455,7 @@ def _projection_kernel(
         cand = np.empty(max_cand + 1, dtype=np.int64)
         cd2 = np.empty(max_cand + 1, dtype=np.float64)
         racc = np.empty(nk)
+        erow = np.empty(nerow)
         vx = np.empty(max_cand)
         vy = np.empty(max_cand)
         vz = np.empty(max_cand)
@@ -468,6 +476,7 @@ def _projection_kernel(
             )
             racc[:] = 0.0
             if do_rad:
+                erow[:] = 0.0
                 for u in range(m):
                     if cd2[u] >= rr2:
                         continue
@@ -486,29 +495,13 @@ def _projection_kernel(
                     if ne == 0 or r - exact_mu[ne - 1] > half:
                         continue
                     w = 0.5 * (np.cos(np.pi * r / rc_rad) + 1.0) if rad_fc else 1.0
-                    if estep > 0.0:
-                        # uniform exact centres: g_{e+1} = g_e q_e, q_{e+1} = q_e c (two
-                        # exps per pair, as radial._add_pair)
-                        elo = max(int(np.ceil((r - half - exact_mu[0]) / estep)), 0)
-                        ehi = min(int(np.floor((r + half - exact_mu[0]) / estep)), ne - 1)
-                        if elo > ehi:
-                            continue
-                        d = r - exact_mu[elo]
-                        g = w * np.exp(-d * d * inv2s2)
-                        q = np.exp((2.0 * estep * d - estep * estep) * inv2s2)
-                        for e in range(elo, ehi + 1):
-                            for k in range(nk):
-                                racc[k] += exact_coef[k, su, e] * g
-                            g *= q
-                            q *= cq
-                    else:
-                        for e in range(ne):
-                            d = r - exact_mu[e]
-                            if d > half or d < -half:
-                                continue
-                            g = w * np.exp(-d * d * inv2s2)
-                            for k in range(nk):
-                                racc[k] += exact_coef[k, su, e] * g
+                    _add_pair(erow, su * ne, r, w, exact_mu, estep, inv2s2, half, cq)
+                if ne:
+                    for k in range(nk):
+                        sk = racc[k]
+                        for f in range(nerow):
+                            sk += exact_coef[k, f] * erow[f]
+                        racc[k] = sk
             if do_ang:
                 # angular neighbours (d < rc_ang), data gathered once: vector, 1/r, species,
                 # f_c, e^{-r²/ξ²}

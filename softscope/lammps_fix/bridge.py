@@ -178,14 +178,6 @@ class SoftscopeFix:
                 self._capi = LammpsAPI.from_capsule(self._capsule)
         return self._capi
 
-    def lammps(self):
-        """The running LAMMPS instance wrapped by the ``lammps`` Python module (lazy)."""
-        if self._lmp is None:
-            from lammps import lammps
-
-            self._lmp = lammps(ptr=self._capsule)
-        return self._lmp
-
     def spec(self) -> tuple:
         return (self.nout, self.nstate, self.nevery, self.ghost_cutoff(), 1, 2, 0, 0, 0)
 

@@ -110,12 +110,6 @@ class _SerialComm:
     def allreduce(self, x, op="SUM"):
         return x
 
-    def gather(self, x, root=0):
-        return [x]
-
-    def bcast(self, x, root=0):
-        return x
-
     def allgather_rows(self, x):
         return np.asarray(x, dtype=np.float64)
 
@@ -176,24 +170,16 @@ class _PluginComm:
             return None
         return [recv[d : d + c].reshape(-1, width) for d, c in zip(displs, counts, strict=True)]
 
-    def bcast(self, x, root=0):
-        """A tuple of floats from ``root`` to every rank (as a tuple)."""
-        n = np.array([len(x) if self.rank == root else 0], dtype=np.float64)
-        self._ok(self._bcast(self.fcomm, self._ptr(n), 1, root), "bcast")
-        buf = np.array(x if self.rank == root else np.zeros(int(n[0])), dtype=np.float64)
-        self._ok(self._bcast(self.fcomm, self._ptr(buf), buf.size, root), "bcast")
-        return tuple(float(v) for v in buf)
-
     def allgather_rows(self, x):
-        """Every rank's rows of a 2-D float array, concatenated in rank order, on every rank."""
+        """Every rank's rows of a 2-D float array, concatenated in rank order, on every rank
+        (gathered on rank 0, then its row count and the rows broadcast)."""
         a = np.ascontiguousarray(x, dtype=np.float64)
-        width = a.shape[1]
         parts = self.gather(a, root=0)
         out = np.concatenate(parts) if self.rank == 0 else None
         n = np.array([out.shape[0] if self.rank == 0 else 0], dtype=np.float64)
         self._ok(self._bcast(self.fcomm, self._ptr(n), 1, 0), "bcast")
         if self.rank != 0:
-            out = np.empty((int(n[0]), width))
+            out = np.empty((int(n[0]), a.shape[1]))
         self._ok(self._bcast(self.fcomm, self._ptr(out), out.size, 0), "bcast")
         return out
 
