@@ -28,6 +28,7 @@ heavy packages its interpreter holds.
     python benchmarks/lammps_overhead.py --layouts mpi2 --unfused    # A/B: pre-fusion path
     python benchmarks/lammps_overhead.py --layouts mpi2 --jit    # A/B: numba JIT in the ranks
     python benchmarks/lammps_overhead.py --layouts mpi2 --also-model cuzr-softness-radial
+    python benchmarks/lammps_overhead.py --layouts mpi2 --phase-peaks   # + peak RSS per phase
     python benchmarks/lammps_overhead.py --steps 100 --repeats 1 --layouts mpi2 \
         --replicate 4,4,4 --out benchmarks/results/lammps_overhead_256k.json   # 256,000 atoms
 """
@@ -153,6 +154,7 @@ def run_once(work: Path, layout: str, steps: int, fix: str, tag: str,
     cpu = sum(float(u) + float(s) for u, s in re.findall(r"CPU_S ([0-9.]+) ([0-9.]+)", r.stderr))
     pct = float(re.search(r"([0-9.]+)% CPU use", r.stdout).group(1))
     phases: dict[str, list[float]] = {}
+    peaks: dict[str, float] = {}  # SOFTSCOPE_FIX_PHASE_PEAKS: max RSS per phase (MB)
     memory: dict[str, float] = {}
     modules: list[str] = []
     eval_cpu: list[float] = []
@@ -160,7 +162,9 @@ def run_once(work: Path, layout: str, steps: int, fix: str, tag: str,
         for ln in prof.read_text().splitlines():
             rec = json.loads(ln)
             for k, val in rec.items():
-                if k not in _NOT_TIMES:
+                if k.startswith("peak_mb:"):
+                    peaks[k[8:]] = max(peaks.get(k[8:], 0.0), val)
+                elif k not in _NOT_TIMES:
                     phases.setdefault(k, []).append(val)
             phases.setdefault("nghost", []).append(rec["nghost"])
             phases.setdefault("nlocal", []).append(rec["nlocal"])
@@ -173,7 +177,7 @@ def run_once(work: Path, layout: str, steps: int, fix: str, tag: str,
     # loop CPU time (s per rank-thread, LAMMPS' own "% CPU use"): robust to other jobs
     return {"loop_s": loop, "loop_cpu_s": loop * pct / 100, "wall_s": wall,
             "process_cpu_s": cpu, "rss_mb": rss, "phases": phases, "fix_memory": memory,
-            "modules": modules, "eval_cpu_s": eval_cpu}
+            "modules": modules, "eval_cpu_s": eval_cpu, "phase_peaks_mb": peaks}
 
 
 def main() -> None:
@@ -194,6 +198,10 @@ def main() -> None:
     ap.add_argument("--also-model", default=None,
                     help="a second zoo model, run as the A/B variant 'alt' in the same session "
                     "(e.g. cuzr-softness-radial)")
+    ap.add_argument("--phase-peaks", action="store_true",
+                    help="after the timed runs, one more fix run per layout with "
+                    "SOFTSCOPE_FIX_PHASE_PEAKS=1: the peak RSS of each phase of the fix (max "
+                    "over evaluations and ranks); a diagnosis run, not used for the ratios")
     ap.add_argument("--out", default=str(HERE / "results" / "lammps_overhead.json"))
     args = ap.parse_args()
     if LMP is None:
@@ -232,6 +240,10 @@ def main() -> None:
                 print(f"  {layout:5s} {kind:11s} rep {r_}: loop {res['loop_s']:.2f} s "
                       f"(CPU {res['loop_cpu_s']:.2f} s), wall {res['wall_s']:.2f} s, process "
                       f"CPU {res['process_cpu_s']:.2f} s, RSS {res['rss_mb']} MB", flush=True)
+        if args.phase_peaks:
+            diag = run_once(work, layout, args.steps, fix, f"{layout}_peaks", rep,
+                            {"SOFTSCOPE_FIX_PHASE_PEAKS": "1"})
+            print(f"  {layout:5s} phase peaks (MB): {diag['phase_peaks_mb']}", flush=True)
         metrics = ("loop_s", "loop_cpu_s", "wall_s", "process_cpu_s")
         med = {k: {m: statistics.median(r[m] for r in v) for m in metrics}
                for k, v in rows.items()}
@@ -279,6 +291,7 @@ def main() -> None:
             "rss_ratio": rss["fix"] / rss["plain"],
             "fix_phase_median_s_per_eval_and_rank": phase_med,
             "fix_memory_mb": rows["fix"][-1]["fix_memory"],
+            "fix_phase_peak_rss_mb": diag["phase_peaks_mb"] if args.phase_peaks else None,
             "fix_heavy_modules": rows["fix"][-1]["modules"],
             "fix_bytes_per_atom": (rss["fix"] - rss["plain"]) * 2**20 / (natoms / 2)
             if layout == "mpi2" else (rss["fix"] - rss["plain"]) * 2**20 / natoms,
