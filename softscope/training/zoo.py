@@ -238,6 +238,14 @@ NOTES = """### Reading these numbers
     control 0.715, 650 K + swaps 0.680, 700 K 0.704, slower cooling 0.671 - lower in
     every fold; the previous window's D²min (0.76-0.77) beats softness on the annealed
     glasses.
+  - *Nor per-species models* (scripts/species_study.py, session 5; the zoo's data and
+    rows, three rotated test pairs, 30 windows): one SVM per centre species (as in the
+    softness literature) scores 0.727 vs 0.715 for the single SVM (paired +0.011 ± 0.004,
+    better in every fold; none on Cu50Zr50), features x one-hot species 0.736 vs 0.720 on
+    the zoo split.  The label is only mildly species-biased (Zr: 36 % of the atoms, 39-41 %
+    of the top 5 % D²min in OVITO's sum convention, 35-37 % of the top 5 % D²min per
+    neighbour); "is Zr" alone scores 0.52, the coordination number 0.54, and the single
+    SVM ranks within each species about as well as pooled (Cu 0.73, Zr 0.69).
 - `cuzr-igd` is trained on the 5 window starts per sample that have a vibrational MSD;
   its edge over `cuzr-softness` comes mostly from the (coarse-grained) vibrational MSD,
   the best single indicator in the table below.
