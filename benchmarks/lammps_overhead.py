@@ -137,7 +137,10 @@ def run_once(work: Path, layout: str, steps: int, fix: str, tag: str,
     env["SOFTSCOPE_FIX_PROFILE"] = str(prof)
     env.update(env_extra or {})
     lmp = [LMP, "-in", "in.lmp", "-log", "none"]
-    wrap = [TIME, "-f", "RSS_KB %M CPU_S %U %S"] if TIME else []
+    # each rank's time report appended to a file: on stderr, mpiexec sometimes dropped one
+    timef = d / "time.txt"
+    timef.unlink(missing_ok=True)
+    wrap = [TIME, "-a", "-o", str(timef), "-f", "RSS_KB %M CPU_S %U %S"] if TIME else []
     if layout == "mpi2":
         env["OMP_NUM_THREADS"] = env["NUMBA_NUM_THREADS"] = "1"
         cmd = [MPIEXEC, "-np", "2", *wrap, *lmp]
@@ -150,8 +153,9 @@ def run_once(work: Path, layout: str, steps: int, fix: str, tag: str,
     if r.returncode != 0:
         raise RuntimeError(f"{tag} failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
     loop = float(re.search(r"Loop time of ([0-9.eE+-]+)", r.stdout).group(1))
-    rss = [int(v) / 1024 for v in re.findall(r"RSS_KB (\d+)", r.stderr)]
-    cpu = sum(float(u) + float(s) for u, s in re.findall(r"CPU_S ([0-9.]+) ([0-9.]+)", r.stderr))
+    treport = timef.read_text() if timef.exists() else ""
+    rss = [int(v) / 1024 for v in re.findall(r"RSS_KB (\d+)", treport)]
+    cpu = sum(float(u) + float(s) for u, s in re.findall(r"CPU_S ([0-9.]+) ([0-9.]+)", treport))
     pct = float(re.search(r"([0-9.]+)% CPU use", r.stdout).group(1))
     phases: dict[str, list[float]] = {}
     peaks: dict[str, float] = {}  # SOFTSCOPE_FIX_PHASE_PEAKS: max RSS per phase (MB)

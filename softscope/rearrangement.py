@@ -42,11 +42,12 @@ import numpy as np
 from softscope._jit import nb
 from softscope.errors import SoftscopeError
 from softscope.frame import Frame
-from softscope.neighbors import _gather, cell_walk, neighbor_list
+from softscope.neighbors import CellWalk, _gather, cell_walk, neighbor_list
 
 __all__ = [
     "d2min",
     "d2min_from_points",
+    "d2min_from_walk",
     "d2min_from_vectors",
     "d2min_names",
     "lammps_nonaffine_to_sum",
@@ -154,26 +155,45 @@ def d2min_from_points(
     sums run in cell order), without storing pair lists.  Returns ``(values, invalid)``.
     """
     x0 = np.ascontiguousarray(reference, dtype=np.float64)
-    x1 = np.ascontiguousarray(current, dtype=np.float64)
-    if x0.ndim != 2 or x0.shape[1] != 3 or x1.shape != x0.shape:
+    if x0.ndim != 2 or x0.shape[1] != 3 or np.shape(current) != x0.shape:
         raise SoftscopeError(
-            f"reference and current must both be (M, 3) arrays, got {x0.shape} and {x1.shape}"
+            f"reference and current must both be (M, 3) arrays, got {x0.shape} and "
+            f"{np.shape(current)}"
         )
-    n_query = int(n_query)
-    if not 0 <= n_query <= x0.shape[0]:
+    _check_cutoff(cutoff)
+    if not 0 <= int(n_query) <= x0.shape[0]:
         raise SoftscopeError(f"n_query must be in [0, {x0.shape[0]}], got {n_query}")
-    if not (cutoff > 0 and math.isfinite(cutoff)):
-        raise SoftscopeError(f"cutoff must be positive, got {cutoff}")
+    if int(n_query) == 0:
+        return np.empty(0), np.zeros(0, dtype=bool)
+    return d2min_from_walk(cell_walk(x0, cutoff), current, n_query, cutoff)
+
+
+def d2min_from_walk(
+    walk: CellWalk, current: np.ndarray, n_query: int, cutoff: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`d2min_from_points` with the reference points already binned
+    (``walk = cell_walk(reference, cutoff)``), so that a caller can drop its (M, 3)
+    reference array before the kernel runs (the LAMMPS fix's peak memory).  The kernel
+    reads ``current`` through the walk's cell order: no cell-ordered copy of it."""
+    x1 = np.ascontiguousarray(current, dtype=np.float64)
+    m = walk.cell_points.shape[0]
+    if x1.shape != (m, 3):
+        raise SoftscopeError(f"current must be an ({m}, 3) array, got {x1.shape}")
+    n_query = int(n_query)
+    if not 0 <= n_query <= m:
+        raise SoftscopeError(f"n_query must be in [0, {m}], got {n_query}")
+    _check_cutoff(cutoff)
     if n_query == 0:
         return np.empty(0), np.zeros(0, dtype=bool)
-    cw = cell_walk(x0, cutoff)
-    xyz1 = np.empty((3, x1.shape[0]))  # current positions in cell order, one row per axis
-    for k in range(3):
-        np.take(x1[:, k], cw.cell_points, out=xyz1[k])
     return _d2min_points_kernel(
-        cw.xyz, xyz1, x0[:n_query], cw.slot[:n_query], cw.bin_of[:n_query], cw.cell_start,
-        cw.nb3, cw.st, cw.max_cand, float(cutoff) ** 2, DET_EPS,
+        walk.xyz, x1, walk.cell_points, walk.slot[:n_query], walk.bin_of[:n_query],
+        walk.cell_start, walk.nb3, walk.st, walk.max_cand, float(cutoff) ** 2, DET_EPS,
     )
+
+
+def _check_cutoff(cutoff) -> None:
+    if not (cutoff > 0 and math.isfinite(cutoff)):
+        raise SoftscopeError(f"cutoff must be positive, got {cutoff}")
 
 
 def d2min_names(cutoff: float) -> list[str]:
@@ -338,22 +358,21 @@ def _d2min_kernel(offsets, d0, d1, det_eps):
 
 @nb.njit(
     parallel=True, cache=True,
-    aot="Tuple((f8[::1], b1[::1]))(f8[:,::1], f8[:,::1], f8[:,::1], i8[::1], i8[::1], i8[::1], "
+    aot="Tuple((f8[::1], b1[::1]))(f8[:,::1], f8[:,::1], i8[::1], i8[::1], i8[::1], i8[::1], "
     "i8[::1], i8, i8, f8, f8)",
 )
 def _d2min_points_kernel(
-    xyz0, xyz1, qpos, qslot, qbin, cell_start, nb3, st, max_cand, rc2, det_eps
+    xyz0, x1, cell_points, qslot, qbin, cell_start, nb3, st, max_cand, rc2, det_eps
 ):
-    """D²min over cell-list neighbours in the reference points (see d2min_from_points)."""
-    n = qpos.shape[0]
+    """D²min over cell-list neighbours in the reference points (see d2min_from_walk):
+    reference positions in cell order (``xyz0``, rows x, y, z), current positions by
+    point index (``x1[cell_points[slot]]``); query i is the point in slot ``qslot[i]``."""
+    n = qslot.shape[0]
     out = np.empty(n, dtype=np.float64)
     invalid = np.zeros(n, dtype=np.bool_)
     x = xyz0[0]
     y = xyz0[1]
     z = xyz0[2]
-    u = xyz1[0]
-    v = xyz1[1]
-    w = xyz1[2]
     chunk = 256
     nchunk = (n + chunk - 1) // chunk
     for ch in nb.prange(nchunk):
@@ -361,26 +380,20 @@ def _d2min_points_kernel(
         cd2 = np.empty(max_cand + 1, dtype=np.float64)
         V = np.empty((3, 3))
         W = np.empty((3, 3))
-        x0 = np.empty(3)
-        x1 = np.empty(3)
+        r0 = np.empty(3)
+        r1 = np.empty(3)
         for i in range(ch * chunk, min((ch + 1) * chunk, n)):
             me = qslot[i]
             m = _gather(
-                x, y, z, qpos[i, 0], qpos[i, 1], qpos[i, 2], me, qbin[i], cell_start, nb3, st,
-                rc2, cand, cd2,
+                x, y, z, x[me], y[me], z[me], me, qbin[i], cell_start, nb3, st, rc2, cand, cd2
             )
+            pi = cell_points[me]
             V[:] = 0.0
             W[:] = 0.0
             ssq = 0.0
             for t in range(m):
-                q = cand[t]
-                x0[0] = x[q] - x[me]
-                x0[1] = y[q] - y[me]
-                x0[2] = z[q] - z[me]
-                x1[0] = u[q] - u[me]
-                x1[1] = v[q] - v[me]
-                x1[2] = w[q] - w[me]
-                ssq += _accumulate(V, W, x0, x1)
+                _walk_pair(xyz0, x1, cell_points, cand[t], me, pi, r0, r1)
+                ssq += _accumulate(V, W, r0, r1)
             ok, F = _affine_fit(V, W, ssq, m, det_eps)
             if not ok:
                 invalid[i] = True
@@ -388,16 +401,20 @@ def _d2min_points_kernel(
                 continue
             d2 = 0.0
             for t in range(m):
-                q = cand[t]
-                x0[0] = x[q] - x[me]
-                x0[1] = y[q] - y[me]
-                x0[2] = z[q] - z[me]
-                x1[0] = u[q] - u[me]
-                x1[1] = v[q] - v[me]
-                x1[2] = w[q] - w[me]
-                d2 += _residual2(F, x0, x1)
+                _walk_pair(xyz0, x1, cell_points, cand[t], me, pi, r0, r1)
+                d2 += _residual2(F, r0, r1)
             out[i] = d2
     return out, invalid
+
+
+@nb.njit(cache=True, inline="always")
+def _walk_pair(xyz0, x1, cell_points, q, me, pi, r0, r1):
+    """Reference (r0, cell order) and current (r1, by point index) vector from the query
+    in slot ``me`` (point ``pi``) to the neighbour in slot ``q``."""
+    pq = cell_points[q]
+    for a in range(3):
+        r0[a] = xyz0[a, q] - xyz0[a, me]
+        r1[a] = x1[pq, a] - x1[pi, a]
 
 
 @nb.njit(cache=True, inline="always")

@@ -180,6 +180,30 @@ def test_linear_model_from_projections_and_coarse_grained_projections_equals_mod
     assert projection_names(k, spec.coarse_grain)[0] == "p_raw"
 
 
+def test_coarse_grain_diagonal_equals_brute_force_means_over_each_radius(rng):
+    # free points (no periodicity): value column k averaged over the query point and every
+    # point within the k-th radius, summed over k; brute-force distances as the reference
+    spec = _spec(RADIAL, cg=(2.5, 4.0))
+    pts = rng.uniform(0.0, 12.0, size=(700, 3))
+    vals = rng.normal(size=(700, 2))
+    n_query = 450
+    got = spec.coarse_grain_diagonal(pts, vals, n_query)
+    d2 = ((pts[:n_query, None, :] - pts[None, :, :]) ** 2).sum(-1)
+    want = sum(
+        np.array([vals[d2[i] < r * r, k].mean() for i in range(n_query)])
+        for k, r in enumerate((2.5, 4.0))
+    )
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+    # the diagonal of coarse_grain_columns, summed, bit for bit
+    cols = spec.coarse_grain_columns(pts, vals, n_query)
+    assert np.array_equal(got, 0 + cols[0][:, 0] + cols[1][:, 1])
+    with pytest.raises(SoftscopeError, match="one column per"):
+        spec.coarse_grain_diagonal(pts, vals[:, :1], n_query)
+    vals[3, 1] = np.nan
+    with pytest.raises(SoftscopeError, match="NaN"):
+        spec.coarse_grain_diagonal(pts, vals, n_query)
+
+
 def test_projection_rejects_coefficients_of_the_wrong_shape(small_cuzr):
     spec = _spec(RADIAL)
     with pytest.raises(SoftscopeError, match=r"coef must have shape \(K, 42\)"):

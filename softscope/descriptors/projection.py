@@ -135,9 +135,9 @@ def projection_from_points(
     if not np.isfinite(c).all():
         raise SoftscopeError("coef contains NaN or inf")
     k = c.shape[0]
-    out = np.zeros((n_query, k))
     if n_query == 0:
-        return out
+        return np.zeros((0, k))
+    out = None  # the first block's projections become the sum (no zeros + copy)
     ns = len(spec.species)
     f0 = 0
     pair_blocks = {"radial": [], "angular": []}
@@ -151,7 +151,7 @@ def projection_from_points(
             raw = _points_block(b, pts, codes, n_query, spec.species, density, extra)
             if not np.isfinite(raw).all():
                 raise SoftscopeError(f"{b['kind']} features contain NaN or inf")
-            out += raw @ cb.T
+            out = _add(out, raw @ cb.T)
     # radial and angular blocks: one cell walk and one gather per atom for a radial block
     # and an angular block together (the angular neighbours are a subset)
     rad, ang = pair_blocks["radial"], pair_blocks["angular"]
@@ -160,7 +160,9 @@ def projection_from_points(
         reach = max(float(blk[0]["cutoff"]) for blk in (rb, ab) if blk is not None)
         r = _radial_args(*rb, ns) if rb is not None else _no_radial(k)
         a = _angular_args(*ab, ns) if ab is not None else _no_angular(k)
-        out += _pair_projection(pts, codes, n_query, reach, r, a)
+        out = _add(out, _pair_projection(pts, codes, n_query, reach, r, a))
+    if out is None:
+        out = np.zeros((n_query, k))
     if const is not None:
         cst = np.asarray(const, dtype=np.float64).reshape(-1)
         if cst.shape != (k,):
@@ -169,6 +171,14 @@ def projection_from_points(
     if not np.isfinite(out).all():
         raise SoftscopeError("projections contain NaN or inf")
     return out
+
+
+def _add(total: np.ndarray | None, term: np.ndarray) -> np.ndarray:
+    """total + term, in place; the first term (a fresh array) becomes the total."""
+    if total is None:
+        return term
+    total += term
+    return total
 
 
 # --------------------------------------------------------------------------- setup

@@ -273,8 +273,43 @@ class DescriptorSpec:
         if not np.isfinite(vals[: int(n_query)]).all():
             raise SoftscopeError("values to coarse-grain contain NaN or inf")
         k = vals.shape[1]
-        out = _coarse_grain_points_fused(pts, vals, int(n_query), self.coarse_grain)
-        return [out[:, k * (i + 1) : k * (i + 2)] for i in range(len(self.coarse_grain))]
+        out = _coarse_grain_points_fused(pts, vals, int(n_query), self.coarse_grain, False)
+        return [out[:, k * i : k * (i + 1)] for i in range(len(self.coarse_grain))]
+
+    def coarse_grain_diagonal(
+        self, points: np.ndarray, point_values: np.ndarray, n_query: int
+    ) -> np.ndarray:
+        """Σ_k of column k of ``point_values`` (M, K) coarse-grained over the k-th radius of
+        :attr:`coarse_grain` (K = number of radii), for the query points: (n_query,).
+        The coarse-grained terms of a linear model (one projection per radius), as the
+        diagonal of :meth:`coarse_grain_columns` summed over k, bit for bit, without its
+        (n_query, K²) array and with K× less accumulation work."""
+        pts = np.ascontiguousarray(points, dtype=np.float64)
+        vals = np.asarray(point_values, dtype=np.float64)
+        nr = len(self.coarse_grain)
+        if not nr:
+            raise SoftscopeError("this spec has no coarse-graining radii")
+        if vals.ndim != 2 or vals.shape != (pts.shape[0], nr):
+            raise SoftscopeError(
+                f"point_values must have shape ({pts.shape[0]}, {nr}) (one column per "
+                f"coarse-graining radius), got {vals.shape}"
+            )
+        n_query = int(n_query)
+        if not np.isfinite(vals[:n_query]).all():
+            raise SoftscopeError("values to coarse-grain contain NaN or inf")
+        out = np.zeros(n_query)
+        if n_query == 0:
+            return out
+        cell_start, cell_points, bin_of, nb3, xyz, slot, max_cand, st = cell_walk(
+            pts, max(self.coarse_grain)
+        )
+        vals_sorted = np.ascontiguousarray(vals[cell_points])
+        r2 = np.array([r * r for r in self.coarse_grain], dtype=np.float64)
+        _cg_diagonal(
+            xyz, vals_sorted, slot[:n_query], bin_of[:n_query], cell_start, nb3, st, max_cand,
+            r2, out,
+        )
+        return out
 
     def _check_points(self, points, point_species_codes, n_query):
         pts = np.ascontiguousarray(points, dtype=np.float64)
@@ -321,13 +356,15 @@ def _radial_points_fused(b, points, codes, n_query, n_species) -> np.ndarray:
     return _to_caller_order(out, n_species, order)
 
 
-def _coarse_grain_points_fused(points, raw, n_query, radii) -> np.ndarray:
-    """[raw[:n_query] | cg(r_1) | cg(r_2) ...]: mean over the point and all other points
-    with d² < r_k² (the neighbour engine's pairs; self included once)."""
+def _coarse_grain_points_fused(points, raw, n_query, radii, with_raw: bool = True) -> np.ndarray:
+    """[raw[:n_query] | cg(r_1) | cg(r_2) ...] (without the raw block when ``with_raw`` is
+    False): mean over the point and all other points with d² < r_k² (the neighbour
+    engine's pairs; self included once)."""
     nf = raw.shape[1]
     rmax = max(radii)
-    out = np.empty((n_query, nf * (1 + len(radii))))
-    out[:, :nf] = raw[:n_query]
+    out = np.empty((n_query, nf * (int(with_raw) + len(radii))))
+    if with_raw:
+        out[:, :nf] = raw[:n_query]
     if n_query == 0:
         return out
     cell_start, cell_points, bin_of, nb3, xyz, slot, max_cand, st = cell_walk(points, rmax)
@@ -381,9 +418,51 @@ def _cg_fused(xyz, raw_sorted, qpos, qslot, qbin, cell_start, nb3, st, max_cand,
                             acc[k, f] += raw_sorted[q, f]
             for k in range(nr):
                 inv = 1.0 / cnt[k]
-                base = nf * (k + 1)
+                base = out.shape[1] - nf * (nr - k)  # the cg blocks are the last nr * nf
                 for f in range(nf):
                     out[i, base + f] = acc[k, f] * inv
+
+
+@nb.njit(
+    parallel=True, cache=True,
+    aot="void(f8[:,::1], f8[:,::1], i8[::1], i8[::1], i8[::1], i8[::1], i8, i8, f8[::1], "
+    "f8[::1])",
+)
+def _cg_diagonal(xyz, vals_sorted, qslot, qbin, cell_start, nb3, st, max_cand, r2, out):
+    """out[i] = Σ_k mean of column k over the query point and its points with d² < r2[k]
+    (the terms and their order of :func:`_cg_fused`'s diagonal: sum, then × 1/count)."""
+    n = qslot.shape[0]
+    nr = r2.shape[0]
+    r2max = r2.max()
+    x = xyz[0]
+    y = xyz[1]
+    z = xyz[2]
+    chunk = 256
+    nchunk = (n + chunk - 1) // chunk
+    for ch in nb.prange(nchunk):
+        cand = np.empty(max_cand + 1, dtype=np.int64)
+        cd2 = np.empty(max_cand + 1, dtype=np.float64)
+        acc = np.empty(nr)
+        cnt = np.empty(nr)
+        for i in range(ch * chunk, min((ch + 1) * chunk, n)):
+            me = qslot[i]
+            m = _gather(
+                x, y, z, x[me], y[me], z[me], me, qbin[i], cell_start, nb3, st, r2max, cand, cd2
+            )
+            for k in range(nr):
+                cnt[k] = 1.0
+                acc[k] = vals_sorted[me, k]
+            for t in range(m):
+                q = cand[t]
+                d2 = cd2[t]
+                for k in range(nr):
+                    if d2 < r2[k]:
+                        cnt[k] += 1.0
+                        acc[k] += vals_sorted[q, k]
+            s = 0.0
+            for k in range(nr):
+                s += acc[k] * (1.0 / cnt[k])
+            out[i] = s
 
 
 # ---------------------------------------------------------------------- blocks

@@ -9,7 +9,7 @@ only reach max(raw cutoff, r_cg) and no ghost features are computed.  Prediction
 regrouped, one projection per coarse-graining radius communicated and coarse-grained,
 see :meth:`ModelFix._linear_blocks`; the projections come straight from the fused kernels
 of :mod:`softscope.descriptors.projection`, without a raw feature matrix), D²min from
-:func:`softscope.rearrangement.d2min_from_points` (OVITO's convention, no stored pairs), the live
+:func:`softscope.rearrangement.d2min_from_walk` (OVITO's convention, no stored pairs), the live
 judgement from :func:`softscope.metrics.roc_auc` and Spearman as in
 :func:`softscope.metrics.judge`.
 
@@ -450,7 +450,9 @@ class ModelFix(SoftscopeFix):
         x[:nloc] = v.x[:nloc]
         s_own = v.scratch[nloc:m, 0:3]
         image = np.rint((v.x[nloc:m] - o1) @ inv1 - s_own)
-        x[nloc:] = (s_own + image) @ H1 + o1
+        image += s_own
+        x[nloc:] = image @ H1 + o1
+        del image, s_own
         tcodes = self.type_codes[v.type[:m]]
         if np.any(tcodes < 0):
             raise SoftscopeError("an atom has a type mapped to NULL in 'elements'")
@@ -467,6 +469,7 @@ class ModelFix(SoftscopeFix):
             # need only the n_cg projections, not the raw columns.  The projections come
             # from fused kernels (no (nlocal, n_raw) matrix, no stored pair list).
             proj = self._project(x, tcodes, nloc, density, extra)
+            del tcodes, extra
             self._tick("raw_features")
             ncg = proj.shape[1] - 1
             v.scratch[:nloc, :ncg] = proj[:, 1:]
@@ -475,9 +478,8 @@ class ModelFix(SoftscopeFix):
             v = yield ForwardComm(self.nout + self.nstate, ncg)
             self._tick("comm_raw")
             out, state = v.out, v.state
-            cgs = self.dspec.coarse_grain_columns(x, v.scratch[:m, :ncg], nloc)
-            pred = self._linear[2] + p0 + sum(c[:, k] for k, c in enumerate(cgs))
-            del cgs
+            pred = self._linear[2] + p0
+            pred += self.dspec.coarse_grain_diagonal(x, v.scratch[:m, :ncg], nloc)
             self._tick("coarse_grain")
         elif self.nscratch:
             raw = self.dspec.compute_raw_points(x, tcodes, nloc, density=density, extra=extra)
@@ -599,7 +601,8 @@ class ModelFix(SoftscopeFix):
         self.ref_step = v.step
 
     def _d2min(self, v: AtomView, x, H1, o1, pbc) -> np.ndarray:
-        from softscope.rearrangement import d2min_from_points
+        from softscope.neighbors import cell_walk
+        from softscope.rearrangement import d2min_from_walk
 
         nloc, m = v.nlocal, v.ntotal
         # (m, 3) temporaries, updated in place: at most two alive at a time
@@ -618,6 +621,8 @@ class ModelFix(SoftscopeFix):
         x0 = s1 @ self.H0
         del s1
         x0 += self.o0
+        walk = cell_walk(x0, self.R)  # the reference points binned (a copy in cell order)
+        del x0
         umax = self._allreduce(u, "MAX")
         need = a_norm * self.R + 2.0 * umax
         if need > self.ghost_cutoff() + 1e-12:
@@ -628,7 +633,7 @@ class ModelFix(SoftscopeFix):
                 f"{math.ceil((need - self.R) * 1.2 * 100) / 100}' or renew the reference more "
                 "often ('reference M')"
             )
-        d2, _invalid = d2min_from_points(x0, x, nloc, self.R)
+        d2, _invalid = d2min_from_walk(walk, x, nloc, self.R)
         return d2
 
     def _global(self, v: AtomView, ing, empty_window: bool = False) -> None:

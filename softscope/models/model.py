@@ -115,8 +115,7 @@ class Model:
         pred = bias + p[:, 0]
         if self.spec.coarse_grain:
             pts, pa = periodic_images(frame, max(self.spec.coarse_grain))
-            cgs = self.spec.coarse_grain_columns(pts, p[pa, 1:], len(frame))
-            pred = pred + sum(c[:, j] for j, c in enumerate(cgs))
+            pred = pred + self.spec.coarse_grain_diagonal(pts, p[pa, 1:], len(frame))
         if not np.isfinite(pred).all():
             raise SoftscopeError("prediction contains NaN or inf (check the features' input)")
         return pred
