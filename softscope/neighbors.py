@@ -251,15 +251,17 @@ def _bin_of(points, lo, size, nb3):
     return out
 
 
-@nb.njit(cache=True, aot="Tuple((i8[::1], f8[:,::1]))(f8[:,::1], i8[::1])")
-def _cell_order(points, order):
-    """Slot of each point in cell order, and the coordinates in cell order as (3, M) rows."""
+@nb.njit(cache=True, aot="Tuple((i8[::1], f8[:,::1]))(f8[:,::1], i8[::1], i8)")
+def _cell_order(points, order, n_slot):
+    """Slot in cell order of each of the first ``n_slot`` points, and the coordinates of
+    all points in cell order as (3, M) rows."""
     m = order.shape[0]
-    slot = np.empty(m, dtype=np.int64)
+    slot = np.empty(n_slot, dtype=np.int64)
     xyz = np.empty((3, m))
     for s in range(m):
         q = order[s]
-        slot[q] = s
+        if q < n_slot:
+            slot[q] = s
         xyz[0, s] = points[q, 0]
         xyz[1, s] = points[q, 1]
         xyz[2, s] = points[q, 2]
@@ -289,25 +291,31 @@ class CellWalk(NamedTuple):
 
     cell_start: np.ndarray  # (n_bins + 1,) CSR offsets into cell order
     cell_points: np.ndarray  # (M,) point index of each cell-order slot
-    bin_of: np.ndarray  # (M,) bin of each point
+    bin_of: np.ndarray  # (M,) bin of each point (the first n_query only, if given)
     nb3: np.ndarray  # (3,) bins per axis
     xyz: np.ndarray  # (3, M) coordinates in cell order (contiguous rows: streamed reads)
-    slot: np.ndarray  # (M,) cell-order slot of each point
+    slot: np.ndarray  # (M,) cell-order slot of each point (the first n_query only, if given)
     max_cand: int  # bound on the candidates of one gather (its scratch size)
     st: int  # stencil half-width in bins (bins >= reach/st)
 
 
-def cell_walk(points: np.ndarray, reach: float, st: int | None = None) -> CellWalk:
+def cell_walk(
+    points: np.ndarray, reach: float, st: int | None = None, n_query: int | None = None
+) -> CellWalk:
     """Bin ``points`` (M, 3) for kernels that :func:`_gather` the points within ``reach``
     of each query point (bins >= reach/st, ±st stencil), without a stored pair list.
     ``st`` defaults to :func:`_stencil`'s choice (2 where a half-reach bin holds >= 1.5
-    points, else 1)."""
+    points, else 1).  With ``n_query``, ``slot`` and ``bin_of`` keep only the query points
+    ``points[:n_query]`` (all a kernel reads of them; 16 bytes less per other point)."""
     points = np.ascontiguousarray(points, dtype=np.float64)
     if st is None:
         st = _stencil(points, reach)
     cell_start, cell_points, bin_of, nb3 = _bin_points(points, reach / st)
     m = points.shape[0]
-    slot, xyz = _cell_order(points, cell_points)
+    nq = m if n_query is None else min(int(n_query), m)
+    if nq < m:  # before the coordinates are copied: the full array goes now
+        bin_of = bin_of[:nq].copy()
+    slot, xyz = _cell_order(points, cell_points, nq)
     max_cand = min((2 * st + 1) ** 3 * int(np.diff(cell_start).max()), m)
     return CellWalk(cell_start, cell_points, bin_of, nb3, xyz, slot, max_cand, st)
 

@@ -165,7 +165,7 @@ def d2min_from_points(
         raise SoftscopeError(f"n_query must be in [0, {x0.shape[0]}], got {n_query}")
     if int(n_query) == 0:
         return np.empty(0), np.zeros(0, dtype=bool)
-    return d2min_from_walk(cell_walk(x0, cutoff), current, n_query, cutoff)
+    return d2min_from_walk(cell_walk(x0, cutoff, n_query=int(n_query)), current, n_query, cutoff)
 
 
 def d2min_from_walk(
@@ -180,8 +180,11 @@ def d2min_from_walk(
     if x1.shape != (m, 3):
         raise SoftscopeError(f"current must be an ({m}, 3) array, got {x1.shape}")
     n_query = int(n_query)
-    if not 0 <= n_query <= m:
-        raise SoftscopeError(f"n_query must be in [0, {m}], got {n_query}")
+    if not 0 <= n_query <= walk.slot.shape[0]:
+        raise SoftscopeError(
+            f"n_query must be in [0, {walk.slot.shape[0]}] (the walk's query points), got "
+            f"{n_query}"
+        )
     _check_cutoff(cutoff)
     if n_query == 0:
         return np.empty(0), np.zeros(0, dtype=bool)

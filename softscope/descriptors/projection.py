@@ -185,7 +185,9 @@ def _add(total: np.ndarray | None, term: np.ndarray) -> np.ndarray:
 def _pair_projection(points, codes, n_query, reach: float, rad: tuple, ang: tuple) -> np.ndarray:
     """One :func:`_projection_kernel` call: a radial and/or an angular block, gathering the
     points within ``reach`` (the larger cutoff)."""
-    cell_start, cell_points, bin_of, nb3, xyz, slot, max_cand, st = cell_walk(points, reach)
+    cell_start, cell_points, bin_of, nb3, xyz, slot, max_cand, st = cell_walk(
+        points, reach, n_query=n_query
+    )
     spc = np.ascontiguousarray(codes[cell_points])
     return _projection_kernel(
         xyz, spc, points[:n_query], slot[:n_query], bin_of[:n_query], cell_start, nb3, st,

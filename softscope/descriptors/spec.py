@@ -301,13 +301,12 @@ class DescriptorSpec:
         if n_query == 0:
             return out
         cell_start, cell_points, bin_of, nb3, xyz, slot, max_cand, st = cell_walk(
-            pts, max(self.coarse_grain)
+            pts, max(self.coarse_grain), n_query=n_query
         )
-        vals_sorted = np.ascontiguousarray(vals[cell_points])
         r2 = np.array([r * r for r in self.coarse_grain], dtype=np.float64)
         _cg_diagonal(
-            xyz, vals_sorted, slot[:n_query], bin_of[:n_query], cell_start, nb3, st, max_cand,
-            r2, out,
+            xyz, vals, cell_points, slot[:n_query], bin_of[:n_query], cell_start, nb3, st,
+            max_cand, r2, out,
         )
         return out
 
@@ -367,7 +366,9 @@ def _coarse_grain_points_fused(points, raw, n_query, radii, with_raw: bool = Tru
         out[:, :nf] = raw[:n_query]
     if n_query == 0:
         return out
-    cell_start, cell_points, bin_of, nb3, xyz, slot, max_cand, st = cell_walk(points, rmax)
+    cell_start, cell_points, bin_of, nb3, xyz, slot, max_cand, st = cell_walk(
+        points, rmax, n_query=n_query
+    )
     raw_sorted = np.ascontiguousarray(raw[cell_points], dtype=np.float64)
     r2 = np.array([r * r for r in radii], dtype=np.float64)
     _cg_fused(
@@ -425,12 +426,14 @@ def _cg_fused(xyz, raw_sorted, qpos, qslot, qbin, cell_start, nb3, st, max_cand,
 
 @nb.njit(
     parallel=True, cache=True,
-    aot="void(f8[:,::1], f8[:,::1], i8[::1], i8[::1], i8[::1], i8[::1], i8, i8, f8[::1], "
-    "f8[::1])",
+    aot="void(f8[:,::1], f8[:,:], i8[::1], i8[::1], i8[::1], i8[::1], i8[::1], i8, i8, "
+    "f8[::1], f8[::1])",
 )
-def _cg_diagonal(xyz, vals_sorted, qslot, qbin, cell_start, nb3, st, max_cand, r2, out):
+def _cg_diagonal(xyz, vals, cell_points, qslot, qbin, cell_start, nb3, st, max_cand, r2, out):
     """out[i] = Σ_k mean of column k over the query point and its points with d² < r2[k]
-    (the terms and their order of :func:`_cg_fused`'s diagonal: sum, then × 1/count)."""
+    (the terms and their order of :func:`_cg_fused`'s diagonal: sum, then × 1/count).
+    ``vals`` (M, K), any strides (e.g. the LAMMPS fix's scratch columns, read in place),
+    read by point index through the cell order."""
     n = qslot.shape[0]
     nr = r2.shape[0]
     r2max = r2.max()
@@ -449,16 +452,17 @@ def _cg_diagonal(xyz, vals_sorted, qslot, qbin, cell_start, nb3, st, max_cand, r
             m = _gather(
                 x, y, z, x[me], y[me], z[me], me, qbin[i], cell_start, nb3, st, r2max, cand, cd2
             )
+            pi = cell_points[me]
             for k in range(nr):
                 cnt[k] = 1.0
-                acc[k] = vals_sorted[me, k]
+                acc[k] = vals[pi, k]
             for t in range(m):
-                q = cand[t]
+                pq = cell_points[cand[t]]
                 d2 = cd2[t]
                 for k in range(nr):
                     if d2 < r2[k]:
                         cnt[k] += 1.0
-                        acc[k] += vals_sorted[q, k]
+                        acc[k] += vals[pq, k]
             s = 0.0
             for k in range(nr):
                 s += acc[k] * (1.0 / cnt[k])
