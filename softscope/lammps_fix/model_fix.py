@@ -152,9 +152,7 @@ class _PluginComm:
         self._allreduce.argtypes = [ci, dp, ci, ci]
         self._gatherv = lib.softscope_mpi_gatherv
         self._gatherv.argtypes = [ci, dp, ci, dp, ip, ip, ci]
-        self._bcast = lib.softscope_mpi_bcast
-        self._bcast.argtypes = [ci, dp, ci, ci]
-        for f in (self._allreduce, self._gatherv, self._bcast):
+        for f in (self._allreduce, self._gatherv):
             f.restype = ci
         self._dp, self._ip = dp, ip
         self.fcomm, self.rank, self.nprocs = int(fortran_comm), int(rank), int(nprocs)

@@ -652,11 +652,6 @@ extern "C" int softscope_mpi_gatherv(int fcomm, const double *send, int n, doubl
                      MPI_Comm_f2c(fcomm));
 }
 
-extern "C" int softscope_mpi_bcast(int fcomm, double *buf, int n, int root)
-{
-  return MPI_Bcast(buf, n, MPI_DOUBLE, root, MPI_Comm_f2c(fcomm));
-}
-
 // ---------------------------------------------------------------------------------------
 static Fix *softscope_creator(LAMMPS *lmp, int argc, char **argv)
 {
