@@ -559,27 +559,25 @@ def top_fraction(
     valid = np.flatnonzero(~nan) if nan.any() else None  # None: all valid, no copies
     n_valid = v.size if valid is None else valid.size
     k = _count_for(q, n_valid)
+    if not k:
+        return np.zeros(v.shape[0], dtype=bool)
+    vv = v if valid is None else v[valid]
+    sel = np.ones(vv.size, dtype=bool)
+    if k < vv.size:
+        # O(n): the k-th largest value, everything above it, then the lowest-index
+        # (lowest-key) atoms equal to it (= a stable sort's first k)
+        thr = np.partition(vv, vv.size - k)[vv.size - k]
+        sel = vv > thr
+        tied = np.flatnonzero(vv == thr)
+        need = k - int(np.count_nonzero(sel))
+        if tie_key is not None and tied.size > need:
+            key = tie_key[tied] if valid is None else tie_key[valid[tied]]
+            tied = tied[np.argsort(key, kind="stable")]
+        sel[tied[:need]] = True
+    if valid is None:
+        return sel
     mask = np.zeros(v.shape[0], dtype=bool)
-    if k:
-        vv = v if valid is None else v[valid]
-        if k < vv.size:
-            # O(n): the k-th largest value, everything above it, then the lowest-index
-            # (lowest-key) atoms equal to it (= a stable sort's first k)
-            thr = np.partition(vv, vv.size - k)[vv.size - k]
-            sel = vv > thr
-            tied = np.flatnonzero(vv == thr)
-            if tie_key is not None and tied.size > k - int(np.count_nonzero(sel)):
-                key = tie_key[tied] if valid is None else tie_key[valid[tied]]
-                tied = tied[np.argsort(key, kind="stable")]
-            sel[tied[: k - int(np.count_nonzero(sel))]] = True
-            if valid is None:
-                mask = sel
-            else:
-                mask[valid[sel]] = True
-        elif valid is None:
-            mask[:] = True
-        else:
-            mask[valid] = True
+    mask[valid[sel]] = True
     return mask
 
 

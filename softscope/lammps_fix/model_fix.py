@@ -437,9 +437,9 @@ class ModelFix(SoftscopeFix):
         # ghosts get their owners' reduced positions now (and reference positions):
         # ghost x may be stale here, e.g. after fix deform remapped the owners this step
         self._tick("prepare")
-        if self.nstate == _MSD:  # reference (4 state columns) + positions (3 scratch): one
+        if not self.use_msd:  # reference (4 state columns) + positions (3 scratch): adjacent
             v = yield ForwardComm(self.nout, _MSD + 3)
-        else:
+        else:  # the msd columns lie between them
             v = yield ForwardComm(self.nout, 3)
             v = yield ForwardComm(self.nout + self.nstate, 3)
         self._tick("comm_positions")
