@@ -276,16 +276,20 @@ write_dump all custom out.dump id type x y z f_soft[1] modify sort id format flo
     assert np.abs(rows[:, 5] - ref).max() < 1e-10
 
 
-def _view(x, scratch, nlocal):
+def _view(x, transit, nlocal, in_out):
     from softscope.lammps_fix.bridge import AtomView
 
     m = x.shape[0]
     z = np.zeros(m, dtype=np.int32)
+    if in_out:  # the output columns carry the transit data (no scratch columns)
+        return AtomView(0, nlocal, m - nlocal, x, z, z, z, transit, np.zeros((m, 4)),
+                        np.zeros((m, 0)))
     return AtomView(0, nlocal, m - nlocal, x, z, z, z, np.zeros((m, 3)), np.zeros((m, 4)),
-                    scratch)
+                    transit)
 
 
-def test_fix_positions_use_lammps_x_in_place_when_ghosts_are_current(rng):
+@pytest.mark.parametrize("in_out", [True, False], ids=["output-columns", "scratch-columns"])
+def test_fix_positions_use_lammps_x_in_place_when_ghosts_are_current(rng, in_out):
     """The fix reads LAMMPS's x without a copy when every ghost sits at its owner's current
     position + a box vector; after a box change that left ghosts stale (fix deform remap
     at end_of_step) it rebuilds them from the owners' forwarded reduced positions."""
@@ -293,6 +297,7 @@ def test_fix_positions_use_lammps_x_in_place_when_ghosts_are_current(rng):
 
     fix = ModelFix.__new__(ModelFix)  # only the collectives are needed: one rank
     fix.nprocs, fix.rank, fix._mpi = 1, 0, None
+    fix._transit_in_out, fix.nout, fix.nstate = in_out, 3, 4
     H = np.array([[12.0, 0.0, 0.0], [1.5, 11.0, 0.0], [-0.7, 0.9, 13.0]])  # rows a, b, c
     o = np.array([-1.0, 0.5, 2.0])
     inv = np.linalg.inv(H)
@@ -305,14 +310,14 @@ def test_fix_positions_use_lammps_x_in_place_when_ghosts_are_current(rng):
     x[nloc:] = x[owner] + shift @ H  # LAMMPS ghosts: owner + a box vector
     scratch = np.zeros((nloc + 30, 3))
     scratch[nloc:] = s_loc[owner]  # the owners' reduced positions, forwarded
-    got = fix._positions(_view(x, scratch, nloc), H, o, inv)
+    got = fix._positions(_view(x, scratch, nloc, in_out), H, o, inv)
     assert np.shares_memory(got, x) and got.shape == x.shape
     # the owners moved after LAMMPS placed the ghosts: rebuilt, LAMMPS's x untouched
     s_new = s_loc + rng.normal(scale=0.02, size=s_loc.shape)
     x_lmp = x.copy()
     x_lmp[:nloc] = s_new @ H + o
     scratch[nloc:] = s_new[owner]
-    got = fix._positions(_view(x_lmp, scratch, nloc), H, o, inv)
+    got = fix._positions(_view(x_lmp, scratch, nloc, in_out), H, o, inv)
     assert not np.shares_memory(got, x_lmp)
     np.testing.assert_allclose(got[:nloc], x_lmp[:nloc], rtol=0, atol=0)
     np.testing.assert_allclose(got[nloc:], x_lmp[owner] + shift @ H, rtol=0, atol=1e-12)

@@ -2,7 +2,7 @@
 
 A thin adapter (no science of its own): raw features come from
 :meth:`DescriptorSpec.compute_raw_points` for the **local** atoms only; the owners' raw
-rows are then sent to their ghosts (forward communication of scratch columns) and
+rows are then sent to their ghosts (forward communication of transit columns) and
 :meth:`DescriptorSpec.coarse_grain_points` coarse-grains the local atoms, so ghosts need
 only reach max(raw cutoff, r_cg) and no ghost features are computed.  Predictions from
 :meth:`Model.predict_features` (linear models with coarse-graining: the same terms
@@ -221,13 +221,18 @@ class ModelFix(SoftscopeFix):
                 f"{self.model.name!r} has none"
             )
         self.n_raw = len(self.dspec.raw_names())
-        # scratch: reduced positions in transit to ghosts (3), then the raw features (or,
-        # for linear models, one projection per coarse-graining radius) in transit
-        self.nscratch = self.n_raw if self.dspec.coarse_grain else 0
+        # transit columns: reduced positions on their way to the ghosts (3), then the raw
+        # features (or, for linear models, one projection per coarse-graining radius).
+        # Within an evaluation the old outputs are dead until the new ones are written at
+        # its end, so the output columns carry them when they are enough (no scratch
+        # columns: 24 bytes less per local + ghost atom); else scratch columns do.
+        ntransit = self.n_raw if self.dspec.coarse_grain else 0
         self._linear = self._linear_blocks()
         if self._linear is not None:
-            self.nscratch = len(self.dspec.coarse_grain)
-        self.nscratch = max(self.nscratch, 3)
+            ntransit = len(self.dspec.coarse_grain)
+        ntransit = max(ntransit, 3)
+        self._transit_in_out = ntransit <= self.nout
+        self.nscratch = 0 if self._transit_in_out else ntransit
         self.msd_ready = False
         # SOFTSCOPE_FIX_PROFILE=path: append one JSON line of phase timings (s) per
         # evaluation and rank (benchmarks/lammps_overhead.py reads them)
@@ -430,18 +435,21 @@ class ModelFix(SoftscopeFix):
                 self.renew_requested = self.renew_requested and self.has_ref
                 return
         first = not self.has_ref
-        v.scratch[:nloc, 0:3] = (v.x[:nloc] - o1) @ inv1  # reduced positions now
+        tr, tr0 = self._transit(v)
+        tr[:nloc, 0:3] = (v.x[:nloc] - o1) @ inv1  # reduced positions now
         if first:
-            state[:nloc, 0:3] = v.scratch[:nloc, 0:3]
+            state[:nloc, 0:3] = tr[:nloc, 0:3]
             self.H0, self.o0 = H1.copy(), o1.copy()
         # ghosts get their owners' reduced positions now (and reference positions):
         # ghost x may be stale here, e.g. after fix deform remapped the owners this step
         self._tick("prepare")
-        if not self.use_msd:  # reference (4 state columns) + positions (3 scratch): adjacent
+        if self._transit_in_out:  # positions (output columns) + reference positions: adjacent
+            v = yield ForwardComm(0, self.nout + 3)
+        elif not self.use_msd:  # reference (4 state columns) + positions (scratch): adjacent
             v = yield ForwardComm(self.nout, _MSD + 3)
         else:  # the msd columns lie between them
             v = yield ForwardComm(self.nout, 3)
-            v = yield ForwardComm(self.nout + self.nstate, 3)
+            v = yield ForwardComm(tr0, 3)
         self._tick("comm_positions")
         out, state = v.out, v.state
         x = self._positions(v, H1, o1, inv1)
@@ -464,24 +472,24 @@ class ModelFix(SoftscopeFix):
             del tcodes, extra
             self._tick("raw_features")
             ncg = proj.shape[1] - 1
-            v.scratch[:nloc, :ncg] = proj[:, 1:]
+            self._transit(v)[0][:nloc, :ncg] = proj[:, 1:]
             p0 = proj[:, 0].copy()
             del proj
-            v = yield ForwardComm(self.nout + self.nstate, ncg)
+            v = yield ForwardComm(tr0, ncg)
             self._tick("comm_raw")
             out, state = v.out, v.state
             pred = self._linear[2] + p0
-            pred += self.dspec.coarse_grain_diagonal(x, v.scratch[:m, :ncg], nloc)
+            pred += self.dspec.coarse_grain_diagonal(x, self._transit(v)[0][:m, :ncg], nloc)
             self._tick("coarse_grain")
-        elif self.nscratch:
+        elif self.dspec.coarse_grain:
             raw = self.dspec.compute_raw_points(x, tcodes, nloc, density=density, extra=extra)
             self._tick("raw_features")
-            v.scratch[:nloc, : self.n_raw] = raw
+            self._transit(v)[0][:nloc, : self.n_raw] = raw
             # ghosts get their owners' raw features: no feature work on ghosts
-            v = yield ForwardComm(self.nout + self.nstate, self.n_raw)
+            v = yield ForwardComm(tr0, self.n_raw)
             self._tick("comm_raw")
             out, state = v.out, v.state
-            feats = self.dspec.coarse_grain_points(x, v.scratch[:m, : self.n_raw], nloc)
+            feats = self.dspec.coarse_grain_points(x, self._transit(v)[0][:m, : self.n_raw], nloc)
             self._tick("coarse_grain")
             pred = self.model.predict_features(feats)
             self._tick("predict")
@@ -518,6 +526,13 @@ class ModelFix(SoftscopeFix):
         self.renew_requested = False
         self._tick("finish")
         self._prof_flush(v)
+
+    def _transit(self, v: AtomView) -> tuple[np.ndarray, int]:
+        """The transit columns (array view, first column's index for ForwardComm): the
+        output columns when they are enough, else the scratch columns."""
+        if self._transit_in_out:
+            return v.out, 0
+        return v.scratch, self.nout + self.nstate
 
     def _linear_blocks(self):
         """The model's :meth:`~softscope.models.model.Model.linear_blocks` (coef, const,
@@ -586,13 +601,13 @@ class ModelFix(SoftscopeFix):
 
     def _positions(self, v: AtomView, H1, o1, inv1) -> np.ndarray:
         """(M, 3) positions of the local + ghost atoms, each ghost at its owner's position
-        now (owners' reduced positions forwarded in scratch columns 0..2) plus the image
+        now (owners' reduced positions forwarded in transit columns 0..2) plus the image
         shift of LAMMPS's ghost.  When LAMMPS's ghost positions already are exactly that
         (to 1e-9 of the box: everything but a box change at end_of_step, e.g. fix deform
         with remap), they are used in place, without a copy of the (M, 3) array: a view of
         LAMMPS's x, only ever read (1.5x memory target of issue 4)."""
         nloc, m = v.nlocal, v.ntotal
-        s_own = v.scratch[nloc:m, 0:3]
+        s_own = self._transit(v)[0][nloc:m, 0:3]
         image = np.rint((v.x[nloc:m] - o1) @ inv1 - s_own)
         image += s_own
         ghosts = image @ H1
