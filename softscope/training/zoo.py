@@ -265,6 +265,9 @@ NOTES = """### Reading these numbers
     single-direction label needs an isotropic indicator about as good as the
     orientation-averaged response itself: not a target a structure-only model can be
     expected to meet on these glasses.
+    Direction-aware features (scripts/oriented_study.py: signed local fabric, signed
+    per-atom shear stress, raw and coarse-grained) score at chance alone and add nothing
+    to the zoo's features (0.714-0.723 vs 0.719).
 - `cuzr-igd` is trained on the 5 window starts per sample that have a vibrational MSD;
   its edge over `cuzr-softness` comes mostly from the (coarse-grained) vibrational MSD,
   the best single indicator in the table below.
