@@ -432,7 +432,7 @@ def _cg_fused(xyz, raw_sorted, qpos, qslot, qbin, cell_start, nb3, st, max_cand,
 def _cg_diagonal(xyz, vals, cell_points, qslot, qbin, cell_start, nb3, st, max_cand, r2, out):
     """out[i] = Σ_k mean of column k over the query point and its points with d² < r2[k]
     (the terms and their order of :func:`_cg_fused`'s diagonal: sum, then × 1/count).
-    ``vals`` (M, K), any strides (e.g. the LAMMPS fix's scratch columns, read in place),
+    ``vals`` (M, K), any strides (e.g. the LAMMPS fix's transit columns, read in place),
     read by point index through the cell order."""
     n = qslot.shape[0]
     nr = r2.shape[0]
