@@ -60,7 +60,18 @@ def models(tmp_path_factory) -> dict[str, Path]:
     lin = Model("test-softness", "Softness", spec, LinearEstimator.from_sklearn(scaler, svc))
     gbc = GradientBoostingClassifier(n_estimators=15, max_depth=3, random_state=0).fit(x, y)
     trees = Model("test-trees", "QS", spec, TreeEnsemble.from_sklearn(gbc))
-    return {"linear": lin.save(d / "linear"), "trees": trees.save(d / "trees")}
+    # raw features only (no coarse-graining): more raw columns than output columns
+    spec_raw = DescriptorSpec(species=spec.species, units=spec.units, blocks=spec.blocks)
+    x_raw = spec_raw.compute(frame)
+    gbc_raw = GradientBoostingClassifier(n_estimators=15, max_depth=3, random_state=0)
+    trees_raw = Model(
+        "test-trees-raw", "QS", spec_raw, TreeEnsemble.from_sklearn(gbc_raw.fit(x_raw, y))
+    )
+    return {
+        "linear": lin.save(d / "linear"),
+        "trees": trees.save(d / "trees"),
+        "trees_raw": trees_raw.save(d / "trees_raw"),
+    }
 
 
 # --------------------------------------------------------------------------- compute_points
@@ -315,6 +326,18 @@ def _cached(kind: str, n: int, tmp: Path, models) -> np.ndarray:
 def test_one_and_two_ranks_give_the_same_outputs(tmp_path, models, kind):
     a, b = _cached(kind, 1, tmp_path, models), _cached(kind, 2, tmp_path, models)
     np.testing.assert_allclose(a, b, rtol=0, atol=1e-9, equal_nan=True)
+
+
+def test_model_without_coarse_graining_equals_its_offline_prediction(tmp_path, models):
+    """A non-linear model on raw features only (22 columns, more than the fix's 3 output
+    columns): no feature communication, every output equal to the offline evaluation."""
+    r = _run_lmp(tmp_path, _md_script(models["trees_raw"]))
+    _ok(r)
+    frames = _frames(tmp_path / "shear.dump")
+    assert [s for s, _, _ in frames] == MD_STEPS
+    cols = _check_parity(frames, models["trees_raw"], MD_REF)
+    assert all(((c[:, 0] >= 0) & (c[:, 0] <= 1)).all() for c in cols.values())
+    assert np.ptp(cols[0][:, 0]) > 0  # not a constant prediction
 
 
 # --------------------------------------------------------------------------- two fixes
