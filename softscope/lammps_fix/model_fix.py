@@ -20,11 +20,13 @@ used by the last evaluation.  Atoms outside the fix group get NaN in all of them
 State columns (migrate, go to restarts): reference position in reduced coordinates of
 the reference cell (3), prediction at the reference (1); for msd models also the running
 window statistics (anchor 3, Σd 3, Σ|d|² 1, sample count 1) and the msd of the last
-window (1).  Scratch columns (not migrated, valid within one evaluation): first the
-current reduced positions (3) in transit to ghosts, whose positions may be stale at
-end_of_step after fix deform; then the raw features in transit to ghosts (linear models:
-one projection per coarse-graining radius).  Per atom (local + ghost rows) that is
-3 + 4 + max(3, n_cg) doubles for a linear model: 10 for the zoo's softness models.
+window (1).  Transit columns (valid within one evaluation): first the current reduced
+positions (3) on their way to the ghosts, whose positions may be stale at end_of_step
+after fix deform; then the raw features on their way to the ghosts (linear models: one
+projection per coarse-graining radius).  They are the output columns when those are
+enough (the old outputs are dead until the evaluation writes the new ones at its end),
+else scratch columns (not migrated).  Per atom (local + ghost rows) that is 3 + 4
+doubles for the zoo's softness models (3 + 4 + max(3, n_cg) with scratch columns).
 
 Vibrational MSD (external block ``msd``): every K steps (keyword ``sample K``, default
 10; at end_of_step, before an evaluation on the same step) the fix adds each atom's
