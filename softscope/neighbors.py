@@ -32,6 +32,7 @@ __all__ = [
     "NeighborList",
     "neighbor_list",
     "periodic_images",
+    "image_points",
     "build_from_points",
     "check_kernel_inputs",
 ]
@@ -94,21 +95,45 @@ def periodic_images(frame: Frame, cutoff: float) -> tuple[np.ndarray, np.ndarray
     Returns ``points`` (M, 3) and ``point_atom`` (M,), with points[:N] the wrapped atoms.
     Works for triclinic cells and cutoffs larger than the cell (several image shells).
     """
+    return image_points(
+        frame.reduced_positions(), frame.cell, frame.origin, frame.pbc, cutoff,
+        widths=frame.perpendicular_widths(),
+    )
+
+
+def image_points(
+    reduced: np.ndarray,
+    cell: np.ndarray,
+    origin: np.ndarray,
+    pbc,
+    cutoff: float,
+    widths: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Points given by ``reduced`` coordinates (n, 3) in ``cell`` (rows = cell vectors),
+    wrapped along the periodic axes, followed by each of their periodic images that lies
+    within ``cutoff`` of the cell.  Returns ``points`` (M, 3) (length unit) and
+    ``point_atom`` (M,): the row of ``reduced`` each point is a copy of.  The points need
+    not be all atoms of the cell (a LAMMPS rank's atoms: their images within the cutoff)."""
     _check_cutoff(cutoff)
-    n = len(frame)
-    s = frame.reduced_positions()
-    pbc = np.array(frame.pbc)
+    cell = np.asarray(cell, dtype=np.float64)
+    s = np.array(reduced, dtype=np.float64)
+    n = s.shape[0]
+    pbc = np.broadcast_to(np.asarray(pbc, dtype=bool), (3,))
     s[:, pbc] -= np.floor(s[:, pbc])
     # periodic wrap can give exactly 1.0 after floor for tiny negatives
     s[:, pbc] = np.where(s[:, pbc] >= 1.0, 0.0, s[:, pbc])
-    widths = frame.perpendicular_widths()
+    if widths is None:
+        widths = abs(np.linalg.det(cell)) / np.linalg.norm(
+            np.cross(cell[[1, 2, 0]], cell[[2, 0, 1]]), axis=1
+        )
     pad = np.where(pbc, cutoff / widths, 0.0)
     nimg = np.where(pbc, np.ceil(pad).astype(np.int64), 0)
     n_total_images = np.prod(2 * nimg + 1)
     if n_total_images > 10_000:
         raise SoftscopeError(
             f"cutoff {cutoff} needs {n_total_images} periodic images of a cell with widths "
-            f"{widths.round(3).tolist()}; use a larger cell (replicate it) or a smaller cutoff"
+            f"{np.round(widths, 3).tolist()}; use a larger cell (replicate it) or a smaller "
+            "cutoff"
         )
     shifts = np.stack(
         np.meshgrid(*[np.arange(-k, k + 1) for k in nimg], indexing="ij"), axis=-1
@@ -129,7 +154,7 @@ def periodic_images(frame: Frame, cutoff: float) -> tuple[np.ndarray, np.ndarray
             pts_s.append(t[idx])
             atoms.append(idx.astype(np.int64))
     all_s = np.concatenate(pts_s)
-    points = frame.origin + all_s @ frame.cell
+    points = np.asarray(origin, dtype=np.float64) + all_s @ cell
     return np.ascontiguousarray(points), np.concatenate(atoms)
 
 

@@ -48,7 +48,9 @@ __all__ = [
     "d2min",
     "d2min_from_points",
     "d2min_from_walk",
+    "d2min_min_image",
     "d2min_from_vectors",
+    "continued_cell",
     "d2min_names",
     "lammps_nonaffine_to_sum",
     "phop",
@@ -93,7 +95,8 @@ def d2min(
     cur_pos = current.positions[cur_index]
 
     s0 = reference.reduced_positions()
-    s1 = np.linalg.solve(current.cell.T, (cur_pos - current.origin).T).T
+    cell1 = continued_cell(reference, current.cell, cur_pos - current.origin)
+    s1 = np.linalg.solve(cell1.T, (cur_pos - current.origin).T).T
     ds = s1 - s0
     if minimum_image:
         for k in range(3):
@@ -110,10 +113,49 @@ def d2min(
         nl.point_atom,
         np.ascontiguousarray(ds),
         np.linalg.inv(reference.cell),
-        np.ascontiguousarray(current.cell),
+        np.ascontiguousarray(cell1),
         DET_EPS,
     )
     return _finish(values, invalid, return_invalid)
+
+
+def continued_cell(reference: Frame, cell: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """The current cell ``cell`` (rows a, b, c) written in the lattice basis that continues
+    the reference cell's: ``L @ cell`` with L = [[1,0,0],[k1,1,0],[k2,k3,1]] (integers),
+    the same periodic lattice.  A LAMMPS box flip (``fix deform``, ``flip yes``: tilt xy
+    jumps by ±a, xz by ±a, yz by ±b) changes the basis, not the lattice; undoing it makes
+    reduced displacements small again.  Of the candidate bases around round(H0 H1⁻¹),
+    the one with the smallest sum of squared minimum-image displacements of the atoms
+    (``positions`` relative to the origin, in ``reference``'s atom order; up to 4096
+    atoms sampled) is returned; the unchanged cell unless another basis is strictly
+    better."""
+    cell = np.asarray(cell, dtype=np.float64)
+    pbc = np.array(reference.pbc)
+    if not pbc.all():  # flips need the tilt's axes periodic; only full pbc is searched
+        return cell
+    stride = max(1, len(reference) // 4096)
+    s0 = reference.reduced_positions()[::stride]
+    x1 = np.asarray(positions, dtype=np.float64)[::stride]
+
+    def score(h: np.ndarray) -> float:
+        ds = x1 @ np.linalg.inv(h) - s0
+        ds -= np.floor(ds + 0.5)
+        return float(((ds @ h) ** 2).sum())
+
+    best, best_score = cell, score(cell)
+    guess = reference.cell @ np.linalg.inv(cell)
+    centre = np.rint([guess[1, 0], guess[2, 0], guess[2, 1]]).astype(int)
+    for k1 in range(centre[0] - 2, centre[0] + 3):
+        for k2 in range(centre[1] - 2, centre[1] + 3):
+            for k3 in range(centre[2] - 2, centre[2] + 3):
+                if k1 == k2 == k3 == 0:
+                    continue
+                lat = np.array([[1.0, 0.0, 0.0], [k1, 1.0, 0.0], [k2, k3, 1.0]])
+                h = lat @ cell
+                sc = score(h)
+                if sc < best_score * (1.0 - 1e-9):
+                    best, best_score = h, sc
+    return best
 
 
 def d2min_from_vectors(
@@ -191,6 +233,54 @@ def d2min_from_walk(
     return _d2min_points_kernel(
         walk.xyz, x1, walk.cell_points, walk.slot[:n_query], walk.bin_of[:n_query],
         walk.cell_start, walk.nb3, walk.st, walk.max_cand, float(cutoff) ** 2, DET_EPS,
+    )
+
+
+def d2min_min_image(
+    walk: CellWalk,
+    point_atom: np.ndarray,
+    current: np.ndarray,
+    cell: np.ndarray,
+    pbc,
+    n_query: int,
+    cutoff: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Kernel face for LAMMPS: D²min of atoms ``0..n_query-1`` from reference points
+    binned in ``walk`` (``cell_walk`` of the reference positions, the query atoms first,
+    then other atoms and periodic images; ``point_atom[p]`` = the atom point p stands
+    for) and the atoms' **current** positions ``current`` (n_atoms, 3), any periodic
+    image each.
+
+    Neighbours: points within ``cutoff`` of the query in the reference positions
+    (OVITO's convention).  Current pair vector: the minimum image, in ``cell`` (rows =
+    cell vectors, periodic along ``pbc``), of current(j) − current(i).  That is OVITO's
+    vector (``H1 (H0⁻¹ d(0) + Δs_j − Δs_i)``) whenever it is shorter than half the cell's
+    smallest width, and it does not depend on which basis describes the current cell: a
+    LAMMPS box flip between the reference and now changes nothing.  Returns
+    ``(values, invalid, counts)``: D²min (length², NaN for invalid atoms), the invalid
+    mask and each query's reference neighbour count."""
+    x1 = np.ascontiguousarray(current, dtype=np.float64)
+    point_atom = np.ascontiguousarray(point_atom, dtype=np.int64)
+    m = walk.cell_points.shape[0]
+    if x1.ndim != 2 or x1.shape[1] != 3:
+        raise SoftscopeError(f"current must be an (n, 3) array, got {x1.shape}")
+    if point_atom.shape != (m,) or (m and (point_atom.min() < 0 or point_atom.max() >= len(x1))):
+        raise SoftscopeError(f"point_atom must be ({m},) indices into current's {len(x1)} rows")
+    n_query = int(n_query)
+    if not 0 <= n_query <= walk.slot.shape[0]:
+        raise SoftscopeError(
+            f"n_query must be in [0, {walk.slot.shape[0]}] (the walk's query points), got "
+            f"{n_query}"
+        )
+    _check_cutoff(cutoff)
+    if n_query == 0:
+        return np.empty(0), np.zeros(0, dtype=bool), np.zeros(0, dtype=np.int64)
+    cell = np.ascontiguousarray(cell, dtype=np.float64)
+    per = np.asarray(np.broadcast_to(np.asarray(pbc, dtype=bool), (3,)), dtype=np.float64)
+    return _d2min_min_image_kernel(
+        walk.xyz, x1, point_atom, walk.cell_points, walk.slot[:n_query], walk.bin_of[:n_query],
+        walk.cell_start, walk.nb3, walk.st, walk.max_cand, float(cutoff) ** 2,
+        np.ascontiguousarray(np.linalg.inv(cell)), cell, np.ascontiguousarray(per), DET_EPS,
     )
 
 
@@ -408,6 +498,86 @@ def _d2min_points_kernel(
                 d2 += _residual2(F, r0, r1)
             out[i] = d2
     return out, invalid
+
+
+@nb.njit(
+    parallel=True, cache=True,
+    aot="Tuple((f8[::1], b1[::1], i8[::1]))(f8[:,::1], f8[:,::1], i8[::1], i8[::1], i8[::1], "
+    "i8[::1], i8[::1], i8[::1], i8, i8, f8, f8[:,::1], f8[:,::1], f8[::1], f8)",
+)
+def _d2min_min_image_kernel(
+    xyz0, x1, point_atom, cell_points, qslot, qbin, cell_start, nb3, st, max_cand, rc2,
+    inv1, cell1, per, det_eps,
+):
+    """D²min over cell-list neighbours of reference points (see d2min_min_image): reference
+    vectors between the points (``xyz0``, cell order), current vectors the minimum image
+    (cell ``cell1``, periodic where ``per`` > 0) between the points' atoms' positions
+    ``x1[point_atom[p]]``; also the neighbour count of each query."""
+    n = qslot.shape[0]
+    out = np.empty(n, dtype=np.float64)
+    invalid = np.zeros(n, dtype=np.bool_)
+    count = np.zeros(n, dtype=np.int64)
+    x = xyz0[0]
+    y = xyz0[1]
+    z = xyz0[2]
+    chunk = 256
+    nchunk = (n + chunk - 1) // chunk
+    for ch in nb.prange(nchunk):
+        cand = np.empty(max_cand + 1, dtype=np.int64)
+        cd2 = np.empty(max_cand + 1, dtype=np.float64)
+        V = np.empty((3, 3))
+        W = np.empty((3, 3))
+        r0 = np.empty(3)
+        r1 = np.empty(3)
+        for i in range(ch * chunk, min((ch + 1) * chunk, n)):
+            me = qslot[i]
+            m = _gather(
+                x, y, z, x[me], y[me], z[me], me, qbin[i], cell_start, nb3, st, rc2, cand, cd2
+            )
+            count[i] = m
+            ai = point_atom[cell_points[me]]
+            V[:] = 0.0
+            W[:] = 0.0
+            ssq = 0.0
+            for t in range(m):
+                _min_image_pair(xyz0, x1, point_atom, cell_points, inv1, cell1, per,
+                                cand[t], me, ai, r0, r1)
+                ssq += _accumulate(V, W, r0, r1)
+            ok, F = _affine_fit(V, W, ssq, m, det_eps)
+            if not ok:
+                invalid[i] = True
+                out[i] = np.nan
+                continue
+            d2 = 0.0
+            for t in range(m):
+                _min_image_pair(xyz0, x1, point_atom, cell_points, inv1, cell1, per,
+                                cand[t], me, ai, r0, r1)
+                d2 += _residual2(F, r0, r1)
+            out[i] = d2
+    return out, invalid, count
+
+
+@nb.njit(cache=True, inline="always")
+def _min_image_pair(xyz0, x1, point_atom, cell_points, inv1, cell1, per, q, me, ai, r0, r1):
+    """Reference vector between the slots ``me`` and ``q``; current vector between their
+    atoms, wrapped to the minimum image of the current cell (reduced rounding)."""
+    aj = point_atom[cell_points[q]]
+    d0 = x1[aj, 0] - x1[ai, 0]
+    d1 = x1[aj, 1] - x1[ai, 1]
+    d2 = x1[aj, 2] - x1[ai, 2]
+    for a in range(3):
+        r0[a] = xyz0[a, q] - xyz0[a, me]
+    s0 = d0 * inv1[0, 0] + d1 * inv1[1, 0] + d2 * inv1[2, 0]
+    s1 = d0 * inv1[0, 1] + d1 * inv1[1, 1] + d2 * inv1[2, 1]
+    s2 = d0 * inv1[0, 2] + d1 * inv1[1, 2] + d2 * inv1[2, 2]
+    if per[0] > 0.0:
+        s0 -= np.floor(s0 + 0.5)
+    if per[1] > 0.0:
+        s1 -= np.floor(s1 + 0.5)
+    if per[2] > 0.0:
+        s2 -= np.floor(s2 + 0.5)
+    for a in range(3):
+        r1[a] = s0 * cell1[0, a] + s1 * cell1[1, a] + s2 * cell1[2, a]
 
 
 @nb.njit(cache=True, inline="always")

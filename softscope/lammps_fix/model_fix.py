@@ -124,6 +124,11 @@ def _reset_peak() -> None:
         pass
 
 
+def _widths(H: np.ndarray) -> np.ndarray:
+    """Perpendicular widths of the cell with rows H (length unit)."""
+    return abs(np.linalg.det(H)) / np.linalg.norm(np.cross(H[[1, 2, 0]], H[[2, 0, 1]]), axis=1)
+
+
 class _SerialComm:
     """The collectives used, for one rank."""
 
@@ -132,6 +137,9 @@ class _SerialComm:
 
     def gather_vectors(self, arrays, root=0):
         return [np.asarray(a, dtype=np.float64) for a in arrays]
+
+    def allgather_rows(self, rows):
+        return np.asarray(rows, dtype=np.float64).reshape(len(rows), -1)
 
 
 class _PluginComm:
@@ -189,9 +197,27 @@ class _PluginComm:
             out.append(recv)
         return out if self.rank == root else None
 
+    def allgather_rows(self, rows):
+        """Every rank's rows (k_r, c) stacked in rank order, on every rank (small arrays:
+        one allreduce of the zero-padded stack)."""
+        rows = np.asarray(rows, dtype=np.float64)
+        c = rows.shape[1]
+        mine = np.zeros(self.nprocs)
+        mine[self.rank] = rows.shape[0]
+        counts = self.allreduce(mine, "SUM").astype(np.int64)
+        total = np.zeros((int(counts.sum()), c))
+        if total.size == 0:
+            return total
+        start = int(counts[: self.rank].sum())
+        total[start : start + rows.shape[0]] = rows
+        return self.allreduce(total, "SUM").reshape(-1, c)
+
 
 _PROVIDED_EXTERNAL = ("msd",)
-_MSD = 4  # first msd state column: anchor(3), sum d(3), sum |d|^2, count, msd of last window
+_NREF = 4  # state column: number of reference neighbours within R (D²min completeness)
+_MSD = 5  # first msd state column: anchor(3), sum d(3), sum |d|^2, count, msd of last window
+#: D²min at or below (this x R)² everywhere is rounding noise (a re-evaluated configuration)
+_D2_NOISE = 1e-9
 
 
 class ModelFix(SoftscopeFix):
@@ -249,7 +275,17 @@ class ModelFix(SoftscopeFix):
         self.R = self.opts.get("d2min")
         self.ref_every = int(self.opts.get("reference", 0))
         self.q = float(self.opts.get("q", 0.05))
-        self.margin = float(self.opts.get("margin", 0.25 * self.R if self.R else 0.0))
+        # optional: extra ghost reach beyond R (fewer reference neighbours to fetch by id)
+        self.margin = float(self.opts.get("margin", 0.0))
+        if self.ref_every % self.nevery:
+            raise SoftscopeError(
+                f"reference {self.ref_every} is not a multiple of N = {self.nevery}: the fix "
+                f"evaluates every {self.nevery} steps, so the window would silently stretch to "
+                f"{math.lcm(self.ref_every, self.nevery)} steps; use reference "
+                f"{max(self.nevery, self.ref_every // self.nevery * self.nevery)} (or another "
+                f"multiple of {self.nevery})"
+            )
+        self._warned: set[str] = set()
         if self.elements is not None:
             unknown = [e for e in self.elements if e != "NULL" and e not in self.model.species]
             if unknown:
@@ -270,6 +306,7 @@ class ModelFix(SoftscopeFix):
         self.vector = [_NAN] * 4
         self.n_evals = 0
         self._mpi = None
+        self._pbc = np.ones(3, bool)
 
     # ------------------------------------------------------------------ protocol
     def spec(self) -> tuple:  # noqa: D102 - see bridge protocol
@@ -426,6 +463,7 @@ class ModelFix(SoftscopeFix):
                 "shorter cutoff"
             )
         inv1 = np.linalg.inv(H1)
+        self._pbc = pbc
         out, state = v.out, v.state
         msd = None
         if self.use_msd:
@@ -511,7 +549,7 @@ class ModelFix(SoftscopeFix):
         out[:nloc, 1] = np.where(ing, state[:nloc, 3], np.nan)
         if self.R:
             self._tick()
-            d2 = self._d2min(v, x, H1, o1, pbc)
+            d2 = self._d2min(v, x, H1, o1, pbc, first)
             out[:nloc, 2] = np.where(ing, d2, np.nan)
             self._tick("d2min")
         else:
@@ -627,48 +665,119 @@ class ModelFix(SoftscopeFix):
         return x
 
     def _store_reference(self, v: AtomView, x, H, o) -> None:
-        nloc = v.nlocal
-        v.state[:nloc, 0:3] = (x[:nloc] - o) @ np.linalg.inv(H)
+        nloc, m = v.nlocal, v.ntotal
+        s_now = (x[:m] - o) @ np.linalg.inv(H)
+        v.state[:nloc, 0:3] = s_now[:nloc]
         v.state[:nloc, 3] = v.out[:nloc, 0]
         self.H0, self.o0 = H.copy(), o.copy()
         self.has_ref = True
         self.ref_step = v.step
+        if self.R:  # reference neighbour counts of the new reference (ghosts: their s now)
+            uniq = self._unique_atoms(v.tag[:m], nloc)
+            _d2, counts = self._d2min_present(s_now[uniq], x[uniq], H, nloc)
+            v.state[:nloc, _NREF] = counts
 
-    def _d2min(self, v: AtomView, x, H1, o1, pbc) -> np.ndarray:
-        from softscope.neighbors import cell_walk
-        from softscope.rearrangement import d2min_from_walk
+    @staticmethod
+    def _unique_atoms(tags: np.ndarray, nloc: int) -> np.ndarray:
+        """Point indices: the local atoms, then one copy of every other atom present."""
+        _u, first = np.unique(tags, return_index=True)
+        ghosts = first[first >= nloc]
+        return np.concatenate([np.arange(nloc, dtype=np.int64), np.sort(ghosts)])
 
+    def _d2min_present(self, s_ref, x_now, H1, nq: int):
+        """D²min and reference neighbour counts of atoms [:nq] among the atoms given (their
+        reference reduced positions ``s_ref`` in the reference cell, current positions
+        ``x_now``, any image): reference neighbours by a periodic search in the reference
+        cell, current vectors by the minimum image in H1 (box flips change nothing)."""
+        from softscope.neighbors import cell_walk, image_points
+        from softscope.rearrangement import d2min_min_image
+
+        pbc = self._pbc
+        pts, point_atom = image_points(s_ref, self.H0, self.o0, pbc, self.R)
+        walk = cell_walk(pts, self.R, n_query=nq)
+        del pts
+        d2, _invalid, counts = d2min_min_image(walk, point_atom, x_now, H1, pbc, nq, self.R)
+        return d2, counts
+
+    def _d2min(self, v: AtomView, x, H1, o1, pbc, first: bool = False) -> np.ndarray:
+        """D²min since the reference of the local atoms, exactly OVITO's convention
+        (reference neighbours within R, current vectors by the minimum image), from the
+        atoms present on this rank; reference neighbours that moved beyond the ghost shell
+        are fetched from their owners (every atom stores its reference neighbour count, so
+        a missing one is noticed)."""
         nloc, m = v.nlocal, v.ntotal
-        # (m, 3) temporaries, updated in place: at most two alive at a time
-        ds = x - o1
-        s1 = ds @ np.linalg.inv(H1)  # reduced positions now
-        np.subtract(s1, v.state[:m, 0:3], out=ds)  # reduced displacement since the reference
-        for k in range(3):
-            if pbc[k]:
-                ds[:, k] -= np.floor(ds[:, k] + 0.5)
-        # ghosts must hold every reference neighbour: |d(t)| <= |A| R + 2 max |non-affine u|
-        a_norm = np.linalg.norm(np.linalg.inv(self.H0) @ H1, 2)
-        u = float(np.sqrt(((ds[:nloc] @ H1) ** 2).sum(axis=1).max())) if nloc else 0.0
-        # every point's reference position, for the image of its atom nearest to it now
-        s1 -= ds
-        del ds
-        x0 = s1 @ self.H0
-        del s1
-        x0 += self.o0
-        walk = cell_walk(x0, self.R, n_query=nloc)  # the reference points binned (a copy)
-        del x0
-        umax = self._allreduce(u, "MAX")
-        need = a_norm * self.R + 2.0 * umax
-        if need > self.ghost_cutoff() + 1e-12:
-            raise SoftscopeError(
-                f"D²min since the reference (step {self.ref_step}) needs ghost atoms within "
-                f"{need:.4g} (|H1 H0^-1| R + 2 x max non-affine displacement {umax:.4g}), the "
-                f"fix provides {self.ghost_cutoff():.4g}; set the fix keyword 'margin "
-                f"{math.ceil((need - self.R) * 1.2 * 100) / 100}' or renew the reference more "
-                "often ('reference M')"
+        self._pbc = pbc
+        wmin = min(_widths(H1)[pbc].min(initial=np.inf), _widths(self.H0)[pbc].min(initial=np.inf))
+        if 2.0 * self.R >= wmin:
+            msg = (
+                f"d2min {self.R} is not below half the smallest periodic box width "
+                f"{wmin:.4g}; D²min needs a larger box (replicate it) or a smaller R"
             )
-        d2, _invalid = d2min_from_walk(walk, x, nloc, self.R)
+            if self.n_evals == 0:
+                raise SoftscopeError(msg)
+            self._warn_once("halfbox", msg + "; D²min is NaN until then")
+            return np.full(nloc, np.nan)
+        st = v.state
+        uniq = self._unique_atoms(v.tag[:m], nloc)
+        s_ref = st[uniq, 0:3]
+        x_now = x[uniq]
+        d2, counts = self._d2min_present(s_ref, x_now, H1, nloc)
+        if first:  # the reference was stored in this evaluation: its neighbour counts
+            st[:nloc, _NREF] = counts
+            return d2
+        short = counts < st[:nloc, _NREF]
+        if self._allreduce(int(np.count_nonzero(short)), "SUM") == 0:
+            return d2
+        # some reference neighbours are not among this rank's atoms: fetch them by
+        # reference position from their owners (every rank answers for its own atoms)
+        rec = self._fetch_reference_neighbours(v, st[:nloc, 0:3][short], x)
+        have = set(v.tag[uniq].tolist())
+        new = np.array([t not in have for t in rec[:, 0].astype(np.int64).tolist()], bool)
+        rec = rec[new]
+        if rec.shape[0]:
+            s_ref = np.concatenate([s_ref, rec[:, 1:4]])
+            x_now = np.concatenate([x_now, rec[:, 4:7]])
+            d2, counts = self._d2min_present(s_ref, x_now, H1, nloc)
+        still = counts < st[:nloc, _NREF]
+        if still.any():  # cannot happen unless atoms were lost: never a silent number
+            self._warn_once(
+                "lost", f"{int(still.sum())} atom(s) miss reference neighbours that no rank "
+                "holds; their D²min is NaN"
+            )
+            d2[still] = np.nan
         return d2
+
+    def _fetch_reference_neighbours(self, v: AtomView, s_query: np.ndarray, x) -> np.ndarray:
+        """Rows (tag, reference s (3), position now (3)) of every atom, on any rank, within
+        R in the reference configuration of any rank's query positions ``s_query``."""
+        from softscope.neighbors import build_from_points, image_points
+
+        nloc = v.nlocal
+        comm = self.comm()
+        q = comm.allgather_rows(np.ascontiguousarray(s_query))
+        nq = q.shape[0]
+        own, own_atom = image_points(v.state[:nloc, 0:3], self.H0, self.o0, self._pbc, self.R)
+        qw = q.copy()
+        for k in range(3):
+            if self._pbc[k]:
+                qw[:, k] -= np.floor(qw[:, k])
+        qpts = self.o0 + qw @ self.H0
+        nl = build_from_points(np.concatenate([qpts, own]), nq, self.R)
+        hit = nl.neigh[nl.neigh >= nq].astype(np.int64) - nq
+        mine = np.unique(own_atom[hit])
+        rows = np.column_stack(
+            [v.tag[mine].astype(np.float64), v.state[mine, 0:3], x[mine]]
+        ) if mine.size else np.zeros((0, 7))
+        return comm.allgather_rows(rows)
+
+    def _warn_once(self, key: str, msg: str) -> None:
+        if key in self._warned:
+            return
+        self._warned.add(key)
+        if self.rank == 0:
+            import warnings
+
+            warnings.warn(f"fix softscope {self.fix_id}: {msg}", RuntimeWarning, stacklevel=2)
 
     def _global(self, v: AtomView, ing, empty_window: bool = False) -> None:
         nloc = v.nlocal
@@ -680,6 +789,13 @@ class ModelFix(SoftscopeFix):
         mean = tot[0] / tot[2] if tot[2] else _NAN
         frac = tot[1] / tot[2] if tot[2] else _NAN
         auc = rho = _NAN
+        if self.R and not empty_window:
+            # a window in which nothing moved (e.g. a second `run 0`): D²min is rounding
+            # noise, and ranking noise would report a meaningless ROC-AUC
+            d2_loc = out[:nloc, 2][ing]
+            d2_loc = d2_loc[np.isfinite(d2_loc)]
+            top = self._allreduce(float(d2_loc.max()) if d2_loc.size else 0.0, "MAX")
+            empty_window = top <= (_D2_NOISE * self.R) ** 2
         if self.R and not empty_window:
             # rank 0 gets every atom's (frozen prediction, D²min, id) and computes the
             # ROC-AUC (D²min ties at the top-q threshold go to the lower ids, as offline in
