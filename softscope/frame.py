@@ -211,7 +211,9 @@ class Frame:
         Species come from OVITO's particle type names; where a type has no name
         (plain LAMMPS dumps give "", or numeric names), ``elements`` maps type ids
         to names: a sequence indexed by type id - 1 (like LAMMPS ``pair_coeff``),
-        or a mapping {type_id: name}.
+        or a mapping {type_id: name}. ``elements`` is checked against what the data
+        record (:func:`softscope.elements.check_type_elements`): the number of types,
+        type names, and masses (per type, or a per-particle ``Mass`` property).
         """
         particles = data.particles
         if particles is None or particles.count == 0:
@@ -220,6 +222,14 @@ class Frame:
         ptypes = particles.particle_types
         tid = np.asarray(ptypes, dtype=np.int64)
         names = {t.id: t.name for t in ptypes.types}
+        if elements is not None:
+            from softscope.elements import check_type_elements
+
+            msg = check_type_elements(
+                elements, set(names) | set(np.unique(tid).tolist()), names, _type_masses(data, tid)
+            )
+            if msg:
+                raise SoftscopeError(msg)
         species = _names_for_types(tid, names, elements)
         m = np.asarray(data.cell, dtype=np.float64)
         cell = m[:, :3].T.copy()
@@ -260,6 +270,21 @@ class Frame:
             raise SoftscopeError(f"{path} has {nframes} frame(s); frame={frame} is out of range")
         data = pipeline.compute(frame % nframes)
         return cls.from_ovito(data, elements=elements)
+
+
+def _type_masses(data, tid: np.ndarray) -> dict[int, float]:
+    """Mass of each particle type: OVITO's per-type mass (0 = unknown), else the
+    per-particle ``Mass`` property where it is uniform within the type."""
+    particles = data.particles
+    out = {t.id: float(t.mass) for t in particles.particle_types.types if t.mass > 0}
+    if "Mass" in particles:
+        m = np.asarray(particles["Mass"], dtype=np.float64)
+        for t in np.unique(tid).tolist():
+            if t not in out:
+                mt = m[tid == t]
+                if mt.size and np.ptp(mt) <= 1e-9 * abs(mt[0]):
+                    out[t] = float(mt[0])
+    return out
 
 
 def _names_for_types(

@@ -81,10 +81,25 @@ class Model:
         return self.estimator.predict(features)
 
     def predict(
-        self, frame: Frame, extra: Mapping[str, np.ndarray] | None = None, units: str | None = None
+        self,
+        frame: Frame,
+        extra: Mapping[str, np.ndarray] | None = None,
+        units: str | None = None,
+        check: bool = True,
     ) -> np.ndarray:
-        """(N,) float64 prediction for every atom of ``frame`` (model's output convention)."""
+        """(N,) float64 prediction for every atom of ``frame`` (model's output convention).
+
+        ``units``: the frame's unit style where it is recorded (must be the model's). A
+        frame does not record it, so ``check`` also tests the frame's geometry
+        (:func:`softscope.plausibility.check_frame`): a nearest-neighbour scale of another
+        unit system, or atom sizes contradicting the element names, raise
+        :class:`ConventionMismatch`; ``check=False`` skips that test.
+        """
         self.check_units(units)
+        if check:
+            from softscope.plausibility import check_frame
+
+            check_frame(frame, self.units, f"model {self.name!r}")
         blocks = self.linear_blocks()
         if blocks is not None:
             return self._predict_fused(frame, extra, blocks)
@@ -148,6 +163,9 @@ class Model:
         except SoftscopeError as exc:
             if isinstance(exc, ModelFormatError):
                 raise
+            raise ModelFormatError(f"{path}: invalid model content: {exc}") from exc
+        except (TypeError, ValueError, AttributeError, IndexError) as exc:
+            # a checksummed file whose content no softscope wrote: one clear error, not a raw one
             raise ModelFormatError(f"{path}: invalid model content: {exc}") from exc
 
     def __repr__(self) -> str:

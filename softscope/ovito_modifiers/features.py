@@ -41,6 +41,8 @@ class FeaturesModifier(ModifierInterface):
     :func:`ovito_names`; units as in ``docs/conventions.md``), or with
     ``as_vector`` one property ``prefix + "Features"`` whose components are the
     feature names. ``coarse_grained=False`` drops the coarse-grained copies.
+    The type -> element mapping and the spec's unit system are checked against the
+    data as in ``Model.predict`` (:func:`softscope.plausibility.check_frame`).
     """
 
     spec = Str("", label="Descriptor spec (JSON text or .json file)")
@@ -75,9 +77,13 @@ class FeaturesModifier(ModifierInterface):
         )
 
     def modify(self, data, *, frame: int, **kwargs) -> None:
+        from softscope.plausibility import check_frame
+
         spec = self._spec()
         fr = frame_from_data(data, self.elements)
         check_species(fr, spec.species, "FeaturesModifier")
+        source = "the descriptor spec" if self.spec.strip() else f"model {self.model.strip()!r}"
+        check_frame(fr, spec.units, f"FeaturesModifier: {source}")
         extra = extra_columns(data, spec)
         if self.coarse_grained:
             x, names = spec.compute(fr, extra=extra), spec.feature_names()

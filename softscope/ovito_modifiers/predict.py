@@ -27,6 +27,10 @@ class PredictModifier(ModifierInterface):
     particle type names; ``elements`` overrides them (``"Cu Zr"`` = type 1 is Cu,
     type 2 is Zr; or ``"1=Cu, 2=Zr"``). Per-atom inputs of external descriptor
     blocks (e.g. ``msd``) are read from particle properties of the same name.
+    ``elements`` is checked against the number of particle types, their names and
+    masses where the input has them, and the frame's geometry against the model's unit
+    system and element sizes (``Model.predict``): a wrong mapping or unit system is an
+    error, not a number.
     Global attributes: ``softscope.model``, ``<output>.mean``, ``<output>.positive_fraction``
     (fraction above the model's decision threshold).
     """
