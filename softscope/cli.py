@@ -13,9 +13,12 @@ Errors in the user's input (:class:`~softscope.errors.SoftscopeError`) print one
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 
 from softscope.errors import SoftscopeError
 
@@ -216,7 +219,13 @@ def _cmd_render(args: argparse.Namespace) -> int:
     try:
         w, h = (int(v) for v in args.size.lower().split("x"))
     except ValueError:
-        raise SoftscopeError(f"bad --size {args.size!r}: expected WIDTHxHEIGHT, e.g. 1200x600") from None
+        raise SoftscopeError(
+            f"bad --size {args.size!r}: expected WIDTHxHEIGHT, e.g. 1200x600"
+        ) from None
+    if args.model:  # checked before render_window creates the folder of --out
+        from softscope.training.commands import load_model_arg
+
+        load_model_arg(args.model)
     res = render_window(
         args.trajectory,
         model=args.model,
@@ -314,7 +323,7 @@ def _register_demo(subparsers) -> None:
     p.add_argument("--no-render", action="store_true", help="skip the OVITO picture")
 
     def run(args) -> int:
-        from softscope.demo import run_demo
+        from softscope.demo import launcher, resolve_model, run_demo
 
         settings = DemoSettings(
             steps=args.steps,
@@ -323,6 +332,15 @@ def _register_demo(subparsers) -> None:
             temperature=args.temperature,
             strain_rate=args.strain_rate,
         )
+        # every input is checked before run_demo creates --out
+        if args.nprocs is not None and args.nprocs < 1:
+            raise SoftscopeError(f"--np must be at least 1, got {args.nprocs}")
+        settings.check()
+        resolve_model(args.model)
+        launcher(args.nprocs)
+        out = Path(args.out).expanduser()
+        if out.exists() and not out.is_dir():
+            raise SoftscopeError(f"--out {out}: exists and is not a folder; give a folder path")
         run_demo(
             args.out,
             model=args.model,
@@ -354,12 +372,42 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@contextlib.contextmanager
+def output_guard(out: str | Path | None) -> Iterator[None]:
+    """Undo a failed command's empty output folders.
+
+    Commands check their inputs before they create ``--out``; checks that can only run
+    later (inside LAMMPS or OVITO) may still fail after that.  When the body raises, the
+    folders on the way to ``out`` that did not exist before are removed again if they
+    are still empty (a folder with a log or partial results is kept).
+    """
+    created: list[Path] = []
+    if out is not None:
+        p = Path(os.path.abspath(os.path.expanduser(out)))  # lexical: no '..' left
+        while not p.exists() and not p.is_symlink() and p != p.parent:
+            created.append(p)  # deepest first
+            p = p.parent
+    try:
+        yield
+    except BaseException:
+        for d in created:
+            if not d.exists():
+                continue
+            try:
+                d.rmdir()  # only an empty folder; anything else stays
+            except OSError:
+                break
+        raise
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``softscope`` console script; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    out = getattr(args, "out", None)
     try:
-        return int(args.func(args) or 0)
+        with output_guard(out if isinstance(out, str) else None):
+            return int(args.func(args) or 0)
     except SoftscopeError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 2
