@@ -31,6 +31,7 @@
 #include "force.h"
 #include "lammps.h"
 #include "memory.h"
+#include "modify.h"
 #include "neighbor.h"
 #include "pair.h"
 #include "update.h"
@@ -436,6 +437,28 @@ void FixSoftscope::init()
                             "(= needed {} + skin {})",
                      need, ghost_cutoff, neighbor->skin);
     comm->cutghostuser = need;
+  }
+  // A fix that changes the box at end_of_step (fix deform, press/berendsen) and is defined
+  // after this one acts after this fix's evaluation of the same step: the outputs would
+  // describe the configuration before that change.  LAMMPS calls end_of_step in the order
+  // the fixes were defined, so say so.
+  if (comm->me == 0) {
+    const auto &fixes = modify->get_fix_list();
+    bool after = false;
+    for (std::size_t i = 0; i < fixes.size(); ++i) {
+      Fix *f = fixes[i];
+      if (f == this) {
+        after = true;
+        continue;
+      }
+      if (after && f->box_change && (modify->fmask[i] & FixConst::END_OF_STEP))
+        error->warning(FLERR,
+                       "fix softscope {}: fix {} (style {}) is defined after it and changes the "
+                       "box at the end of each step, after this fix has evaluated: the outputs "
+                       "would describe the configuration before that change. Define fix "
+                       "softscope after fix {}",
+                       id, f->id, f->style, f->id);
+    }
   }
   run_hook("init");
 }
