@@ -29,6 +29,8 @@ heavy packages its interpreter holds.
     python benchmarks/lammps_overhead.py --layouts mpi2 --jit    # A/B: numba JIT in the ranks
     python benchmarks/lammps_overhead.py --layouts mpi2 --also-model cuzr-softness-radial
     python benchmarks/lammps_overhead.py --layouts mpi2 --phase-peaks   # + peak RSS per phase
+    python benchmarks/lammps_overhead.py --shear --steps 20000 --plain-steps 5000 \
+        --repeats 1 --layouts mpi2 --out benchmarks/results/lammps_overhead_shear.json
     python benchmarks/lammps_overhead.py --steps 100 --repeats 1 --layouts mpi2 \
         --replicate 4,4,4 --out benchmarks/results/lammps_overhead_256k.json   # 256,000 atoms
 """
@@ -101,7 +103,16 @@ def model_path(work: Path, name: str = "cuzr-softness") -> tuple[Path, str]:
     return m.save(work / "bench-softness"), f"trained here: {spec.n_features} features"
 
 
-def script(steps: int, fix: str, rep: tuple[int, int, int] = (2, 2, 2)) -> str:
+#: --shear: simple shear at this engineering rate (1/ps, dt = 1 fs): the tilt passes half
+#: the box (a flip) after 10,000 steps
+SHEAR_RATE = 0.05
+
+
+def script(steps: int, fix: str, rep: tuple[int, int, int] = (2, 2, 2),
+           shear: bool = False) -> str:
+    deform = ""
+    if shear:  # fix deform before the softscope fix: it sees each step's final box
+        deform = f"change_box all triclinic\nfix def all deform 1 xy erate {SHEAR_RATE} remap x"
     return f"""
 units metal
 atom_style atomic
@@ -111,6 +122,7 @@ pair_style eam/fs
 pair_coeff * * {potential()} Cu Zr
 velocity all create 300 4928459 loop geom
 fix nvt all nvt temp 300 300 0.1
+{deform}
 {fix}
 thermo 100
 run {steps}
@@ -127,10 +139,11 @@ _NOT_TIMES = ("step", "rank", "nlocal", "nghost", "modules", "cpu_s", *_MEM_KEYS
 
 
 def run_once(work: Path, layout: str, steps: int, fix: str, tag: str,
-             rep: tuple[int, int, int] = (2, 2, 2), env_extra: dict | None = None) -> dict:
+             rep: tuple[int, int, int] = (2, 2, 2), env_extra: dict | None = None,
+             shear: bool = False) -> dict:
     d = work / tag
     d.mkdir(parents=True, exist_ok=True)
-    (d / "in.lmp").write_text(script(steps, fix, rep))
+    (d / "in.lmp").write_text(script(steps, fix, rep, shear))
     prof = d / "profile.jsonl"
     prof.unlink(missing_ok=True)
     env = {k: v for k, v in os.environ.items() if k != "LAMMPS_PLUGIN_PATH"}
@@ -148,7 +161,7 @@ def run_once(work: Path, layout: str, steps: int, fix: str, tag: str,
         env["OMP_NUM_THREADS"] = env["NUMBA_NUM_THREADS"] = "2"
         cmd = [*wrap, *lmp, "-sf", "omp", "-pk", "omp", "2"]
     t0 = time.perf_counter()
-    r = subprocess.run(cmd, cwd=d, env=env, capture_output=True, text=True, timeout=3600)
+    r = subprocess.run(cmd, cwd=d, env=env, capture_output=True, text=True, timeout=4 * 3600)
     wall = time.perf_counter() - t0
     if r.returncode != 0:
         raise RuntimeError(f"{tag} failed:\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
@@ -206,8 +219,15 @@ def main() -> None:
                     help="after the timed runs, one more fix run per layout with "
                     "SOFTSCOPE_FIX_PHASE_PEAKS=1: the peak RSS of each phase of the fix (max "
                     "over evaluations and ranks); a diagnosis run, not used for the ratios")
+    ap.add_argument("--shear", action="store_true",
+                    help=f"a shear run: fix deform xy erate {SHEAR_RATE}/ps (flips from step "
+                    "10,000), reference 5000 (long windows): what users run; use --steps 20000")
+    ap.add_argument("--plain-steps", type=int, default=None,
+                    help="steps of the runs without the fix (default --steps); their loop "
+                    "times are scaled to --steps (an MD step costs the same all along)")
     ap.add_argument("--out", default=str(HERE / "results" / "lammps_overhead.json"))
     args = ap.parse_args()
+    plain_steps = args.plain_steps or args.steps
     if LMP is None:
         sys.exit("lmp launcher not found")
     layouts = [x for x in args.layouts.split(",") if x]
@@ -227,7 +247,8 @@ def main() -> None:
     load0 = os.getloadavg()
     work = Path(tempfile.mkdtemp(prefix="softscope_bench_"))
     mpath, mdesc = model_path(work, args.model)
-    fix = f"fix soft all softscope {EVERY} model {mpath} elements Cu Zr d2min 3.7 reference 1000"
+    ref = 5000 if args.shear else 1000
+    fix = f"fix soft all softscope {EVERY} model {mpath} elements Cu Zr d2min 3.7 reference {ref}"
     fix_of = {k: fix for k in kinds}
     fix_of["plain"] = ""
     if args.also_model:
@@ -238,19 +259,28 @@ def main() -> None:
         rows: dict[str, list[dict]] = {k: [] for k in kinds}
         for r_ in range(args.repeats):  # interleaved: drifting load hits all alike
             for kind in kinds:
-                res = run_once(work, layout, args.steps, fix_of[kind],
-                               f"{layout}_{kind}_{r_}", rep, env_of[kind])
+                steps = plain_steps if kind == "plain" else args.steps
+                res = run_once(work, layout, steps, fix_of[kind],
+                               f"{layout}_{kind}_{r_}", rep, env_of[kind], args.shear)
                 rows[kind].append(res)
                 print(f"  {layout:5s} {kind:11s} rep {r_}: loop {res['loop_s']:.2f} s "
                       f"(CPU {res['loop_cpu_s']:.2f} s), wall {res['wall_s']:.2f} s, process "
                       f"CPU {res['process_cpu_s']:.2f} s, RSS {res['rss_mb']} MB", flush=True)
         if args.phase_peaks:
             diag = run_once(work, layout, args.steps, fix, f"{layout}_peaks", rep,
-                            {"SOFTSCOPE_FIX_PHASE_PEAKS": "1"})
+                            {"SOFTSCOPE_FIX_PHASE_PEAKS": "1"}, args.shear)
             print(f"  {layout:5s} phase peaks (MB): {diag['phase_peaks_mb']}", flush=True)
         metrics = ("loop_s", "loop_cpu_s", "wall_s", "process_cpu_s")
         med = {k: {m: statistics.median(r[m] for r in v) for m in metrics}
                for k, v in rows.items()}
+        if plain_steps != args.steps:  # the plain loop's cost per step, scaled to the fix run
+            scale = args.steps / plain_steps
+            p = med["plain"]
+            ranks = 2 if layout == "mpi2" else 1  # process CPU: all ranks (approximate)
+            p["wall_s"] += p["loop_s"] * (scale - 1)
+            p["process_cpu_s"] += ranks * p["loop_cpu_s"] * (scale - 1)
+            p["loop_s"] *= scale
+            p["loop_cpu_s"] *= scale
         rss = {k: max(max(r["rss_mb"]) if r["rss_mb"] else float("nan") for r in v)
                for k, v in rows.items()}
         step_s = med["plain"]["loop_cpu_s"] / args.steps
@@ -353,9 +383,10 @@ def main() -> None:
                                   if k not in ("nlocal", "nghost")))
     out = {
         "system": f"Cu64Zr36 {natoms} atoms (default glass replicate {rep[0]} {rep[1]} "
-                  f"{rep[2]}), eam/fs CuZr_mm, NVT 300 K",
+                  f"{rep[2]}), eam/fs CuZr_mm, NVT 300 K"
+                  + (f", fix deform xy erate {SHEAR_RATE}/ps remap x" if args.shear else ""),
         "natoms": natoms,
-        "steps": args.steps, "every": EVERY, "repeats": args.repeats, "model": mdesc,
+        "steps": args.steps, "plain_steps": plain_steps, "every": EVERY, "repeats": args.repeats, "model": mdesc,
         "fix": fix.replace(str(mpath), "MODEL"),
         "loadavg_start": load0, "loadavg_end": load1, "cores": os.cpu_count(),
         "target": {"overhead_pct": 3.0, "rss_ratio": 1.5},
