@@ -116,7 +116,9 @@ def train_recipe(
     tr_w = windows_of(train, window, stride, require)
     ts = build_training_set(tr_w, spec, cutoff, q, stable_q, seed, n_jobs, progress)
     if info["estimator"] == "linear":
-        est, fit_info = fit_linear(ts, cs=cs, seed=seed)
+        est, fit_info = fit_linear(ts, cs=cs, seed=seed, n_blocks=1 + len(spec.coarse_grain))
+        names = spec.feature_names()
+        fit_info["features_dropped"] = [names[i] for i in fit_info["features_dropped"]]
     else:
         est, fit_info = fit_trees(ts, n_estimators=n_estimators, max_depth=max_depth, seed=seed)
     card: dict[str, Any] = {

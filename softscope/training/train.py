@@ -21,7 +21,14 @@ from softscope.errors import SoftscopeError
 from softscope.models.estimators import LinearEstimator, TreeEnsemble
 from softscope.training.windows import Window
 
-__all__ = ["TrainingSet", "build_training_set", "fit_linear", "fit_trees"]
+__all__ = [
+    "TrainingSet",
+    "build_training_set",
+    "fit_linear",
+    "fit_trees",
+    "usable_features",
+    "MIN_RELATIVE_STD",
+]
 
 
 @dataclass(frozen=True)
@@ -92,13 +99,50 @@ def _grouped_cv(ts: TrainingSet, n_splits: int):
     return list(GroupKFold(n_splits=k).split(ts.x, ts.y, ts.groups))
 
 
+#: A feature is kept by :func:`fit_linear` when its standard deviation over the training
+#: rows is at least this fraction of the largest one of its block (raw features, each
+#: coarse-grained copy): near-empty features (e.g. G(μ = 1 Å): no pair is that close in a
+#: relaxed glass) would otherwise be z-scored into coefficients of 1e11-1e12 on the raw
+#: feature, and a 0.1 Å thermal displacement would move the prediction by hundreds of
+#: spreads.
+MIN_RELATIVE_STD = 1e-2
+
+
+def usable_features(x: np.ndarray, n_blocks: int = 1, min_relative_std: float = MIN_RELATIVE_STD):
+    """(F,) bool: features whose std over the rows ``x`` (n, F) is at least
+    ``min_relative_std`` times the largest std of their block (``x`` cut into ``n_blocks``
+    equal consecutive blocks, e.g. raw and coarse-grained copies); never constant ones."""
+    x = np.asarray(x, dtype=np.float64)
+    std = x.std(axis=0)
+    f = std.shape[0]
+    if n_blocks < 1 or f % n_blocks:
+        raise SoftscopeError(f"cannot cut {f} features into {n_blocks} equal blocks")
+    keep = np.zeros(f, dtype=bool)
+    for blk in np.split(np.arange(f), n_blocks):
+        top = std[blk].max() if blk.size else 0.0
+        keep[blk] = (std[blk] > 0.0) & (std[blk] >= min_relative_std * top)
+    return keep
+
+
 def fit_linear(
-    ts: TrainingSet, cs: Sequence[float] = (0.001, 0.01, 0.1, 1.0), n_splits: int = 4, seed: int = 0
+    ts: TrainingSet,
+    cs: Sequence[float] = (0.001, 0.01, 0.1, 1.0),
+    n_splits: int = 4,
+    seed: int = 0,
+    n_blocks: int = 1,
+    min_relative_std: float = MIN_RELATIVE_STD,
 ) -> tuple[LinearEstimator, dict]:
-    """StandardScaler + LinearSVC; C chosen by ROC-AUC in sample-grouped CV."""
+    """StandardScaler + LinearSVC on the usable features (:func:`usable_features`; the
+    others get weight 0, mean 0, scale 1 - the model keeps every column, so the fix and the
+    modifiers compute the same features); C chosen by ROC-AUC in sample-grouped CV."""
     from sklearn.metrics import roc_auc_score
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import LinearSVC
+
+    keep = usable_features(ts.x, n_blocks, min_relative_std)
+    if not keep.any():
+        raise SoftscopeError("every feature is (near-)constant over the training rows")
+    xk = ts.x[:, keep]
 
     def fit(x, y, c):
         sc = StandardScaler().fit(x)
@@ -111,13 +155,19 @@ def fit_linear(
         for c in cs:
             aucs = []
             for tr, te in folds:
-                sc, svm = fit(ts.x[tr], ts.y[tr], c)
-                aucs.append(roc_auc_score(ts.y[te], svm.decision_function(sc.transform(ts.x[te]))))
+                sc, svm = fit(xk[tr], ts.y[tr], c)
+                aucs.append(roc_auc_score(ts.y[te], svm.decision_function(sc.transform(xk[te]))))
             scores[c] = float(np.mean(aucs))
         best = max(scores, key=scores.get)
     else:
         best = cs[0]
-    sc, svm = fit(ts.x, ts.y, best)
+    sc, svm = fit(xk, ts.y, best)
+    part = LinearEstimator.from_sklearn(sc, svm)
+    f = ts.x.shape[1]
+    mean, scale, weights = np.zeros(f), np.ones(f), np.zeros(f)
+    mean[keep], scale[keep], weights[keep] = part.mean, part.scale, part.weights
+    est = LinearEstimator(mean=mean, scale=scale, weights=weights, bias=part.bias)
+    raw_coef = np.abs(weights / scale)
     info = {
         "estimator": "LinearSVC",
         "C": best,
@@ -125,8 +175,12 @@ def fit_linear(
         "cv": "GroupKFold by glass sample",
         "n_rows": int(ts.y.size),
         "n_samples": ts.n_samples,
+        "features_used": int(keep.sum()),
+        "features_dropped": [int(i) for i in np.flatnonzero(~keep)],
+        "min_relative_std": float(min_relative_std),
+        "max_raw_coefficient": float(raw_coef.max()),
     }
-    return LinearEstimator.from_sklearn(sc, svm), info
+    return est, info
 
 
 def fit_trees(
