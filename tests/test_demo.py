@@ -1,7 +1,9 @@
-"""``softscope demo``: a short LAMMPS shear leaves files whose numbers agree with offline paths.
+"""``softscope demo``: the README's main job, run as shipped, leaves files whose numbers
+agree with offline paths.
 
-One fast demo run (200 MD steps, evaluations every 50, windows of 100) with a small linear
-model trained here. The dumped prediction is compared with ``load_model(...).predict`` of
+The demo at its defaults (2000 MD steps at 300 K, evaluations every 100, windows of 1000,
+the shipped ``cuzr-softness`` model, 2 MPI ranks where mpiexec exists): the run a new user
+makes first, so it must finish. The dumped prediction is compared with ``load_model(...).predict`` of
 the dumped frame read back by OVITO (``Frame.from_file``), the dumped D²min with
 ``softscope.rearrangement.d2min`` on the two dumped frames (itself checked against OVITO's
 AtomicStrainModifier in test_rearrangement.py), and metrics.json with the value the fix
@@ -38,22 +40,26 @@ def model_path(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory, model_path):
-    from softscope.demo import DemoSettings, run_demo
+def demo(tmp_path_factory):
+    from softscope.demo import DEFAULT_MODEL, DemoSettings, run_demo
 
     out = tmp_path_factory.mktemp("demo")
     lines: list[str] = []
-    rep = run_demo(
-        out,
-        model=model_path,
-        settings=DemoSettings(steps=200, every=50, window=100),
-        echo=lines.append,
-    )
-    return out, rep, lines
+    settings = DemoSettings()
+    rep = run_demo(out, echo=lines.append)
+    assert rep["model"] == DEFAULT_MODEL or DEFAULT_MODEL in str(rep.get("model"))
+    return out, rep, lines, settings
+
+
+@pytest.fixture(scope="module")
+def shipped_model():
+    from softscope.demo import DEFAULT_MODEL
+
+    return softscope.load_model(DEFAULT_MODEL)
 
 
 def test_demo_leaves_input_log_dump_metrics_plots_and_picture(demo):
-    out, rep, lines = demo
+    out, rep, lines, st = demo
     for name in ("in.demo", "log.lammps", "demo.dump", "metrics.json", "metrics.png"):
         assert (out / name).stat().st_size > 0, name
     from softscope.render import vulkan_available
@@ -70,7 +76,7 @@ def test_demo_leaves_input_log_dump_metrics_plots_and_picture(demo):
     # progress lines carry the live metrics; the last line says where everything is
     assert (
         sum(ln.lstrip().startswith("[") and "ROC-AUC" in ln and "Spearman" in ln for ln in lines)
-        == 5
+        == st.steps // st.every + 1
     )
     assert any(str(out) in ln for ln in lines[-7:])
 
@@ -78,7 +84,7 @@ def test_demo_leaves_input_log_dump_metrics_plots_and_picture(demo):
 def test_demo_dump_has_prediction_and_d2min_columns_for_every_evaluation(demo):
     from softscope.demo import read_dump_columns
 
-    out, _, _ = demo
+    out, _, _, st = demo
     head = (out / "demo.dump").read_text().split("\n", 9)[8]
     assert head.split()[2:] == [
         "id",
@@ -91,25 +97,26 @@ def test_demo_dump_has_prediction_and_d2min_columns_for_every_evaluation(demo):
         "d2min",
     ]
     frames = read_dump_columns(out / "demo.dump")
-    assert [s for s, _, _ in frames] == [0, 50, 100, 150, 200]
+    assert [s for s, _, _ in frames] == list(range(0, st.steps + 1, st.every))
     assert np.isfinite(frames[-1][2][:, :2]).all()
     assert np.nanmax(frames[-1][2][:, 2]) > 0.0
 
 
-def test_metrics_json_judges_last_window_and_matches_the_fix_live_auc(demo, model_path):
+def test_metrics_json_judges_last_window_and_matches_the_fix_live_auc(demo, shipped_model):
     from softscope.metrics import judge
     from softscope.rearrangement import d2min
 
-    out, _, _ = demo
+    out, _, _, st = demo
     rep = json.loads((out / "metrics.json").read_text())
     last = rep["last_window"]
-    assert (last["reference_step"], last["step"]) == (100, 200)
+    assert (last["reference_step"], last["step"]) == (st.steps - st.window, st.steps)
     assert math.isfinite(last["roc_auc"]) and 0.0 < last["roc_auc"] < 1.0
     assert math.isfinite(last["spearman"])
     # independent: D2min and the prediction at the window start recomputed offline
-    model = softscope.load_model(model_path)
-    ref = Frame.from_file(out / "demo.dump", frame=2, elements=ELEMENTS).sorted_by_id()
-    cur = Frame.from_file(out / "demo.dump", frame=4, elements=ELEMENTS).sorted_by_id()
+    model = shipped_model
+    k0, k1 = (st.steps - st.window) // st.every, st.steps // st.every
+    ref = Frame.from_file(out / "demo.dump", frame=k0, elements=ELEMENTS).sorted_by_id()
+    cur = Frame.from_file(out / "demo.dump", frame=k1, elements=ELEMENTS).sorted_by_id()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         d2 = d2min(ref, cur, 3.7)
@@ -118,24 +125,33 @@ def test_metrics_json_judges_last_window_and_matches_the_fix_live_auc(demo, mode
     assert abs(offline["spearman"] - last["spearman"]) < 1e-9
     # the fix's global vector, printed by thermo (8 significant digits)
     live = rep["live_last"]
-    assert live["step"] == 200
+    assert live["step"] == st.steps
     assert abs(live["roc_auc"] - last["roc_auc"]) < 1e-6
     assert abs(live["spearman"] - last["spearman"]) < 1e-6
-    assert abs(live["strain"] - 0.05 * 200 * 0.001) < 1e-6
+    assert abs(live["strain"] - st.strain_rate * st.steps * st.timestep) < 1e-6
 
 
-def test_dumped_prediction_equals_offline_model_predict_of_the_dumped_frame(demo, model_path):
+def test_dumped_prediction_and_d2min_equal_offline_for_frames_of_both_windows(
+    demo, shipped_model
+):
+    """The demo dumps positions with 17 digits: the offline path sees the fix's numbers."""
     from softscope.demo import read_dump_columns
+    from softscope.rearrangement import d2min
 
-    out, _, _ = demo
-    model = softscope.load_model(model_path)
+    out, _, _, st = demo
     frames = read_dump_columns(out / "demo.dump")
-    k = 3
-    fr = Frame.from_file(out / "demo.dump", frame=k, elements=ELEMENTS).sorted_by_id()
-    step, ids, cols = frames[k]
-    assert np.array_equal(ids, fr.ids)
-    dev = np.max(np.abs(cols[:, 0] - model.predict(fr)))
-    assert dev < 1e-10, dev
+    for k in (3, len(frames) - 1):
+        fr = Frame.from_file(out / "demo.dump", frame=k, elements=ELEMENTS).sorted_by_id()
+        step, ids, cols = frames[k]
+        assert np.array_equal(ids, fr.ids)
+        np.testing.assert_allclose(cols[:, 0], shipped_model.predict(fr), rtol=0, atol=1e-9)
+        r = (step - 1) // st.window * st.window
+        ref = Frame.from_file(out / "demo.dump", frame=r // st.every, elements=ELEMENTS)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            want = d2min(ref.sorted_by_id(), fr, 3.7)
+        assert np.array_equal(np.isnan(want), np.isnan(cols[:, 2]))
+        np.testing.assert_allclose(cols[:, 2], want, rtol=1e-9, atol=1e-10, equal_nan=True)
 
 
 # ------------------------------------------------------------------------------ errors
