@@ -25,7 +25,7 @@ The C++ fix owns the per-atom storage and forwards every hook here through
 
 Fix syntax: ``fix ID group softscope N keyword value ...`` with N >= 1 the evaluation
 interval in steps.  Model evaluation (``model``, ``elements``, ``d2min``, ``reference``,
-``q``, ``margin``, ``sample``): see :mod:`softscope.lammps_fix.model_fix` and ``docs/fix.md``.
+``q``, ``margin``, ``sample``, ``average``): see :mod:`softscope.lammps_fix.model_fix` and ``docs/fix.md``.
 Debug keywords:
 
 - ``debug_coord R`` — proof computation.  Columns: 1 = number of atoms within R
@@ -338,6 +338,7 @@ _KEYWORDS = {
     "q": 1,
     "margin": 1,
     "sample": 1,
+    "average": 1,
 }
 
 
@@ -411,6 +412,16 @@ def parse_args(args: list[str]) -> tuple[str, str, int, dict]:
                 ) from None
             if opts[kw] < 0:
                 raise SoftscopeError(f"reference M must be >= 0, got {opts[kw]}")
+        elif kw == "average":
+            try:
+                opts[kw] = int(vals[0])
+            except ValueError:
+                opts[kw] = 0
+            if opts[kw] < 1:
+                raise SoftscopeError(
+                    f"average K (steps of the position average before each evaluation) must "
+                    f"be an integer >= 1, got {vals[0]!r}"
+                )
         elif kw == "sample":
             try:
                 opts[kw] = int(vals[0])
@@ -435,7 +446,9 @@ def parse_args(args: list[str]) -> tuple[str, str, int, dict]:
             "give exactly one computation: 'model NAME_OR_PATH' or 'debug_coord R'"
         )
     if "debug_coord" in opts:
-        extra = sorted(set(opts) & {"elements", "d2min", "reference", "q", "margin", "sample"})
+        extra = sorted(
+            set(opts) & {"elements", "d2min", "reference", "q", "margin", "sample", "average"}
+        )
         if extra:
             raise SoftscopeError(f"keywords {extra} need 'model'")
     elif ("reference" in opts or "q" in opts or "margin" in opts) and "d2min" not in opts:

@@ -242,12 +242,26 @@ class ModelFix(SoftscopeFix):
         self.use_msd = "msd" in self.dspec.external
         if self.use_msd:
             self.nout, self.nstate = 4, _MSD + 9
-            self.sample_every = int(self.opts.get("sample", 10))
+            self.msd_every = int(self.opts.get("sample", 10))
+            self.sample_every = self.msd_every
         elif "sample" in self.opts:
             raise SoftscopeError(
                 f"keyword sample is for models with an in-run msd feature; model "
                 f"{self.model.name!r} has none"
             )
+        # average K: every computation on each atom's position averaged over the K steps
+        # up to the evaluation (state: anchor 3, sum of displacements 3, sample count 1)
+        self.average = int(self.opts.get("average", 0))
+        if self.average:
+            if self.average > self.nevery:
+                raise SoftscopeError(
+                    f"average {self.average} is longer than the evaluation interval N = "
+                    f"{self.nevery}; use average K with 1 <= K <= N"
+                )
+            self._avg0 = self.nstate
+            self.nstate += 7
+            self.sample_every = 1  # the fix samples each step of a window (cheap)
+        self.avg_last_step = -1
         self.n_raw = len(self.dspec.raw_names())
         # transit columns: reduced positions on their way to the ghosts (3), then the raw
         # features (or, for linear models, one projection per coarse-graining radius).
@@ -466,17 +480,21 @@ class ModelFix(SoftscopeFix):
         self._pbc = pbc
         out, state = v.out, v.state
         msd = None
+        xloc = v.x[:nloc]
         if self.use_msd:
             msd = self._take_msd(v)
-            if msd is None:  # no complete window yet: nothing to predict from
-                out[:nloc, :] = np.nan
-                self.vector = [_NAN] * 4
-                self.n_evals += 1
-                self.renew_requested = self.renew_requested and self.has_ref
-                return
+        if self.average:
+            xloc = self._take_average(v, H1)
+        if (self.use_msd and msd is None) or xloc is None:
+            # no complete window yet (msd, averaged positions): nothing to predict from
+            out[:nloc, :] = np.nan
+            self.vector = [_NAN] * 4
+            self.n_evals += 1
+            self.renew_requested = self.renew_requested and self.has_ref
+            return
         first = not self.has_ref
         tr, tr0 = self._transit(v)
-        tr[:nloc, 0:3] = (v.x[:nloc] - o1) @ inv1  # reduced positions now
+        tr[:nloc, 0:3] = (xloc - o1) @ inv1  # reduced positions now (or averaged)
         if first:
             state[:nloc, 0:3] = tr[:nloc, 0:3]
             self.H0, self.o0 = H1.copy(), o1.copy()
@@ -485,14 +503,15 @@ class ModelFix(SoftscopeFix):
         self._tick("prepare")
         if self._transit_in_out:  # positions (output columns) + reference positions: adjacent
             v = yield ForwardComm(0, self.nout + 3)
-        elif not self.use_msd:  # reference (4 state columns) + positions (scratch): adjacent
+        elif self.nstate == _MSD:  # reference (state columns) + positions (scratch): adjacent
             v = yield ForwardComm(self.nout, _MSD + 3)
-        else:  # the msd columns lie between them
+        else:  # the msd / average columns lie between them
             v = yield ForwardComm(self.nout, 3)
             v = yield ForwardComm(tr0, 3)
         self._tick("comm_positions")
         out, state = v.out, v.state
-        x = self._positions(v, H1, o1, inv1)
+        x = self._positions(v, H1, o1, inv1, xloc if self.average else None)
+        del xloc
         tcodes = self.type_codes[v.type[:m]]
         if np.any(tcodes < 0):
             raise SoftscopeError("an atom has a type mapped to NULL in 'elements'")
@@ -604,9 +623,57 @@ class ModelFix(SoftscopeFix):
 
     # ------------------------------------------------------------------ msd window
     def sample(self, v: AtomView):
-        """Add every local atom's unwrapped position to its msd window."""
-        if not self.use_msd:
+        """Per-step sampling: the msd window (every ``sample`` steps) and the averaging
+        window (every step of the K steps up to an evaluation)."""
+        if self.use_msd and v.step % self.msd_every == 0:
+            self._sample_msd(v)
+        if self.average:
+            self._sample_average(v)
+
+    def _unwrapped(self, v: AtomView, H: np.ndarray) -> np.ndarray:
+        """(nloc, 3) unwrapped positions x + (ix, iy, iz)·H (as dump ``xu yu zu``)."""
+        from softscope.lammps_fix.bridge import unpack_image
+
+        nloc = v.nlocal
+        return v.x[:nloc] + unpack_image(v.image[:nloc]) @ H
+
+    def _sample_average(self, v: AtomView) -> None:
+        """Add each local atom's unwrapped position to its averaging window when this step
+        is one of the K steps (t - K, t] before the next evaluation step t; the window
+        restarts at its first step, or whenever a step was missed (a new run, a restart
+        elsewhere): such a window is incomplete at t and gives no evaluation."""
+        step, n, k = v.step, self.nevery, self.average
+        t = -(-step // n) * n
+        if step <= t - k:
             return
+        nloc = v.nlocal
+        H, _o, _pbc = self._box()
+        xu = self._unwrapped(v, H)
+        a = self._avg0
+        st = v.state
+        if step == t - k + 1 or self.avg_last_step != step - 1:
+            st[:nloc, a : a + 3] = xu
+            st[:nloc, a + 3 : a + 7] = 0.0
+        st[:nloc, a + 3 : a + 6] += xu - st[:nloc, a : a + 3]
+        st[:nloc, a + 6] += 1.0
+        self.avg_last_step = step
+
+    def _take_average(self, v: AtomView, H: np.ndarray):
+        """(nloc, 3) each local atom's position averaged over the window that ends at this
+        step, placed at the same periodic image as its current position; None when that
+        window is incomplete (e.g. at the setup of the first run)."""
+        nloc = v.nlocal
+        a = self._avg0
+        st = v.state
+        cnt = st[:nloc, a + 6]
+        ok = self.avg_last_step == v.step and (cnt.min() if nloc else self.average) >= self.average
+        if self._allreduce(0 if ok else 1, "SUM") > 0:
+            return None
+        mean_u = st[:nloc, a : a + 3] + st[:nloc, a + 3 : a + 6] / cnt[:, None]
+        return v.x[:nloc] + (mean_u - self._unwrapped(v, H))
+
+    def _sample_msd(self, v: AtomView) -> None:
+        """Add every local atom's unwrapped position to its msd window."""
         from softscope.lammps_fix.bridge import unpack_image
 
         nloc = v.nlocal
@@ -639,14 +706,16 @@ class ModelFix(SoftscopeFix):
             return None
         return st[:nloc, _MSD + 8].copy()
 
-    def _positions(self, v: AtomView, H1, o1, inv1) -> np.ndarray:
+    def _positions(self, v: AtomView, H1, o1, inv1, xloc=None) -> np.ndarray:
         """(M, 3) positions of the local + ghost atoms, each ghost at its owner's position
         now (owners' reduced positions forwarded in transit columns 0..2) plus the image
         shift of LAMMPS's ghost.  When LAMMPS's ghost positions already are exactly that
         (to 1e-9 of the box: everything but a box change at end_of_step, e.g. fix deform
         with remap), they are used in place, without a copy of the (M, 3) array: a view of
-        LAMMPS's x, only ever read (1.5x memory target of issue 4)."""
+        LAMMPS's x, only ever read.  ``xloc``: the local atoms' positions to use (averaged
+        positions; default LAMMPS's x)."""
         nloc, m = v.nlocal, v.ntotal
+        own = v.x[:nloc] if xloc is None else xloc
         s_own = self._transit(v)[0][nloc:m, 0:3]
         image = np.rint((v.x[nloc:m] - o1) @ inv1 - s_own)
         image += s_own
@@ -654,13 +723,13 @@ class ModelFix(SoftscopeFix):
         del image, s_own
         ghosts += o1
         tol = 1e-9 * float(np.abs(H1).max())
-        fresh = self._allreduce(
+        fresh = xloc is None and self._allreduce(
             float(np.abs(ghosts - v.x[nloc:m]).max()) if m > nloc else 0.0, "MAX"
         ) <= tol
         if fresh and v.x[:m].flags.c_contiguous:
             return v.x[:m]
         x = np.empty((m, 3))
-        x[:nloc] = v.x[:nloc]
+        x[:nloc] = own
         x[nloc:] = ghosts
         return x
 
@@ -840,6 +909,8 @@ class ModelFix(SoftscopeFix):
             "n_evals": self.n_evals,
             "msd_ready": self.msd_ready,
             "sample_every": self.sample_every,
+            "average": self.average,
+            "avg_last_step": self.avg_last_step,
         }
 
     def set_state(self, st: dict) -> None:
@@ -863,3 +934,9 @@ class ModelFix(SoftscopeFix):
                 f"{self.sample_every}; use the same sampling interval"
             )
         self.msd_ready = bool(st.get("msd_ready", False))
+        if int(st.get("average", 0)) != self.average:
+            raise SoftscopeError(
+                f"restart state has average {st.get('average', 0)}, fix now has "
+                f"{self.average}; use the same averaging window"
+            )
+        self.avg_last_step = int(st.get("avg_last_step", -1))
