@@ -135,3 +135,27 @@ def test_average_longer_than_n_is_refused(tmp_path, model):
     r = _run_lmp(tmp_path, script)
     assert r.returncode != 0
     assert "average 20 is longer than the evaluation interval N = 10" in r.stdout + r.stderr
+
+
+def test_minimised_model_on_raw_md_positions_warns_and_averaging_silences_it(tmp_path, model):
+    """A model trained on AQS (minimised) frames evaluated on instantaneous MD positions:
+    one warning on the screen that says to add 'average K'."""
+    import softscope as ss
+
+    m = ss.load_model(model)
+    card = dict(m.card, input="minimised")
+    minimised = ss.models.model.Model(m.name, m.output_name, m.spec, m.estimator, card)
+    path = minimised.save(tmp_path / "minimised")
+    assert ss.load_model(path).expected_input == "minimised"
+    run = f"""velocity all create 300 4321 loop geom
+fix nvt all nvt temp 300 300 0.1
+fix soft all softscope 10 model {path} elements Cu Zr{{avg}}
+run 20
+"""
+    r = _run_lmp(tmp_path, _base() + run.format(avg=""))
+    _ok(r)
+    assert r.stdout.count("trained on minimised (inherent) structures") == 1
+    assert "Add 'average K'" in r.stdout
+    r = _run_lmp(tmp_path, _base() + run.format(avg=" average 10"))
+    _ok(r)
+    assert "trained on minimised" not in r.stdout

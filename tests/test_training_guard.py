@@ -16,7 +16,12 @@ import pytest
 from softscope.data import default_glass
 from softscope.models.model import Model
 from softscope.training.recipes import recipe_spec
-from softscope.training.train import TrainingSet, fit_linear, usable_features
+from softscope.training.train import (
+    TrainingSet,
+    feature_families,
+    fit_linear,
+    usable_features,
+)
 
 
 @pytest.fixture(scope="module")
@@ -40,14 +45,27 @@ def _response(model: Model, glass, amp: float, rng, pct: float = 100.0) -> tuple
     return float(np.percentile(d, pct)), float((p1 - p0).mean() / p0.std())
 
 
-def test_usable_features_drop_near_empty_columns_per_block(setup):
+def test_feature_families_group_species_kinds_and_coarse_graining_copies():
+    names = [
+        "G_Cu(1)",
+        "G_Zr(1)",
+        "cg4(G_Cu(1))",
+        "s2[sigma=0.2,r_max=5]",
+        "cg6(msd)",
+        "Psi_CuZr(xi=2,lambda=1,zeta=1)",
+    ]
+    assert feature_families(names) == ["G_Cu", "G_Zr", "cg4|G_Cu", "s2", "cg6|msd", "Psi_CuZr"]
+
+
+def test_usable_features_drop_near_empty_columns_per_family(setup):
     _, spec, ts = setup
-    keep = usable_features(ts.x, n_blocks=2)
-    std = ts.x.std(axis=0)
-    raw, cg = np.split(np.arange(ts.x.shape[1]), 2)
-    for blk in (raw, cg):  # brute force: 1 % of the block's largest std
-        np.testing.assert_array_equal(keep[blk], std[blk] >= 0.01 * std[blk].max())
     names = spec.feature_names()
+    fam = np.array(feature_families(names))
+    keep = usable_features(ts.x, fam)
+    std = ts.x.std(axis=0)
+    for f in set(fam):  # brute force: 1 % of the family's largest std
+        blk = fam == f
+        np.testing.assert_array_equal(keep[blk], std[blk] >= 0.01 * std[blk].max())
     assert not keep[names.index("G_Cu(1)")]  # μ = 1 Å: no pair is that close
     assert keep[names.index("G_Zr(3)")]
     assert keep.sum() < keep.size
@@ -57,9 +75,10 @@ def test_guarded_model_equals_sklearn_on_the_kept_columns(setup):
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import LinearSVC
 
-    _, _, ts = setup
-    est, info = fit_linear(ts, cs=(0.01,), n_blocks=2)
-    keep = usable_features(ts.x, n_blocks=2)
+    _, spec, ts = setup
+    fam = feature_families(spec.feature_names())
+    est, info = fit_linear(ts, cs=(0.01,), families=fam)
+    keep = usable_features(ts.x, fam)
     sc = StandardScaler().fit(ts.x[:, keep])
     svm = LinearSVC(C=0.01, dual="auto", max_iter=20000, random_state=0)
     svm.fit(sc.transform(ts.x[:, keep]), ts.y)
@@ -71,7 +90,7 @@ def test_guarded_model_equals_sklearn_on_the_kept_columns(setup):
 
 def test_guarded_model_is_stable_under_thermal_noise_and_small_shear(setup):
     glass, spec, ts = setup
-    est, info = fit_linear(ts, cs=(0.01,), n_blocks=2)
+    est, info = fit_linear(ts, cs=(0.01,), families=feature_families(spec.feature_names()))
     assert info["max_raw_coefficient"] < 1e3
     model = Model("guarded", "Softness", spec, est)
     rng = np.random.default_rng(1)
@@ -94,7 +113,7 @@ def test_guarded_model_is_stable_under_thermal_noise_and_small_shear(setup):
 def test_without_the_guard_the_same_recipe_explodes(setup):
     """The reason for the guard (and proof that the stability test can fail)."""
     glass, spec, ts = setup
-    est, info = fit_linear(ts, cs=(0.01,), n_blocks=2, min_relative_std=0.0)
+    est, info = fit_linear(ts, cs=(0.01,), min_relative_std=0.0)
     assert info["max_raw_coefficient"] > 1e9
     big, _ = _response(Model("raw", "Softness", spec, est), glass, 0.1, np.random.default_rng(1))
     assert big > 100.0

@@ -415,6 +415,14 @@ class ModelFix(SoftscopeFix):
 
     def end_of_step(self, v: AtomView):
         super().end_of_step(v)
+        if not self.average and self.model.expected_input == "minimised":
+            self._warn_once(
+                "thermal",
+                f"model {self.model.name!r} was trained on minimised (inherent) structures "
+                "and is evaluated on the instantaneous positions of an MD run: thermal "
+                "displacements shift its predictions. Add 'average K' (e.g. K = N, or "
+                "1 ps of steps) to evaluate it on time-averaged positions",
+            )
         return self.evaluate(v)
 
     # ------------------------------------------------------------------ evaluation
@@ -843,10 +851,11 @@ class ModelFix(SoftscopeFix):
         if key in self._warned:
             return
         self._warned.add(key)
-        if self.rank == 0:
-            import warnings
+        if self.rank == 0:  # on the screen, beside LAMMPS's own warnings
+            import sys
 
-            warnings.warn(f"fix softscope {self.fix_id}: {msg}", RuntimeWarning, stacklevel=2)
+            sys.stdout.write(f"WARNING: fix softscope {self.fix_id}: {msg}\n")
+            sys.stdout.flush()
 
     def _global(self, v: AtomView, ing, empty_window: bool = False) -> None:
         nloc = v.nlocal

@@ -60,6 +60,17 @@ class Model:
         return self.spec.units
 
     @property
+    def expected_input(self) -> str:
+        """The configurations the model was trained on: the card's ``input`` where recorded
+        (``"minimised"``, ``"thermal snapshot"``, ``"time-averaged"`` ...); ``"minimised"``
+        for models trained on AQS shear data (every frame an energy minimum); else
+        ``"unknown"``."""
+        if self.card.get("input"):
+            return str(self.card["input"])
+        shear = (self.card.get("data") or {}).get("shear") or {}
+        return "minimised" if isinstance(shear, dict) and shear.get("minimize") else "unknown"
+
+    @property
     def cutoff(self) -> float:
         """Neighbour reach an atom's prediction needs (raw cutoff + coarse-graining)."""
         return self.spec.ghost_cutoff

@@ -26,7 +26,12 @@ from softscope.training.dataset import (
 )
 from softscope.training.evaluate import Evaluation, evaluate_model, evaluate_scores
 from softscope.training.recipes import D2MIN_CUTOFF, recipe_info, recipe_spec
-from softscope.training.train import build_training_set, fit_linear, fit_trees
+from softscope.training.train import (
+    build_training_set,
+    feature_families,
+    fit_linear,
+    fit_trees,
+)
 
 __all__ = ["train_recipe", "run_evaluation", "windows_of", "check_consistent"]
 
@@ -116,8 +121,8 @@ def train_recipe(
     tr_w = windows_of(train, window, stride, require)
     ts = build_training_set(tr_w, spec, cutoff, q, stable_q, seed, n_jobs, progress)
     if info["estimator"] == "linear":
-        est, fit_info = fit_linear(ts, cs=cs, seed=seed, n_blocks=1 + len(spec.coarse_grain))
         names = spec.feature_names()
+        est, fit_info = fit_linear(ts, cs=cs, seed=seed, families=feature_families(names))
         fit_info["features_dropped"] = [names[i] for i in fit_info["features_dropped"]]
     else:
         est, fit_info = fit_trees(ts, n_estimators=n_estimators, max_depth=max_depth, seed=seed)
@@ -125,6 +130,9 @@ def train_recipe(
         "recipe": recipe,
         "created": _dt.date.today().isoformat(),
         "data": _data_record(samples, vibration=bool(require)),
+        # AQS frames are energy minima: evaluate the model on minimised (or time-averaged)
+        # configurations, not on raw thermal snapshots
+        "input": "minimised",
         "split": {
             "by": "glass sample (never by atom)",
             "train_samples": [s.name for s in train],

@@ -10,6 +10,7 @@ sit on both sides of a split.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -27,6 +28,7 @@ __all__ = [
     "fit_linear",
     "fit_trees",
     "usable_features",
+    "feature_families",
     "MIN_RELATIVE_STD",
 ]
 
@@ -86,7 +88,9 @@ def build_training_set(
     )
     x = np.concatenate([r[0] for r in rows])
     y = np.concatenate([r[1] for r in rows])
-    g = np.concatenate([np.full(r[1].size, w.sample, dtype=object) for r, w in zip(rows, windows, strict=True)])
+    g = np.concatenate(
+        [np.full(r[1].size, w.sample, dtype=object) for r, w in zip(rows, windows, strict=True)]
+    )
     return TrainingSet(x, y, g.astype(str))
 
 
@@ -100,28 +104,48 @@ def _grouped_cv(ts: TrainingSet, n_splits: int):
 
 
 #: A feature is kept by :func:`fit_linear` when its standard deviation over the training
-#: rows is at least this fraction of the largest one of its block (raw features, each
-#: coarse-grained copy): near-empty features (e.g. G(μ = 1 Å): no pair is that close in a
+#: rows is at least this fraction of the largest one of its family (:func:`feature_families`:
+#: e.g. the Cu radial functions, their 4 Å coarse-grained copies): near-empty features (e.g. G(μ = 1 Å): no pair is that close in a
 #: relaxed glass) would otherwise be z-scored into coefficients of 1e11-1e12 on the raw
 #: feature, and a 0.1 Å thermal displacement would move the prediction by hundreds of
 #: spreads.
 MIN_RELATIVE_STD = 1e-2
 
 
-def usable_features(x: np.ndarray, n_blocks: int = 1, min_relative_std: float = MIN_RELATIVE_STD):
+def feature_families(names: Sequence[str]) -> list[str]:
+    """The family of each feature name: its coarse-graining copy and descriptor kind, e.g.
+    ``G_Cu(1.2)`` -> ``G_Cu``, ``cg4(G_Cu(1.2))`` -> ``cg4|G_Cu``, ``cg6(msd)`` ->
+    ``cg6|msd``: features of one family share units and scale."""
+    out = []
+    for n in names:
+        cg = ""
+        if n.startswith("cg") and "(" in n and n.endswith(")"):
+            cg, n = n[: n.index("(")] + "|", n[n.index("(") + 1 : -1]
+        out.append(cg + re.split(r"[(\[]", n, maxsplit=1)[0])
+    return out
+
+
+def usable_features(
+    x: np.ndarray,
+    families: Sequence[str] | None = None,
+    min_relative_std: float = MIN_RELATIVE_STD,
+) -> np.ndarray:
     """(F,) bool: features whose std over the rows ``x`` (n, F) is at least
-    ``min_relative_std`` times the largest std of their block (``x`` cut into ``n_blocks``
-    equal consecutive blocks, e.g. raw and coarse-grained copies); never constant ones."""
+    ``min_relative_std`` times the largest std of their family (``families``, one label
+    per feature, e.g. :func:`feature_families`; default: one family); never constant ones."""
     x = np.asarray(x, dtype=np.float64)
     std = x.std(axis=0)
     f = std.shape[0]
-    if n_blocks < 1 or f % n_blocks:
-        raise SoftscopeError(f"cannot cut {f} features into {n_blocks} equal blocks")
-    keep = np.zeros(f, dtype=bool)
-    for blk in np.split(np.arange(f), n_blocks):
-        top = std[blk].max() if blk.size else 0.0
-        keep[blk] = (std[blk] > 0.0) & (std[blk] >= min_relative_std * top)
-    return keep
+    fam = (
+        np.zeros(f, dtype=np.int64)
+        if families is None
+        else np.unique(families, return_inverse=True)[1]
+    )
+    if fam.shape != (f,):
+        raise SoftscopeError(f"families must label each of the {f} features")
+    top = np.zeros(int(fam.max()) + 1 if f else 0)
+    np.maximum.at(top, fam, std)
+    return (std > 0.0) & (std >= min_relative_std * top[fam])
 
 
 def fit_linear(
@@ -129,7 +153,7 @@ def fit_linear(
     cs: Sequence[float] = (0.001, 0.01, 0.1, 1.0),
     n_splits: int = 4,
     seed: int = 0,
-    n_blocks: int = 1,
+    families: Sequence[str] | None = None,
     min_relative_std: float = MIN_RELATIVE_STD,
 ) -> tuple[LinearEstimator, dict]:
     """StandardScaler + LinearSVC on the usable features (:func:`usable_features`; the
@@ -139,7 +163,7 @@ def fit_linear(
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import LinearSVC
 
-    keep = usable_features(ts.x, n_blocks, min_relative_std)
+    keep = usable_features(ts.x, families, min_relative_std)
     if not keep.any():
         raise SoftscopeError("every feature is (near-)constant over the training rows")
     xk = ts.x[:, keep]
