@@ -135,7 +135,7 @@ def has_openmp() -> bool:
 
 
 _MEM_KEYS = ("rss_mb", "hwm_mb", "rss_start_mb")
-_NOT_TIMES = ("step", "rank", "nlocal", "nghost", "modules", "cpu_s", *_MEM_KEYS)
+_NOT_TIMES = ("step", "rank", "nlocal", "nghost", "modules", "cpu_s", "n_fetched", *_MEM_KEYS)
 
 
 def run_once(work: Path, layout: str, steps: int, fix: str, tag: str,

@@ -811,6 +811,8 @@ class ModelFix(SoftscopeFix):
         have = set(v.tag[uniq].tolist())
         new = np.array([t not in have for t in rec[:, 0].astype(np.int64).tolist()], bool)
         rec = rec[new]
+        if self._prof_path is not None:  # diagnosis: atoms fetched by this rank
+            self._prof["n_fetched"] = self._prof.get("n_fetched", 0) + int(rec.shape[0])
         if rec.shape[0]:
             s_ref = np.concatenate([s_ref, rec[:, 1:4]])
             x_now = np.concatenate([x_now, rec[:, 4:7]])
