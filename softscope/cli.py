@@ -320,6 +320,13 @@ def _register_demo(subparsers) -> None:
         "--T", dest="temperature", type=float, default=d.temperature, help="temperature in K"
     )
     p.add_argument("--strain-rate", type=float, default=d.strain_rate, help="xy shear rate in 1/ps")
+    p.add_argument(
+        "--average",
+        type=int,
+        default=d.average,
+        help=f"evaluate on positions averaged over the last K steps (fix keyword 'average K'; "
+        f"default {d.average})",
+    )
     p.add_argument("--no-render", action="store_true", help="skip the OVITO picture")
 
     def run(args) -> int:
@@ -331,6 +338,7 @@ def _register_demo(subparsers) -> None:
             window=args.window if args.window is not None else min(d.window, args.steps),
             temperature=args.temperature,
             strain_rate=args.strain_rate,
+            average=args.average,
         )
         # every input is checked before run_demo creates --out
         if args.nprocs is not None and args.nprocs < 1:

@@ -56,7 +56,8 @@ class DemoSettings:
     thermo lines; window : steps between reference renewals (each window's D²min is
     measured from its start); temperature in K; strain_rate in 1/ps (engineering xy
     strain); timestep in ps; d2min_cutoff in Å; q : top fraction of D²min that counts
-    as rearranging; seed : velocity seed.
+    as rearranging; seed : velocity seed; average : steps of the fix's time average of the
+    positions before each evaluation (``average K``; 0 = instantaneous positions).
     """
 
     steps: int = 2000
@@ -68,6 +69,7 @@ class DemoSettings:
     d2min_cutoff: float = 3.7
     q: float = 0.05
     seed: int = 4321
+    average: int = 0
 
     def check(self) -> None:
         if self.every < 1 or self.steps < 1 or self.window < 1:
@@ -84,6 +86,10 @@ class DemoSettings:
             raise SoftscopeError(
                 f"--window ({self.window}) is longer than the run (--steps {self.steps}); "
                 "use a window of at most the run length"
+            )
+        if not 0 <= self.average <= self.every:
+            raise SoftscopeError(
+                f"--average ({self.average}) must be between 0 and --every ({self.every})"
             )
         if not 0.0 < self.q < 1.0:
             raise SoftscopeError(f"q must be in (0, 1), got {self.q}")
@@ -161,6 +167,8 @@ def write_input(out: Path, model_ref: str, settings: DemoSettings) -> Path:
 
     s = settings
     s.check()
+    # time-averaged positions (a model trained on minimised glasses sees less thermal noise)
+    avg = f" &\n                average {s.average}" if s.average else ""
     text = f"""\
 # softscope demo: finite-temperature simple shear of the shipped Cu64Zr36 glass with the
 # softscope fix evaluating a pretrained model in-run. Units: metal (A, ps, K, bar).
@@ -200,7 +208,7 @@ fix             shear all deform 1 xy erate ${{erate}} remap x
 #   (OVITO convention, A^2) since the window start; reference renewed every ${{window}} steps.
 #   global f_soft[1..4]: ROC-AUC, Spearman (prediction at start vs D2min), mean, fraction > 0
 fix             soft all softscope ${{every}} model ${{model}} elements Cu Zr &
-                d2min ${{rc}} reference ${{window}} q ${{q}}
+                d2min ${{rc}} reference ${{window}} q ${{q}}{avg}
 
 variable        xy0 equal $(xy)
 variable        strain equal (xy-v_xy0)/lz
