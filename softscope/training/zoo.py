@@ -150,6 +150,14 @@ def train_zoo(
                 card.setdefault("metrics", {})["transfer"] = {
                     key: {**_public(tev.summary), "samples": [s.name for s in smp]}
                 }
+        # conditioning and stability on the first held-out glass (its first frame)
+        from softscope.models.stability import stability
+
+        held = [p for p in data if p.name in set(card["split"]["test_samples"])]
+        require = ("msd",) if model.spec.external else ()
+        w = windows_of(find_samples(held[:1]), 0.01, None, require)[0]
+        card["stability"] = stability(model, w.reference, extra=w.extra or None)
+        card["stability"]["frame"] = f"{held[0].name}, first frame"
         card["train_cpu_seconds"] = round(time.process_time() - t, 1)
         card["conventions"] = (
             "CONVENTIONS.md of softscope: features at the window start; label = top 5 % "
@@ -336,6 +344,18 @@ def write_cards_md(zoo_dir: Path, path: Path, extra: str = "") -> Path:
         if "vibration" in d:
             lines.append(f"- vibrational MSD: {d['vibration']['method']}; parameters "
                          f"`{json.dumps(d['vibration']['parameters'])}`")
+        st = c.get("stability")
+        if st:
+            cond = st.get("max_raw_coefficient")
+            lines.append(
+                f"- expected input: {m.expected_input} configurations (AQS frames; in MD use the "
+                "fix's `average K`); conditioning: largest coefficient on a raw feature "
+                f"{_fmt(cond) if cond is not None else '– (trees)'}; stability on {st['frame']} "
+                f"(spreads of the prediction): 1e-4 Å noise 99.9 % {_fmt(st['noise_1e-4']['p999'])}"
+                f" (max {_fmt(st['noise_1e-4']['max'])}), 0.1 Å noise max "
+                f"{_fmt(st['noise_0.1']['max'])}, mean shift {_fmt(st['noise_0.1']['mean'])}, "
+                f"1e-4 shear 99.9 % {_fmt(st['shear_1e-4']['p999'])}"
+            )
         lines += [
             f"- split: train {c['split']['train_samples']}, held out {c['split']['test_samples']}",
             f"- labels: `{json.dumps(c.get('labels'))}`",
