@@ -207,6 +207,10 @@ def indicator_comparison(root: Path, zoo_dir: Path, n_jobs: int = 1, progress: b
 
 NOTES = """### Reading these numbers
 
+- In MD, the models (trained on minimised AQS frames) should see time-averaged positions
+  (the fix's `average K`); first measurement and the conditioning problem of linear models
+  trained without the feature guard: [thermal_input.md](thermal_input.md).
+
 - **Data.** Each Cu-Zr sample is one 2000-atom glass quenched at 2×10¹³ K/s, sheared
   AQS to 5 % (KA: 1000 atoms, 5×10⁻³/τ); a 1 % window of such a cell holds a few
   plastic events, so window-to-window scatter is large (the ± columns).
