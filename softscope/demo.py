@@ -414,6 +414,12 @@ def run_demo(
     prefix, ranks, note = launcher(nprocs)
     cmd = [*prefix, "-in", INPUT_NAME, "-log", "log.lammps"]
     echo(f"softscope demo: model {m.name!r} ({m.output_name}, {m.spec.n_features} features)")
+    if not settings.average and m.expected_input == "minimised":
+        echo(
+            f"  note: {m.name!r} was trained on minimised glasses and sees instantaneous "
+            f"{settings.temperature:g} K positions here; --average K evaluates positions "
+            "averaged over K steps (docs/thermal_input.md)"
+        )
     echo(
         f"  {settings.steps} MD steps at {settings.temperature:g} K, shear rate "
         f"{settings.strain_rate:g}/ps (final strain {settings.strain_rate * settings.steps * settings.timestep:.3f}), "
