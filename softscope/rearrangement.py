@@ -423,6 +423,24 @@ def _residual2(F, x0, x1):
     return r
 
 
+@nb.njit(cache=True, inline="always")
+def _d2min_of_pairs(R0, R1, m, V, W, det_eps):
+    """D²min of one atom from the reference / current vectors ``R0[:m]``, ``R1[:m]`` of its
+    m pairs (``V``, ``W``: 3x3 scratch); (NaN, False) for an invalid atom."""
+    V[:] = 0.0
+    W[:] = 0.0
+    ssq = 0.0
+    for t in range(m):
+        ssq += _accumulate(V, W, R0[t], R1[t])
+    ok, F = _affine_fit(V, W, ssq, m, det_eps)
+    if not ok:
+        return np.nan, False
+    d2 = 0.0
+    for t in range(m):
+        d2 += _residual2(F, R0[t], R1[t])
+    return d2, True
+
+
 @nb.njit(
     parallel=True, cache=True,
     aot="Tuple((f8[::1], b1[::1]))(i8[::1], f8[:,::1], f8[:,::1], f8)",
@@ -432,20 +450,11 @@ def _d2min_kernel(offsets, d0, d1, det_eps):
     out = np.empty(n, dtype=np.float64)
     invalid = np.zeros(n, dtype=np.bool_)
     for i in nb.prange(n):
-        V = np.zeros((3, 3))
-        W = np.zeros((3, 3))
-        ssq = 0.0
-        for p in range(offsets[i], offsets[i + 1]):
-            ssq += _accumulate(V, W, d0[p], d1[p])
-        ok, F = _affine_fit(V, W, ssq, offsets[i + 1] - offsets[i], det_eps)
-        if not ok:
-            invalid[i] = True
-            out[i] = np.nan
-            continue
-        d2 = 0.0
-        for p in range(offsets[i], offsets[i + 1]):
-            d2 += _residual2(F, d0[p], d1[p])
-        out[i] = d2
+        V = np.empty((3, 3))
+        W = np.empty((3, 3))
+        lo, hi = offsets[i], offsets[i + 1]
+        out[i], ok = _d2min_of_pairs(d0[lo:hi], d1[lo:hi], hi - lo, V, W, det_eps)
+        invalid[i] = not ok
     return out, invalid
 
 
@@ -473,30 +482,18 @@ def _d2min_points_kernel(
         cd2 = np.empty(max_cand + 1, dtype=np.float64)
         V = np.empty((3, 3))
         W = np.empty((3, 3))
-        r0 = np.empty(3)
-        r1 = np.empty(3)
+        R0 = np.empty((max_cand + 1, 3))
+        R1 = np.empty((max_cand + 1, 3))
         for i in range(ch * chunk, min((ch + 1) * chunk, n)):
             me = qslot[i]
             m = _gather(
                 x, y, z, x[me], y[me], z[me], me, qbin[i], cell_start, nb3, st, rc2, cand, cd2
             )
             pi = cell_points[me]
-            V[:] = 0.0
-            W[:] = 0.0
-            ssq = 0.0
             for t in range(m):
-                _walk_pair(xyz0, x1, cell_points, cand[t], me, pi, r0, r1)
-                ssq += _accumulate(V, W, r0, r1)
-            ok, F = _affine_fit(V, W, ssq, m, det_eps)
-            if not ok:
-                invalid[i] = True
-                out[i] = np.nan
-                continue
-            d2 = 0.0
-            for t in range(m):
-                _walk_pair(xyz0, x1, cell_points, cand[t], me, pi, r0, r1)
-                d2 += _residual2(F, r0, r1)
-            out[i] = d2
+                _walk_pair(xyz0, x1, cell_points, cand[t], me, pi, R0[t], R1[t])
+            out[i], ok = _d2min_of_pairs(R0, R1, m, V, W, det_eps)
+            invalid[i] = not ok
     return out, invalid
 
 
@@ -527,8 +524,8 @@ def _d2min_min_image_kernel(
         cd2 = np.empty(max_cand + 1, dtype=np.float64)
         V = np.empty((3, 3))
         W = np.empty((3, 3))
-        r0 = np.empty(3)
-        r1 = np.empty(3)
+        R0 = np.empty((max_cand + 1, 3))
+        R1 = np.empty((max_cand + 1, 3))
         for i in range(ch * chunk, min((ch + 1) * chunk, n)):
             me = qslot[i]
             m = _gather(
@@ -536,24 +533,11 @@ def _d2min_min_image_kernel(
             )
             count[i] = m
             ai = point_atom[cell_points[me]]
-            V[:] = 0.0
-            W[:] = 0.0
-            ssq = 0.0
             for t in range(m):
                 _min_image_pair(xyz0, x1, point_atom, cell_points, inv1, cell1, per,
-                                cand[t], me, ai, r0, r1)
-                ssq += _accumulate(V, W, r0, r1)
-            ok, F = _affine_fit(V, W, ssq, m, det_eps)
-            if not ok:
-                invalid[i] = True
-                out[i] = np.nan
-                continue
-            d2 = 0.0
-            for t in range(m):
-                _min_image_pair(xyz0, x1, point_atom, cell_points, inv1, cell1, per,
-                                cand[t], me, ai, r0, r1)
-                d2 += _residual2(F, r0, r1)
-            out[i] = d2
+                                cand[t], me, ai, R0[t], R1[t])
+            out[i], ok = _d2min_of_pairs(R0, R1, m, V, W, det_eps)
+            invalid[i] = not ok
     return out, invalid, count
 
 
