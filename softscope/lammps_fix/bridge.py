@@ -352,6 +352,22 @@ def _positive_float(kw: str, s: str) -> float:
     return v
 
 
+_STEP_COUNTS = {
+    "average": "steps of the position average before each evaluation",
+    "sample": "msd sampling interval in steps",
+}
+
+
+def _positive_int(kw: str, s: str) -> int:
+    try:
+        v = int(s)
+    except ValueError:
+        v = 0
+    if v < 1:
+        raise SoftscopeError(f"{kw} K ({_STEP_COUNTS[kw]}) must be an integer >= 1, got {s!r}")
+    return v
+
+
 def parse_args(args: list[str]) -> tuple[str, str, int, dict]:
     """Parse ``ID group softscope N keyword value ...`` -> (id, group, nevery, options)."""
     if len(args) < 4:
@@ -412,26 +428,8 @@ def parse_args(args: list[str]) -> tuple[str, str, int, dict]:
                 ) from None
             if opts[kw] < 0:
                 raise SoftscopeError(f"reference M must be >= 0, got {opts[kw]}")
-        elif kw == "average":
-            try:
-                opts[kw] = int(vals[0])
-            except ValueError:
-                opts[kw] = 0
-            if opts[kw] < 1:
-                raise SoftscopeError(
-                    f"average K (steps of the position average before each evaluation) must "
-                    f"be an integer >= 1, got {vals[0]!r}"
-                )
-        elif kw == "sample":
-            try:
-                opts[kw] = int(vals[0])
-            except ValueError:
-                opts[kw] = 0
-            if opts[kw] < 1:
-                raise SoftscopeError(
-                    f"sample K (msd sampling interval in steps) must be an integer >= 1, "
-                    f"got {vals[0]!r}"
-                )
+        elif kw in ("average", "sample"):
+            opts[kw] = _positive_int(kw, vals[0])
         elif kw == "q":
             try:
                 qv = float(vals[0])
