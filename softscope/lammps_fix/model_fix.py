@@ -473,9 +473,7 @@ class ModelFix(SoftscopeFix):
             self._cpu0 = time.process_time()
         nloc, m = v.nlocal, v.ntotal
         H1, o1, pbc = self._box()
-        widths = abs(np.linalg.det(H1)) / np.linalg.norm(
-            np.cross(H1[[1, 2, 0]], H1[[2, 0, 1]]), axis=1
-        )
+        widths = _widths(H1)
         reach = self.model_reach()
         if np.any(pbc & (widths < reach)):
             raise SoftscopeError(
