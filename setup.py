@@ -57,11 +57,15 @@ def _build_aot_kernels(package: Path) -> None:
         "import sys; sys.path.insert(0, sys.argv[1]); "
         "from softscope._jit import build_aot; print(build_aot(sys.argv[2]))"
     )
-    r = subprocess.run([sys.executable, "-c", code, str(HERE), str(package)],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [sys.executable, "-c", code, str(HERE), str(package)], capture_output=True, text=True
+    )
     if r.returncode != 0:
-        print(f"softscope: WARNING: ahead-of-time kernels not built (the LAMMPS fix will "
-              f"JIT-compile them):\n{r.stderr[-2000:]}", file=sys.stderr)
+        print(
+            f"softscope: WARNING: ahead-of-time kernels not built (the LAMMPS fix will "
+            f"JIT-compile them):\n{r.stderr[-2000:]}",
+            file=sys.stderr,
+        )
     else:
         print(f"softscope: ahead-of-time kernels: {r.stdout.strip()}")
 

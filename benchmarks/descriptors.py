@@ -117,10 +117,12 @@ def bench_dscribe(frame: Frame, n_centers: int, repeats: int) -> dict | None:
         from dscribe.descriptors import ACSF
     except ImportError:
         return None
-    atoms = Atoms(symbols=list(frame.species), positions=frame.positions, cell=frame.cell,
-                  pbc=frame.pbc)
-    acsf = ACSF(species=SPECIES, r_cut=RC, g2_params=[[1 / (2 * SIGMA**2), m] for m in MU],
-                periodic=True)
+    atoms = Atoms(
+        symbols=list(frame.species), positions=frame.positions, cell=frame.cell, pbc=frame.pbc
+    )
+    acsf = ACSF(
+        species=SPECIES, r_cut=RC, g2_params=[[1 / (2 * SIGMA**2), m] for m in MU], periodic=True
+    )
     idx = np.linspace(0, len(frame) - 1, min(n_centers, len(frame))).astype(int)
     acsf.create(atoms, centers=idx[:10], n_jobs=1)  # warm-up (imports, allocation)
     wall, cpu = _timed(lambda: acsf.create(atoms, centers=idx, n_jobs=1), repeats)
@@ -151,25 +153,43 @@ def bench_angular(frame: Frame, n_centers: int, repeats: int) -> list[dict]:
     angular(frame, **kw)  # warm-up
     wall, cpu = _timed(lambda: angular(frame, **kw), repeats)
     n = len(frame)
-    rows = [{"code": "softscope angular", "n_atoms": n, "n_timed_atoms": n, "repeats": repeats,
-             "median_s": statistics.median(wall), "atoms_per_s": n / statistics.median(wall),
-             "atoms_per_cpu_s": n / statistics.median(cpu)}]
+    rows = [
+        {
+            "code": "softscope angular",
+            "n_atoms": n,
+            "n_timed_atoms": n,
+            "repeats": repeats,
+            "median_s": statistics.median(wall),
+            "atoms_per_s": n / statistics.median(wall),
+            "atoms_per_cpu_s": n / statistics.median(cpu),
+        }
+    ]
     try:
         from ase import Atoms
         from dscribe.descriptors import ACSF
     except ImportError:
         return rows
-    atoms = Atoms(symbols=list(frame.species), positions=frame.positions, cell=frame.cell,
-                  pbc=frame.pbc)
-    params = [[1 / x**2, z, lam] for x, lam, z in
-              itertools.product(ANG["xi"], ANG["lambdas"], ANG["zetas"])]
+    atoms = Atoms(
+        symbols=list(frame.species), positions=frame.positions, cell=frame.cell, pbc=frame.pbc
+    )
+    params = [
+        [1 / x**2, z, lam]
+        for x, lam, z in itertools.product(ANG["xi"], ANG["lambdas"], ANG["zetas"])
+    ]
     acsf = ACSF(species=SPECIES, r_cut=ANG["cutoff"], g4_params=params, periodic=True)
     idx = np.linspace(0, n - 1, min(n_centers, n)).astype(int)
     wall, cpu = _timed(lambda: acsf.create(atoms, centers=idx, n_jobs=1), repeats)
-    rows.append({"code": "dscribe ACSF G4", "n_atoms": n, "n_timed_atoms": len(idx),
-                 "repeats": repeats, "median_s": statistics.median(wall),
-                 "atoms_per_s": len(idx) / statistics.median(wall),
-                 "atoms_per_cpu_s": len(idx) / statistics.median(cpu)})
+    rows.append(
+        {
+            "code": "dscribe ACSF G4",
+            "n_atoms": n,
+            "n_timed_atoms": len(idx),
+            "repeats": repeats,
+            "median_s": statistics.median(wall),
+            "atoms_per_s": len(idx) / statistics.median(wall),
+            "atoms_per_cpu_s": len(idx) / statistics.median(cpu),
+        }
+    )
     rows[0]["speedup_vs_dscribe"] = rows[0]["atoms_per_s"] / rows[1]["atoms_per_s"]
     rows[1]["speedup_vs_dscribe"] = 1.0
     return rows
@@ -197,8 +217,13 @@ def bench_compile() -> dict:
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, NUMBA_CACHE_DIR=cache)
         for label in ("cold", "cached"):
-            r = subprocess.run([sys.executable, "-c", _COMPILE_SNIPPET], env=env, check=True,
-                               capture_output=True, text=True)
+            r = subprocess.run(
+                [sys.executable, "-c", _COMPILE_SNIPPET],
+                env=env,
+                check=True,
+                capture_output=True,
+                text=True,
+            )
             d = json.loads(r.stdout.strip().splitlines()[-1])
             d["compile_s"] = d["first_call_s"] - d["steady_call_s"]
             out[label] = d
@@ -241,8 +266,12 @@ def bench_memory(reps: tuple[int, int, int]) -> dict:
     """Peak RSS of radial() (fused walk) and of neighbor_list + radial_from_neighbors."""
     out = {}
     for path in ("radial", "neighbor_list+radial_from_neighbors"):
-        r = subprocess.run([sys.executable, "-c", _MEMORY_SNIPPET, *map(str, reps), path],
-                           check=True, capture_output=True, text=True)
+        r = subprocess.run(
+            [sys.executable, "-c", _MEMORY_SNIPPET, *map(str, reps), path],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         d = json.loads(r.stdout.strip().splitlines()[-1])
         d["limit_mib"] = 4096
         d["ok"] = d["peak_rss_mib"] < 4096
@@ -263,8 +292,12 @@ def main(argv: list[str] | None = None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small sizes, 1 repeat (CI smoke test)")
     ap.add_argument("--repeats", type=int, default=None)
-    ap.add_argument("--out", type=Path, default=None,
-                    help="JSON path (default results/descriptors.json, *_quick.json with --quick)")
+    ap.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="JSON path (default results/descriptors.json, *_quick.json with --quick)",
+    )
     args = ap.parse_args(argv)
 
     from softscope.data import default_glass
@@ -316,43 +349,65 @@ def main(argv: list[str] | None = None) -> dict:
         "quick": args.quick,
     }
     meta["angular"] = ANG
-    result = {"meta": meta, "radial": radial_rows, "angular": angular_rows, "compile": compile_,
-              "memory": memory, "d2min": d2}
+    result = {
+        "meta": meta,
+        "radial": radial_rows,
+        "angular": angular_rows,
+        "compile": compile_,
+        "memory": memory,
+        "d2min": d2,
+    }
 
-    print(f"Radial SF (2 species x {len(MU)} centres, sigma {SIGMA} A, r_c {RC} A); "
-          f"{meta['numba_threads']} numba threads, {meta['cpu_count']} cores, "
-          f"load avg {load0[0]:.1f} -> {load1[0]:.1f}")
+    print(
+        f"Radial SF (2 species x {len(MU)} centres, sigma {SIGMA} A, r_c {RC} A); "
+        f"{meta['numba_threads']} numba threads, {meta['cpu_count']} cores, "
+        f"load avg {load0[0]:.1f} -> {load1[0]:.1f}"
+    )
     hdr = f"{'code':<18}{'N':>8}{'timed':>8}{'median s':>10}{'atoms/s':>11}{'atoms/cpu-s':>13}"
     print(hdr + f"{'vs dscribe':>12}")
     for r in radial_rows:
-        print(f"{r['code']:<18}{r['n_atoms']:>8}{r['n_timed_atoms']:>8}{r['median_s']:>10.4f}"
-              f"{r['atoms_per_s']:>11.0f}{r['atoms_per_cpu_s']:>13.0f}"
-              f"{r.get('speedup_vs_dscribe', float('nan')):>11.1f}x")
+        print(
+            f"{r['code']:<18}{r['n_atoms']:>8}{r['n_timed_atoms']:>8}{r['median_s']:>10.4f}"
+            f"{r['atoms_per_s']:>11.0f}{r['atoms_per_cpu_s']:>13.0f}"
+            f"{r.get('speedup_vs_dscribe', float('nan')):>11.1f}x"
+        )
         if "kernel_s" in r:
-            print(f"{'':<18}  shared-list path: neighbor_list {r['neighbor_build_s']:.4f} s + "
-                  f"radial_from_neighbors {r['kernel_s']:.4f} s; {r['pairs_per_atom']:.0f} "
-                  "pairs/atom")
-    print(f"Angular SF (3 species pairs x 8, xi {ANG['xi']}, r_c "
-          f"{ANG['cutoff']} A, prefactor + f_c as dscribe G4):")
+            print(
+                f"{'':<18}  shared-list path: neighbor_list {r['neighbor_build_s']:.4f} s + "
+                f"radial_from_neighbors {r['kernel_s']:.4f} s; {r['pairs_per_atom']:.0f} "
+                "pairs/atom"
+            )
+    print(
+        f"Angular SF (3 species pairs x 8, xi {ANG['xi']}, r_c "
+        f"{ANG['cutoff']} A, prefactor + f_c as dscribe G4):"
+    )
     for r in angular_rows:
-        print(f"{r['code']:<18}{r['n_atoms']:>8}{r['n_timed_atoms']:>8}{r['median_s']:>10.4f}"
-              f"{r['atoms_per_s']:>11.0f}{r['atoms_per_cpu_s']:>13.0f}"
-              f"{r.get('speedup_vs_dscribe', float('nan')):>11.1f}x")
+        print(
+            f"{r['code']:<18}{r['n_atoms']:>8}{r['n_timed_atoms']:>8}{r['median_s']:>10.4f}"
+            f"{r['atoms_per_s']:>11.0f}{r['atoms_per_cpu_s']:>13.0f}"
+            f"{r.get('speedup_vs_dscribe', float('nan')):>11.1f}x"
+        )
     for label, c in compile_.items():
-        print(f"numba first-call overhead ({label}): {c['compile_s']:.2f} s "
-              f"(first {c['first_call_s']:.2f} s, steady {c['steady_call_s']:.3f} s)")
+        print(
+            f"numba first-call overhead ({label}): {c['compile_s']:.2f} s "
+            f"(first {c['first_call_s']:.2f} s, steady {c['steady_call_s']:.3f} s)"
+        )
     for path, m in memory.items():
-        print(f"peak RSS, {path} of {m['n_atoms']} atoms: {m['peak_rss_mib']:.0f} MiB "
-              f"(before it {m['peak_rss_before_radial_mib']:.0f} MiB, output "
-              f"{m['output_mib']:.0f} MiB, {m['radial_s']:.1f} s) "
-              f"{'< 4 GiB OK' if m['ok'] else '>= 4 GiB: TOO MUCH'}")
+        print(
+            f"peak RSS, {path} of {m['n_atoms']} atoms: {m['peak_rss_mib']:.0f} MiB "
+            f"(before it {m['peak_rss_before_radial_mib']:.0f} MiB, output "
+            f"{m['output_mib']:.0f} MiB, {m['radial_s']:.1f} s) "
+            f"{'< 4 GiB OK' if m['ok'] else '>= 4 GiB: TOO MUCH'}"
+        )
     if d2:
         print("D2min (cutoff 3.7 A):")
         for r in d2:
             if "median_s" in r:
-                print(f"  {r['code']:<16}{r['n_atoms']:>8}{r['median_s']:>10.4f}"
-                      f"{r['atoms_per_s']:>11.0f}  speed vs OVITO {r.get('ratio_vs_ovito', 1):.2f}x"
-                      f"  max rel diff {r.get('max_rel_diff_vs_ovito', float('nan')):.1e}")
+                print(
+                    f"  {r['code']:<16}{r['n_atoms']:>8}{r['median_s']:>10.4f}"
+                    f"{r['atoms_per_s']:>11.0f}  speed vs OVITO {r.get('ratio_vs_ovito', 1):.2f}x"
+                    f"  max rel diff {r.get('max_rel_diff_vs_ovito', float('nan')):.1e}"
+                )
             else:
                 print(f"  {r}")
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -89,8 +89,11 @@ def model_path(work: Path, name: str = "cuzr-softness") -> tuple[Path, str]:
         species=("Cu", "Zr"),
         units="metal",
         blocks=(
-            {"kind": "radial", "centers": list(np.round(np.arange(1.0, 8.0001, 0.2), 10)),
-             "sigma": 0.2},
+            {
+                "kind": "radial",
+                "centers": list(np.round(np.arange(1.0, 8.0001, 0.2), 10)),
+                "sigma": 0.2,
+            },
         ),
         coarse_grain=(4.0, 6.0),
     )
@@ -108,8 +111,7 @@ def model_path(work: Path, name: str = "cuzr-softness") -> tuple[Path, str]:
 SHEAR_RATE = 0.05
 
 
-def script(steps: int, fix: str, rep: tuple[int, int, int] = (2, 2, 2),
-           shear: bool = False) -> str:
+def script(steps: int, fix: str, rep: tuple[int, int, int] = (2, 2, 2), shear: bool = False) -> str:
     deform = ""
     if shear:  # fix deform before the softscope fix: it sees each step's final box
         deform = f"change_box all triclinic\nfix def all deform 1 xy erate {SHEAR_RATE} remap x"
@@ -138,9 +140,16 @@ _MEM_KEYS = ("rss_mb", "hwm_mb", "rss_start_mb")
 _NOT_TIMES = ("step", "rank", "nlocal", "nghost", "modules", "cpu_s", "n_fetched", *_MEM_KEYS)
 
 
-def run_once(work: Path, layout: str, steps: int, fix: str, tag: str,
-             rep: tuple[int, int, int] = (2, 2, 2), env_extra: dict | None = None,
-             shear: bool = False) -> dict:
+def run_once(
+    work: Path,
+    layout: str,
+    steps: int,
+    fix: str,
+    tag: str,
+    rep: tuple[int, int, int] = (2, 2, 2),
+    env_extra: dict | None = None,
+    shear: bool = False,
+) -> dict:
     d = work / tag
     d.mkdir(parents=True, exist_ok=True)
     (d / "in.lmp").write_text(script(steps, fix, rep, shear))
@@ -192,9 +201,18 @@ def run_once(work: Path, layout: str, steps: int, fix: str, tag: str,
                     memory[k + "_max"] = max(memory.get(k + "_max", 0.0), rec[k])
             modules = sorted(set(modules) | set(rec.get("modules", [])))
     # loop CPU time (s per rank-thread, LAMMPS' own "% CPU use"): robust to other jobs
-    return {"loop_s": loop, "loop_cpu_s": loop * pct / 100, "wall_s": wall,
-            "process_cpu_s": cpu, "rss_mb": rss, "phases": phases, "fix_memory": memory,
-            "modules": modules, "eval_cpu_s": eval_cpu, "phase_peaks_mb": peaks}
+    return {
+        "loop_s": loop,
+        "loop_cpu_s": loop * pct / 100,
+        "wall_s": wall,
+        "process_cpu_s": cpu,
+        "rss_mb": rss,
+        "phases": phases,
+        "fix_memory": memory,
+        "modules": modules,
+        "eval_cpu_s": eval_cpu,
+        "phase_peaks_mb": peaks,
+    }
 
 
 def main() -> None:
@@ -202,29 +220,50 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=500)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--layouts", default="mpi2,omp2")
-    ap.add_argument("--replicate", default="2,2,2",
-                    help="replicas of the 4,000-atom glass, NX,NY,NZ (2,2,2 = 32,000 atoms; "
-                    "4,4,4 = 256,000)")
-    ap.add_argument("--unfused", action="store_true",
-                    help="also run the fix with SOFTSCOPE_FIX_UNFUSED=1 (raw matrix + numpy "
-                    "projection, the pre-fusion path) for an A/B comparison in the same session")
-    ap.add_argument("--jit", action="store_true",
-                    help="also run the fix with SOFTSCOPE_JIT=1 (numba's JIT kernels inside the "
-                    "ranks instead of the ahead-of-time compiled ones) for an A/B comparison")
+    ap.add_argument(
+        "--replicate",
+        default="2,2,2",
+        help="replicas of the 4,000-atom glass, NX,NY,NZ (2,2,2 = 32,000 atoms; 4,4,4 = 256,000)",
+    )
+    ap.add_argument(
+        "--unfused",
+        action="store_true",
+        help="also run the fix with SOFTSCOPE_FIX_UNFUSED=1 (raw matrix + numpy "
+        "projection, the pre-fusion path) for an A/B comparison in the same session",
+    )
+    ap.add_argument(
+        "--jit",
+        action="store_true",
+        help="also run the fix with SOFTSCOPE_JIT=1 (numba's JIT kernels inside the "
+        "ranks instead of the ahead-of-time compiled ones) for an A/B comparison",
+    )
     ap.add_argument("--model", default="cuzr-softness", help="zoo model of the fix")
-    ap.add_argument("--also-model", default=None,
-                    help="a second zoo model, run as the A/B variant 'alt' in the same session "
-                    "(e.g. cuzr-softness-radial)")
-    ap.add_argument("--phase-peaks", action="store_true",
-                    help="after the timed runs, one more fix run per layout with "
-                    "SOFTSCOPE_FIX_PHASE_PEAKS=1: the peak RSS of each phase of the fix (max "
-                    "over evaluations and ranks); a diagnosis run, not used for the ratios")
-    ap.add_argument("--shear", action="store_true",
-                    help=f"a shear run: fix deform xy erate {SHEAR_RATE}/ps (flips from step "
-                    "10,000), reference 5000 (long windows): what users run; use --steps 20000")
-    ap.add_argument("--plain-steps", type=int, default=None,
-                    help="steps of the runs without the fix (default --steps); their loop "
-                    "times are scaled to --steps (an MD step costs the same all along)")
+    ap.add_argument(
+        "--also-model",
+        default=None,
+        help="a second zoo model, run as the A/B variant 'alt' in the same session "
+        "(e.g. cuzr-softness-radial)",
+    )
+    ap.add_argument(
+        "--phase-peaks",
+        action="store_true",
+        help="after the timed runs, one more fix run per layout with "
+        "SOFTSCOPE_FIX_PHASE_PEAKS=1: the peak RSS of each phase of the fix (max "
+        "over evaluations and ranks); a diagnosis run, not used for the ratios",
+    )
+    ap.add_argument(
+        "--shear",
+        action="store_true",
+        help=f"a shear run: fix deform xy erate {SHEAR_RATE}/ps (flips from step "
+        "10,000), reference 5000 (long windows): what users run; use --steps 20000",
+    )
+    ap.add_argument(
+        "--plain-steps",
+        type=int,
+        default=None,
+        help="steps of the runs without the fix (default --steps); their loop "
+        "times are scaled to --steps (an MD step costs the same all along)",
+    )
     ap.add_argument("--out", default=str(HERE / "results" / "lammps_overhead.json"))
     args = ap.parse_args()
     plain_steps = args.plain_steps or args.steps
@@ -260,19 +299,37 @@ def main() -> None:
         for r_ in range(args.repeats):  # interleaved: drifting load hits all alike
             for kind in kinds:
                 steps = plain_steps if kind == "plain" else args.steps
-                res = run_once(work, layout, steps, fix_of[kind],
-                               f"{layout}_{kind}_{r_}", rep, env_of[kind], args.shear)
+                res = run_once(
+                    work,
+                    layout,
+                    steps,
+                    fix_of[kind],
+                    f"{layout}_{kind}_{r_}",
+                    rep,
+                    env_of[kind],
+                    args.shear,
+                )
                 rows[kind].append(res)
-                print(f"  {layout:5s} {kind:11s} rep {r_}: loop {res['loop_s']:.2f} s "
-                      f"(CPU {res['loop_cpu_s']:.2f} s), wall {res['wall_s']:.2f} s, process "
-                      f"CPU {res['process_cpu_s']:.2f} s, RSS {res['rss_mb']} MB", flush=True)
+                print(
+                    f"  {layout:5s} {kind:11s} rep {r_}: loop {res['loop_s']:.2f} s "
+                    f"(CPU {res['loop_cpu_s']:.2f} s), wall {res['wall_s']:.2f} s, process "
+                    f"CPU {res['process_cpu_s']:.2f} s, RSS {res['rss_mb']} MB",
+                    flush=True,
+                )
         if args.phase_peaks:
-            diag = run_once(work, layout, args.steps, fix, f"{layout}_peaks", rep,
-                            {"SOFTSCOPE_FIX_PHASE_PEAKS": "1"}, args.shear)
+            diag = run_once(
+                work,
+                layout,
+                args.steps,
+                fix,
+                f"{layout}_peaks",
+                rep,
+                {"SOFTSCOPE_FIX_PHASE_PEAKS": "1"},
+                args.shear,
+            )
             print(f"  {layout:5s} phase peaks (MB): {diag['phase_peaks_mb']}", flush=True)
         metrics = ("loop_s", "loop_cpu_s", "wall_s", "process_cpu_s")
-        med = {k: {m: statistics.median(r[m] for r in v) for m in metrics}
-               for k, v in rows.items()}
+        med = {k: {m: statistics.median(r[m] for r in v) for m in metrics} for k, v in rows.items()}
         if plain_steps != args.steps:  # the plain loop's cost per step, scaled to the fix run
             scale = args.steps / plain_steps
             p = med["plain"]
@@ -281,11 +338,14 @@ def main() -> None:
             p["process_cpu_s"] += ranks * p["loop_cpu_s"] * (scale - 1)
             p["loop_s"] *= scale
             p["loop_cpu_s"] *= scale
-        rss = {k: max(max(r["rss_mb"]) if r["rss_mb"] else float("nan") for r in v)
-               for k, v in rows.items()}
+        rss = {
+            k: max(max(r["rss_mb"]) if r["rss_mb"] else float("nan") for r in v)
+            for k, v in rows.items()
+        }
         step_s = med["plain"]["loop_cpu_s"] / args.steps
         n_eval_loop = args.steps // EVERY
         extra = med["fix"]["loop_cpu_s"] - med["plain"]["loop_cpu_s"]
+
         def phase_medians(kind, rows=rows):
             ph: dict[str, list[float]] = {}
             for r_ in rows[kind]:  # every evaluation of every repeat
@@ -313,12 +373,14 @@ def main() -> None:
             "eval_cpu_md_steps": cpu_eval / (med["plain"]["loop_cpu_s"] / args.steps),
             "overhead_self_pct": 100 * self_s * n_eval_loop / med["plain"]["loop_s"],
             "eval_self_md_steps": self_s / (med["plain"]["loop_s"] / args.steps),
-            "plain": med["plain"], "fix": med["fix"],
+            "plain": med["plain"],
+            "fix": med["fix"],
             "overhead_loop_pct": 100 * (med["fix"]["loop_s"] / med["plain"]["loop_s"] - 1),
             "overhead_wall_pct": 100 * (med["fix"]["wall_s"] / med["plain"]["wall_s"] - 1),
-            "overhead_loop_cpu_pct": 100 * (med["fix"]["loop_cpu_s"] / med["plain"]["loop_cpu_s"] - 1),
-            "overhead_process_cpu_pct": 100 * (
-                med["fix"]["process_cpu_s"] / med["plain"]["process_cpu_s"] - 1),
+            "overhead_loop_cpu_pct": 100
+            * (med["fix"]["loop_cpu_s"] / med["plain"]["loop_cpu_s"] - 1),
+            "overhead_process_cpu_pct": 100
+            * (med["fix"]["process_cpu_s"] / med["plain"]["process_cpu_s"] - 1),
             "md_step_s": step_s,
             "eval_cost_md_steps": extra / max(n_eval_loop, 1) / step_s,  # from loop CPU
             "peak_rss_mb_per_rank": rss,
@@ -328,9 +390,11 @@ def main() -> None:
             "fix_phase_peak_rss_mb": diag["phase_peaks_mb"] if args.phase_peaks else None,
             "fix_heavy_modules": rows["fix"][-1]["modules"],
             "fix_bytes_per_atom": (rss["fix"] - rss["plain"]) * 2**20 / (natoms / 2)
-            if layout == "mpi2" else (rss["fix"] - rss["plain"]) * 2**20 / natoms,
-            "repeats": {k: [{m: r[m] for m in (*metrics, "rss_mb")} for r in v]
-                        for k, v in rows.items()},
+            if layout == "mpi2"
+            else (rss["fix"] - rss["plain"]) * 2**20 / natoms,
+            "repeats": {
+                k: [{m: r[m] for m in (*metrics, "rss_mb")} for r in v] for k, v in rows.items()
+            },
         }
         for var in variants:
             kind = f"fix_{var}"
@@ -339,7 +403,8 @@ def main() -> None:
                 "eval_cpu_s": eval_cpu(kind),
                 "overhead_cpu_pct": 100 * eval_cpu(kind) * n_eval_loop / med["plain"]["loop_cpu_s"],
                 "eval_self_s": self_time(pu),
-                "phases": pu, "peak_rss_mb_per_rank": rss[kind],
+                "phases": pu,
+                "peak_rss_mb_per_rank": rss[kind],
                 "rss_ratio": rss[kind] / rss["plain"],
                 "loop_cpu_s": med[kind]["loop_cpu_s"],
                 "process_cpu_s": med[kind]["process_cpu_s"],
@@ -347,48 +412,72 @@ def main() -> None:
                 "model": adesc if var == "alt" else mdesc,
             }
     load1 = os.getloadavg()
-    print(f"\nfix softscope overhead: {natoms:,}-atom Cu64Zr36 EAM NVT, {args.steps} steps, "
-          f"evaluation every {EVERY} steps, model {mdesc}, medians of {args.repeats}")
+    print(
+        f"\nfix softscope overhead: {natoms:,}-atom Cu64Zr36 EAM NVT, {args.steps} steps, "
+        f"evaluation every {EVERY} steps, model {mdesc}, medians of {args.repeats}"
+    )
     print(f"load average start {load0[0]:.2f}, end {load1[0]:.2f} (2 cores)")
-    hdr = (f"{'layout':7s} {'plain loop s':>12s} {'fix loop s':>10s} {'loop ovh':>9s} "
-           f"{'loopCPU ovh':>11s} {'procCPU ovh':>11s} {'wall ovh':>9s} {'eval=steps':>10s} "
-           f"{'RSS plain':>9s} {'RSS fix':>8s} {'ratio':>6s} {'eval s':>7s} {'self ovh':>8s} "
-           f"{'eval CPU s':>10s} {'CPU ovh':>8s}")
+    hdr = (
+        f"{'layout':7s} {'plain loop s':>12s} {'fix loop s':>10s} {'loop ovh':>9s} "
+        f"{'loopCPU ovh':>11s} {'procCPU ovh':>11s} {'wall ovh':>9s} {'eval=steps':>10s} "
+        f"{'RSS plain':>9s} {'RSS fix':>8s} {'ratio':>6s} {'eval s':>7s} {'self ovh':>8s} "
+        f"{'eval CPU s':>10s} {'CPU ovh':>8s}"
+    )
     print(hdr)
     for layout, r in results.items():
-        print(f"{layout:7s} {r['plain']['loop_s']:12.2f} {r['fix']['loop_s']:10.2f} "
-              f"{r['overhead_loop_pct']:8.1f}% {r['overhead_loop_cpu_pct']:10.1f}% "
-              f"{r['overhead_process_cpu_pct']:10.1f}% {r['overhead_wall_pct']:8.1f}% "
-              f"{r['eval_cost_md_steps']:10.1f} {r['peak_rss_mb_per_rank']['plain']:8.0f}M "
-              f"{r['peak_rss_mb_per_rank']['fix']:7.0f}M {r['rss_ratio']:6.2f} "
-              f"{r['eval_self_s']:7.3f} {r['overhead_self_pct']:7.1f}% "
-              f"{r['eval_cpu_s']:10.3f} {r['overhead_cpu_pct']:7.1f}%")
+        print(
+            f"{layout:7s} {r['plain']['loop_s']:12.2f} {r['fix']['loop_s']:10.2f} "
+            f"{r['overhead_loop_pct']:8.1f}% {r['overhead_loop_cpu_pct']:10.1f}% "
+            f"{r['overhead_process_cpu_pct']:10.1f}% {r['overhead_wall_pct']:8.1f}% "
+            f"{r['eval_cost_md_steps']:10.1f} {r['peak_rss_mb_per_rank']['plain']:8.0f}M "
+            f"{r['peak_rss_mb_per_rank']['fix']:7.0f}M {r['rss_ratio']:6.2f} "
+            f"{r['eval_self_s']:7.3f} {r['overhead_self_pct']:7.1f}% "
+            f"{r['eval_cpu_s']:10.3f} {r['overhead_cpu_pct']:7.1f}%"
+        )
     for layout, r in results.items():
         ph = r["fix_phase_median_s_per_eval_and_rank"]
-        print(f"{layout} fix phases (median s per evaluation and rank): "
-              + ", ".join(f"{k} {v:.4f}" for k, v in ph.items() if k not in ("nlocal", "nghost"))
-              + f"; nlocal {ph.get('nlocal', 0):.0f}, nghost {ph.get('nghost', 0):.0f}")
-        print(f"{layout} fix memory per rank (MB, fix's own reading): {r['fix_memory_mb']}; "
-              f"{r['fix_bytes_per_atom']:.0f} bytes/atom over the plain run; heavy modules "
-              f"loaded: {', '.join(r['fix_heavy_modules'])}")
-        for var, what in (("unfused", "pre-fusion path"), ("jit", "numba JIT in the ranks"),
-                          ("alt", f"model {args.also_model}")):
+        print(
+            f"{layout} fix phases (median s per evaluation and rank): "
+            + ", ".join(f"{k} {v:.4f}" for k, v in ph.items() if k not in ("nlocal", "nghost"))
+            + f"; nlocal {ph.get('nlocal', 0):.0f}, nghost {ph.get('nghost', 0):.0f}"
+        )
+        print(
+            f"{layout} fix memory per rank (MB, fix's own reading): {r['fix_memory_mb']}; "
+            f"{r['fix_bytes_per_atom']:.0f} bytes/atom over the plain run; heavy modules "
+            f"loaded: {', '.join(r['fix_heavy_modules'])}"
+        )
+        for var, what in (
+            ("unfused", "pre-fusion path"),
+            ("jit", "numba JIT in the ranks"),
+            ("alt", f"model {args.also_model}"),
+        ):
             if var in r:
                 u = r[var]
-                print(f"{layout} {var} ({what}): eval {u['eval_self_s']:.3f} s "
-                      f"(CPU {u['eval_cpu_s']:.3f} s, {u['overhead_cpu_pct']:.1f} %), RSS "
-                      f"{u['peak_rss_mb_per_rank']:.0f} MB ({u['rss_ratio']:.2f}x), modules "
-                      f"{', '.join(u['fix_heavy_modules'])}; phases "
-                      + ", ".join(f"{k} {v:.4f}" for k, v in u["phases"].items()
-                                  if k not in ("nlocal", "nghost")))
+                print(
+                    f"{layout} {var} ({what}): eval {u['eval_self_s']:.3f} s "
+                    f"(CPU {u['eval_cpu_s']:.3f} s, {u['overhead_cpu_pct']:.1f} %), RSS "
+                    f"{u['peak_rss_mb_per_rank']:.0f} MB ({u['rss_ratio']:.2f}x), modules "
+                    f"{', '.join(u['fix_heavy_modules'])}; phases "
+                    + ", ".join(
+                        f"{k} {v:.4f}"
+                        for k, v in u["phases"].items()
+                        if k not in ("nlocal", "nghost")
+                    )
+                )
     out = {
         "system": f"Cu64Zr36 {natoms} atoms (default glass replicate {rep[0]} {rep[1]} "
-                  f"{rep[2]}), eam/fs CuZr_mm, NVT 300 K"
-                  + (f", fix deform xy erate {SHEAR_RATE}/ps remap x" if args.shear else ""),
+        f"{rep[2]}), eam/fs CuZr_mm, NVT 300 K"
+        + (f", fix deform xy erate {SHEAR_RATE}/ps remap x" if args.shear else ""),
         "natoms": natoms,
-        "steps": args.steps, "plain_steps": plain_steps, "every": EVERY, "repeats": args.repeats, "model": mdesc,
+        "steps": args.steps,
+        "plain_steps": plain_steps,
+        "every": EVERY,
+        "repeats": args.repeats,
+        "model": mdesc,
         "fix": fix.replace(str(mpath), "MODEL"),
-        "loadavg_start": load0, "loadavg_end": load1, "cores": os.cpu_count(),
+        "loadavg_start": load0,
+        "loadavg_end": load1,
+        "cores": os.cpu_count(),
         "target": {"overhead_pct": 3.0, "rss_ratio": 1.5},
         "results": results,
     }

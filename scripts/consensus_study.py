@@ -116,8 +116,11 @@ def main(argv: list[str] | None = None) -> int:
         return float(roc_auc(score, top_fraction(measure, Q)))
 
     res: dict = {"folds": [list(f) for f in FOLDS], "C": list(C_VALUES), "variants": {}}
-    lines = ["| variant | C | dir6 (window 0-1 %, 6 directions) | xy_zoo (+xy windows, zoo metric)"
-             " | cons (consensus label) |", "|---|---|---|---|---|"]
+    lines = [
+        "| variant | C | dir6 (window 0-1 %, 6 directions) | xy_zoo (+xy windows, zoo metric)"
+        " | cons (consensus label) |",
+        "|---|---|---|---|---|",
+    ]
     for variant in VARIANTS:
         for c_val in C_VALUES:
             m: dict[str, list[float]] = {"dir6": [], "xy_zoo": [], "cons": []}
@@ -126,8 +129,9 @@ def main(argv: list[str] | None = None) -> int:
                 for name in SAMPLES:
                     if name in test:
                         continue
-                    items = training_items(variant, feats[name], d2_xy[name], d2_dirs[name],
-                                           cons[name])
+                    items = training_items(
+                        variant, feats[name], d2_xy[name], d2_dirs[name], cons[name]
+                    )
                     for x, t in items:
                         a, b = balanced_rows(x, t, k)
                         xs.append(a)
@@ -143,8 +147,10 @@ def main(argv: list[str] | None = None) -> int:
                     for j in range(0, feats[name].shape[0], 5):  # non-overlapping 1 % windows
                         p = clf.decision_function(sc.transform(feats[name][j]))
                         m["xy_zoo"].append(auc(p, d2_xy[name][j]))
-            r = {k: {"mean": float(np.mean(v)), "std": float(np.std(v)), "n": len(v)}
-                 for k, v in m.items()}
+            r = {
+                k: {"mean": float(np.mean(v)), "std": float(np.std(v)), "n": len(v)}
+                for k, v in m.items()
+            }
             res["variants"][f"{variant} C={c_val:g}"] = r
             cells = " | ".join(f"{r[k]['mean']:.3f} ± {r[k]['std']:.3f}" for k in m)
             lines.append(f"| {variant} | {c_val:g} | {cells} |")

@@ -46,8 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     cutoff = D2MIN_CUTOFF[samples[0].units]
     require = ("msd",) if "msd" in spec.external else ()
     rows = {
-        s.name: build_training_set(windows_of([s], 0.01, 0.002, require), spec, cutoff,
-                                   n_jobs=args.jobs, progress=False)
+        s.name: build_training_set(
+            windows_of([s], 0.01, 0.002, require), spec, cutoff, n_jobs=args.jobs, progress=False
+        )
         for s in train
     }
     held = []
@@ -70,15 +71,31 @@ def main(argv: list[str] | None = None) -> int:
             )
             est, _ = fit_linear(ts, cs=(args.c,))
             aucs.append(np.mean([roc_auc(est.predict(x), y) for x, y in held]))
-        table.append({"n_train_samples": n, "roc_auc": float(np.mean(aucs)),
-                      "roc_auc_std_over_draws": float(np.std(aucs)), "draws": len(aucs)})
-        print(f"{n:3d} training samples: held-out ROC-AUC {np.mean(aucs):.3f} "
-              f"± {np.std(aucs):.3f} ({len(aucs)} draws)", flush=True)
+        table.append(
+            {
+                "n_train_samples": n,
+                "roc_auc": float(np.mean(aucs)),
+                "roc_auc_std_over_draws": float(np.std(aucs)),
+                "draws": len(aucs),
+            }
+        )
+        print(
+            f"{n:3d} training samples: held-out ROC-AUC {np.mean(aucs):.3f} "
+            f"± {np.std(aucs):.3f} ({len(aucs)} draws)",
+            flush=True,
+        )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    rep = {"data": str(args.data), "prefix": args.prefix, "recipe": args.recipe, "C": args.c,
-           "test_samples": [s.name for s in test], "n_held_out_windows": len(held),
-           "atoms_per_sample": sorted({s.n_atoms for s in samples}), "curve": table}
+    rep = {
+        "data": str(args.data),
+        "prefix": args.prefix,
+        "recipe": args.recipe,
+        "C": args.c,
+        "test_samples": [s.name for s in test],
+        "n_held_out_windows": len(held),
+        "atoms_per_sample": sorted({s.n_atoms for s in samples}),
+        "curve": table,
+    }
     (out / "learning_curve.json").write_text(json.dumps(rep, indent=1))
     import matplotlib
 
@@ -86,8 +103,13 @@ def main(argv: list[str] | None = None) -> int:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(4.5, 3.5))
-    ax.errorbar([r["n_train_samples"] for r in table], [r["roc_auc"] for r in table],
-                yerr=[r["roc_auc_std_over_draws"] for r in table], marker="o", capsize=3)
+    ax.errorbar(
+        [r["n_train_samples"] for r in table],
+        [r["roc_auc"] for r in table],
+        yerr=[r["roc_auc_std_over_draws"] for r in table],
+        marker="o",
+        capsize=3,
+    )
     ax.set_xlabel("training glass samples")
     ax.set_ylabel("held-out ROC-AUC")
     ax.set_title(f"{args.recipe} on {args.prefix}", fontsize=9)

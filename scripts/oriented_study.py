@@ -98,8 +98,10 @@ def atom_stress(zoo: Path, sample: str, cache: Path, x_ref: np.ndarray) -> np.nd
     try:
         _setup_shear(lmp, zoo / sample / "glass" / "glass.data", "cuzr")
         lmp.command(f"min_style {par['style']}")
-        lmp.command(f"minimize {float(par['etol'])!r} {float(par['ftol'])!r} "
-                    f"{int(par['maxiter'])} {int(par['maxeval'])}")
+        lmp.command(
+            f"minimize {float(par['etol'])!r} {float(par['ftol'])!r} "
+            f"{int(par['maxiter'])} {int(par['maxeval'])}"
+        )
         lmp.command("compute sa all stress/atom NULL")
         lmp.command("run 0")
         n = int(lmp.get_natoms())
@@ -147,10 +149,12 @@ def main(argv: list[str] | None = None) -> int:
     data = {}
     for s in SAMPLES:
         a = np.load(args.aniso / "cache" / f"{s}.npz")
-        frame = Frame(a["positions"][0, 0], a["species"], a["cells"][0, 0],
-                      origin=a["origins"][0, 0])
+        frame = Frame(
+            a["positions"][0, 0], a["species"], a["cells"][0, 0], origin=a["origins"][0, 0]
+        )
         st_iso, st_dir = stress_features(
-            frame, atom_stress(args.zoo, s, args.out, a["positions"][0, 0]))
+            frame, atom_stress(args.zoo, s, args.out, a["positions"][0, 0])
+        )
         data[s] = {
             "iso": np.load(args.cache / f"{s}.npz")["x"][0],  # the zoo spec's features
             "fabric": fabric(frame),
@@ -186,10 +190,16 @@ def main(argv: list[str] | None = None) -> int:
                     aucs.append(roc_auc(p, top_fraction(data[s]["d2"][di], 0.05)))
                     if di == 0:
                         xy.append(aucs[-1])
-        res[kind] = {"dir6": float(np.mean(aucs)), "dir6_std": float(np.std(aucs)),
-                     "xy": float(np.mean(xy)), "n": len(aucs)}
-        print(f"{kind:12s} dir6 {np.mean(aucs):.3f} ± {np.std(aucs):.3f}   +xy {np.mean(xy):.3f}",
-              flush=True)
+        res[kind] = {
+            "dir6": float(np.mean(aucs)),
+            "dir6_std": float(np.std(aucs)),
+            "xy": float(np.mean(xy)),
+            "n": len(aucs),
+        }
+        print(
+            f"{kind:12s} dir6 {np.mean(aucs):.3f} ± {np.std(aucs):.3f}   +xy {np.mean(xy):.3f}",
+            flush=True,
+        )
     (args.out / "results.json").write_text(json.dumps(res, indent=1))
     return 0
 

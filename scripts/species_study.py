@@ -84,8 +84,10 @@ def cache_sample(sample, spec, cutoff: float, cache: Path) -> dict[str, np.ndarr
     from softscope.training.pipeline import windows_of
 
     path = cache / f"{sample.name}.npz"
-    key = json.dumps({"spec": spec.to_dict(), "cutoff": cutoff, "window": WINDOW,
-                      "stride": STRIDE}, sort_keys=True)
+    key = json.dumps(
+        {"spec": spec.to_dict(), "cutoff": cutoff, "window": WINDOW, "stride": STRIDE},
+        sort_keys=True,
+    )
     if path.exists():
         z = np.load(path, allow_pickle=False)
         if str(z["key"]) == key:
@@ -105,8 +107,7 @@ def cache_sample(sample, spec, cutoff: float, cache: Path) -> dict[str, np.ndarr
         "key": np.array(key),
     }
     np.savez(path, **out)
-    print(f"  cached {sample.name}: {x.shape} in {time.process_time() - t0:.0f} s CPU",
-          flush=True)
+    print(f"  cached {sample.name}: {x.shape} in {time.process_time() - t0:.0f} s CPU", flush=True)
     return out
 
 
@@ -123,8 +124,9 @@ def train_rows(cached: list[tuple[str, dict]]) -> list:
             pos, neg = np.flatnonzero(lab == 1), np.flatnonzero(lab == 0)
             rng = np.random.default_rng(k)
             n = min(pos.size, neg.size)
-            pick = np.concatenate([rng.choice(pos, n, replace=False),
-                                   rng.choice(neg, n, replace=False)])
+            pick = np.concatenate(
+                [rng.choice(pos, n, replace=False), rng.choice(neg, n, replace=False)]
+            )
             rows.append((name, c, j, pick, (lab[pick] == 1).astype(np.int8)))
             k += 1
     return rows
@@ -154,8 +156,9 @@ def paired(v, ref) -> tuple[float, float]:
 
 
 # ----------------------------------------------------------------------------- one fold
-def run_fold(test_names, own, transfer, cache_of, spec_species, cs, zoo_model, cutoff,
-             with_c: bool = True):
+def run_fold(
+    test_names, own, transfer, cache_of, spec_species, cs, zoo_model, cutoff, with_c: bool = True
+):
     from softscope.metrics import roc_auc
     from softscope.rearrangement import top_fraction
     from softscope.training.evaluate import evaluate_scores
@@ -173,11 +176,15 @@ def run_fold(test_names, own, transfer, cache_of, spec_species, cs, zoo_model, c
     cnr = np.concatenate([c["cn"][j][p] for _, c, j, p, _ in rows]).astype(np.float64)
     g = np.concatenate([np.full(yy.size, n) for n, *_, yy in rows])
     is_zr = sp == spec_species[zr]
-    info: dict = {"train_samples": [s.name for s in train], "test_samples": list(test_names),
-                  "n_train_windows": len(rows), "n_rows": int(y.size),
-                  "rows_frac_zr": float(is_zr.mean()),
-                  "rows_frac_zr_pos": float(is_zr[y == 1].mean()),
-                  "rows_frac_zr_neg": float(is_zr[y == 0].mean())}
+    info: dict = {
+        "train_samples": [s.name for s in train],
+        "test_samples": list(test_names),
+        "n_train_windows": len(rows),
+        "n_rows": int(y.size),
+        "rows_frac_zr": float(is_zr.mean()),
+        "rows_frac_zr_pos": float(is_zr[y == 1].mean()),
+        "rows_frac_zr_neg": float(is_zr[y == 0].mean()),
+    }
 
     # --- fits
     est_a, fit_a = fit_linear(TrainingSet(x, y, g), cs=cs)
@@ -188,12 +195,18 @@ def run_fold(test_names, own, transfer, cache_of, spec_species, cs, zoo_model, c
         per_sp[name], fit_b[name] = e, f
         platt_b[name] = platt(e.predict(x[m]), y[m])
         f["n_pos"], f["n_neg"] = int(y[m].sum()), int((1 - y[m]).sum())
-    est_c, fit_c = (fit_linear(TrainingSet(interaction(x, is_zr), y, g), cs=cs) if with_c
-                    else (None, None))
+    est_c, fit_c = (
+        fit_linear(TrainingSet(interaction(x, is_zr), y, g), cs=cs) if with_c else (None, None)
+    )
     xz = np.stack([is_zr.astype(np.float64), cnr], axis=1)
     est_d, fit_d = fit_linear(TrainingSet(xz, y, g), cs=cs)
-    info["fits"] = {"a": fit_a, "b": fit_b, "b_platt_slope_intercept": platt_b, "c": fit_c,
-                    "d_zrcn": fit_d}
+    info["fits"] = {
+        "a": fit_a,
+        "b": fit_b,
+        "b_platt_slope_intercept": platt_b,
+        "c": fit_c,
+        "d_zrcn": fit_d,
+    }
     info["fit_cpu_s"] = time.process_time() - t0
 
     def scores(c, j) -> dict[str, np.ndarray]:
@@ -208,9 +221,14 @@ def run_fold(test_names, own, transfer, cache_of, spec_species, cs, zoo_model, c
             a_, b_ = platt_b[name]
             b1[m] = d
             b2[m] = 1.0 / (1.0 + np.exp(-(a_ * d + b_)))
-        out = {"a": est_a.predict(xx), "b1": b1, "b2": b2,
-               "d_zr": z.astype(np.float64), "d_cn": cn,
-               "d_zrcn": est_d.predict(np.stack([z.astype(np.float64), cn], axis=1))}
+        out = {
+            "a": est_a.predict(xx),
+            "b1": b1,
+            "b2": b2,
+            "d_zr": z.astype(np.float64),
+            "d_cn": cn,
+            "d_zrcn": est_d.predict(np.stack([z.astype(np.float64), cn], axis=1)),
+        }
         if est_c is not None:
             out["c"] = est_c.predict(interaction(xx, z))
         if zoo_model is not None:
@@ -220,8 +238,13 @@ def run_fold(test_names, own, transfer, cache_of, spec_species, cs, zoo_model, c
     def judge_set(samples) -> dict:
         ws = windows_of(samples, WINDOW, None)
         res: dict = {}
-        diag = {"frac_zr_all": [], "frac_zr_pos": [], "frac_zr_top_d2_per_cn": [],
-                "mean_cn_cu": [], "mean_cn_zr": []}
+        diag = {
+            "frac_zr_all": [],
+            "frac_zr_pos": [],
+            "frac_zr_top_d2_per_cn": [],
+            "mean_cn_cu": [],
+            "mean_cn_zr": [],
+        }
         per_sc: dict[str, list] = {}
         d2s = []
         for w in ws:
@@ -237,7 +260,8 @@ def run_fold(test_names, own, transfer, cache_of, spec_species, cs, zoo_model, c
             diag["frac_zr_all"].append(float(z.mean()))
             diag["frac_zr_pos"].append(float(z[lab].mean()))
             diag["frac_zr_top_d2_per_cn"].append(
-                float(z[top_fraction(d2[ok] / np.maximum(cn, 1), Q)].mean()))
+                float(z[top_fraction(d2[ok] / np.maximum(cn, 1), Q)].mean())
+            )
             diag["mean_cn_cu"].append(float(cn[~z].mean()))
             diag["mean_cn_zr"].append(float(cn[z].mean()))
             for k, s in scores(c, j).items():
@@ -255,11 +279,15 @@ def run_fold(test_names, own, transfer, cache_of, spec_species, cs, zoo_model, c
             r["auc_cu_mean"], r["auc_cu_std"] = mean_std(r["auc_cu"])
             r["auc_zr_mean"], r["auc_zr_std"] = mean_std(r["auc_zr"])
         for r in res.values():
-            r["delta_vs_a"], r["delta_vs_a_se"] = paired(r["auc_per_window"],
-                                                          res["a"]["auc_per_window"])
-        return {"windows": [[w.sample, list(w.strain)] for w in ws], "variants": res,
-                "diagnostics": {k: float(np.mean(v)) for k, v in diag.items()},
-                "diagnostics_per_window": diag}
+            r["delta_vs_a"], r["delta_vs_a_se"] = paired(
+                r["auc_per_window"], res["a"]["auc_per_window"]
+            )
+        return {
+            "windows": [[w.sample, list(w.strain)] for w in ws],
+            "variants": res,
+            "diagnostics": {k: float(np.mean(v)) for k, v in diag.items()},
+            "diagnostics_per_window": diag,
+        }
 
     info["held_out"] = judge_set(test)
     info["transfer"] = judge_set(transfer) if transfer else None
@@ -270,9 +298,12 @@ def run_fold(test_names, own, transfer, cache_of, spec_species, cs, zoo_model, c
 # ----------------------------------------------------------------------------- report
 def table(folds: dict) -> str:
     names = list(folds)
-    head = ("| variant | " + " | ".join(f"held-out {n}" for n in names)
-            + " | all folds (mean ± std, windows) | Δ vs (a) all folds (± SE) | AUC Cu only"
-            + " | AUC Zr only | transfer (zoo split) | transfer all folds | Δ transfer vs (a) |")
+    head = (
+        "| variant | "
+        + " | ".join(f"held-out {n}" for n in names)
+        + " | all folds (mean ± std, windows) | Δ vs (a) all folds (± SE) | AUC Cu only"
+        + " | AUC Zr only | transfer (zoo split) | transfer all folds | Δ transfer vs (a) |"
+    )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for v, desc in VARIANTS.items():
         cells, allw, alla, cu, zr, tr, tra = [], [], [], [], [], [], []
@@ -288,30 +319,41 @@ def table(folds: dict) -> str:
             zr += r["auc_zr"]
             if f["transfer"]:
                 tr.append(f["transfer"]["variants"][v]["auc"])
-                tra.append(np.subtract(f["transfer"]["variants"][v]["auc_per_window"],
-                                       f["transfer"]["variants"]["a"]["auc_per_window"]))
+                tra.append(
+                    np.subtract(
+                        f["transfer"]["variants"][v]["auc_per_window"],
+                        f["transfer"]["variants"]["a"]["auc_per_window"],
+                    )
+                )
         m, s = mean_std(allw)
         dm, dse = paired(allw, alla) if v != "a" else (0.0, 0.0)
-        zoo_fold = next((f for f in folds.values()
-                         if f["test_samples"] == ["cuzr64_s45", "cuzr64_s47"]), None)
-        tz = (f"{zoo_fold['transfer']['variants'][v]['auc']:.3f}"
-              if zoo_fold and zoo_fold["transfer"] and v in zoo_fold["transfer"]["variants"]
-              else "–")
+        zoo_fold = next(
+            (f for f in folds.values() if f["test_samples"] == ["cuzr64_s45", "cuzr64_s47"]), None
+        )
+        tz = (
+            f"{zoo_fold['transfer']['variants'][v]['auc']:.3f}"
+            if zoo_fold and zoo_fold["transfer"] and v in zoo_fold["transfer"]["variants"]
+            else "–"
+        )
         if tra:
             dd = np.concatenate(tra)
             dtr = f"{dd.mean():+.3f}±{dd.std(ddof=1) / np.sqrt(dd.size):.3f}"
         else:
             dtr = "–"
         lines.append(
-            f"| ({v}) {desc} | " + " | ".join(cells)
+            f"| ({v}) {desc} | "
+            + " | ".join(cells)
             + f" | {m:.3f}±{s:.3f} ({len(allw)} windows) | "
             + ("–" if v == "a" else f"{dm:+.3f}±{dse:.3f}")
             + f" | {mean_std(cu)[0]:.3f} | {mean_std(zr)[0]:.3f} | {tz}"
-            + (f" | {np.mean(tr):.3f} | {dtr} |" if tr else " | – | – |"))
+            + (f" | {np.mean(tr):.3f} | {dtr} |" if tr else " | – | – |")
+        )
     lines.append("")
-    lines.append("| fold (held out) | frac Zr all atoms | frac Zr among top-5 % D²min | "
-                 "frac Zr among top-5 % D²min/CN | mean CN Cu | mean CN Zr | C (a) | "
-                 "C (b) Cu, Zr | C (c) |")
+    lines.append(
+        "| fold (held out) | frac Zr all atoms | frac Zr among top-5 % D²min | "
+        "frac Zr among top-5 % D²min/CN | mean CN Cu | mean CN Zr | C (a) | "
+        "C (b) Cu, Zr | C (c) |"
+    )
     lines.append("|---|---|---|---|---|---|---|---|---|")
     for n, f in folds.items():
         d = f["held_out"]["diagnostics"]
@@ -320,14 +362,16 @@ def table(folds: dict) -> str:
             f"| {n} | {d['frac_zr_all']:.3f} | {d['frac_zr_pos']:.3f} | "
             f"{d['frac_zr_top_d2_per_cn']:.3f} | {d['mean_cn_cu']:.2f} | {d['mean_cn_zr']:.2f} | "
             f"{fi['a']['C']:g} | {fi['b']['Cu']['C']:g}, {fi['b']['Zr']['C']:g} | "
-            f"{fi['c']['C'] if fi['c'] else '–'} |")
+            f"{fi['c']['C'] if fi['c'] else '–'} |"
+        )
     for n, f in folds.items():
         if f["transfer"]:
             d = f["transfer"]["diagnostics"]
             lines.append(
                 f"| transfer ({n} models) | {d['frac_zr_all']:.3f} | {d['frac_zr_pos']:.3f} | "
                 f"{d['frac_zr_top_d2_per_cn']:.3f} | {d['mean_cn_cu']:.2f} | "
-                f"{d['mean_cn_zr']:.2f} | | | |")
+                f"{d['mean_cn_zr']:.2f} | | | |"
+            )
             break
     return "\n".join(lines)
 
@@ -338,10 +382,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--prefix", default="cuzr64")
     ap.add_argument("--transfer", default="cuzr50", help="transfer sample prefix ('' = none)")
     ap.add_argument("--folds", choices=("zoo", "all"), default="all")
-    ap.add_argument("--resume", action="store_true",
-                    help="keep the folds already in <out>/species_study.json, run the others")
-    ap.add_argument("--no-c", action="store_true",
-                    help="skip variant (c) (its C-grid CV on 458 features is the slow part)")
+    ap.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the folds already in <out>/species_study.json, run the others",
+    )
+    ap.add_argument(
+        "--no-c",
+        action="store_true",
+        help="skip variant (c) (its C-grid CV on 458 features is the slow part)",
+    )
     ap.add_argument("--cache", default="/work/exp/species/cache")
     ap.add_argument("--out", default="/work/exp/species")
     args = ap.parse_args(argv)
@@ -371,10 +421,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.folds == "zoo":
         folds = folds[:1]
     rep: dict = {
-        "data": args.data, "model": MODEL, "spec": spec.to_dict(), "C_grid": list(cs),
+        "data": args.data,
+        "model": MODEL,
+        "spec": spec.to_dict(),
+        "C_grid": list(cs),
         "labels": "top 5 % D2min (OVITO convention, 3.7 Å) over 1 % AQS strain, prediction "
-                  "at the window start; training rows: 0.2 %-stride windows, all top-5 % + "
-                  "as many random bottom-half atoms (build_training_set seed=0)",
+        "at the window start; training rows: 0.2 %-stride windows, all top-5 % + "
+        "as many random bottom-half atoms (build_training_set seed=0)",
         "zoo_card_held_out": zoo.card.get("metrics", {}).get("held_out"),
         "folds": {},
     }
@@ -387,12 +440,24 @@ def main(argv: list[str] | None = None) -> int:
             print(f"fold {name}: kept from {old}", flush=True)
             continue
         print(f"fold: held out {list(f)}", flush=True)
-        rep["folds"][name] = run_fold(list(f), own, transfer, cache_of, tuple(spec.species),
-                                      cs, zoo if set(f) == {"cuzr64_s45", "cuzr64_s47"} else None,
-                                      cutoff, with_c=not args.no_c)
+        rep["folds"][name] = run_fold(
+            list(f),
+            own,
+            transfer,
+            cache_of,
+            tuple(spec.species),
+            cs,
+            zoo if set(f) == {"cuzr64_s45", "cuzr64_s47"} else None,
+            cutoff,
+            with_c=not args.no_c,
+        )
         r = rep["folds"][name]["held_out"]["variants"]
-        print("  " + ", ".join(f"{k} {v['auc']:.3f}" for k, v in r.items())
-              + f"  [{rep['folds'][name]['cpu_s']:.0f} s CPU]", flush=True)
+        print(
+            "  "
+            + ", ".join(f"{k} {v['auc']:.3f}" for k, v in r.items())
+            + f"  [{rep['folds'][name]['cpu_s']:.0f} s CPU]",
+            flush=True,
+        )
         rep["table_markdown"] = table(rep["folds"])
         rep["study_cpu_s"] = time.process_time() - t_start
         (out / "species_study.json").write_text(json.dumps(rep, indent=1, default=float))

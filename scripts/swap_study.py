@@ -39,14 +39,31 @@ TEST = ["cuzr64_s45", "cuzr64_s47"]
 #: MD steps makes ``swap_attempts`` Cu<->Zr attempts (each one a full energy evaluation,
 #: about 1.1 MD steps of CPU).  ``cool_rate`` in K/s (the zoo's quench rate).
 SCHEDULES: dict[str, dict[str, Any]] = {
-    "swap650": {"T": 650.0, "anneal_ps": 40.0, "swap_every": 100, "swap_attempts": 100,
-                "cool_rate": 2e13},
-    "md700_50": {"T": 700.0, "anneal_ps": 50.0, "swap_every": 100, "swap_attempts": 10,
-                 "cool_rate": 2e13},
+    "swap650": {
+        "T": 650.0,
+        "anneal_ps": 40.0,
+        "swap_every": 100,
+        "swap_attempts": 100,
+        "cool_rate": 2e13,
+    },
+    "md700_50": {
+        "T": 700.0,
+        "anneal_ps": 50.0,
+        "swap_every": 100,
+        "swap_attempts": 10,
+        "cool_rate": 2e13,
+    },
     # no swaps: hold 5 ps at 750 K, then 750 -> 550 K at 4e12 K/s (5x slower than the zoo's
     # quench through the glass transition), then 550 -> 300 K at 2e13 K/s
-    "cool750_4e12": {"T": 750.0, "anneal_ps": 5.0, "swap_every": 100, "swap_attempts": 0,
-                     "ramp_to": 550.0, "ramp_rate": 4e12, "cool_rate": 2e13},
+    "cool750_4e12": {
+        "T": 750.0,
+        "anneal_ps": 5.0,
+        "swap_every": 100,
+        "swap_attempts": 0,
+        "ramp_to": 550.0,
+        "ramp_rate": 4e12,
+        "cool_rate": 2e13,
+    },
 }
 
 
@@ -86,12 +103,21 @@ def _minimize(lmp) -> dict[str, float]:
     lmp.command("minimize 0.0 1e-6 20000 200000")
     lmp.command("run 0")
     n = lmp.get_natoms()
-    return {"pe_per_atom": lmp.get_thermo("pe") / n, "volume_per_atom": lmp.get_thermo("vol") / n,
-            "press": lmp.get_thermo("press")}
+    return {
+        "pe_per_atom": lmp.get_thermo("pe") / n,
+        "volume_per_atom": lmp.get_thermo("vol") / n,
+        "press": lmp.get_thermo("press"),
+    }
 
 
-def anneal(src: Path, out: Path, sched: dict[str, Any], seed: int, shear: bool = True,
-           log_root: Path | None = None) -> dict[str, Any]:
+def anneal(
+    src: Path,
+    out: Path,
+    sched: dict[str, Any],
+    seed: int,
+    shear: bool = True,
+    log_root: Path | None = None,
+) -> dict[str, Any]:
     """Anneal the glass ``src/glass/glass.data`` into ``out/glass`` and shear it AQS into
     ``out/shear_aqs``; returns energies, swap statistics and CPU seconds."""
     import numpy as np
@@ -116,8 +142,12 @@ def anneal(src: Path, out: Path, sched: dict[str, Any], seed: int, shear: bool =
     n_ramp = int(round((T - T_end) / (sched["ramp_rate"] * 1e-12) / dt)) if T_end != T else 0
     n_cool = int(round((T_end - 300.0) / (sched["cool_rate"] * 1e-12) / dt))
     s_vel, s_swap = (int(x) for x in np.random.default_rng(seed).integers(1, 2**30, 2))
-    rec: dict[str, Any] = {"sample": out.name, "schedule": sched, "seed": seed,
-                           "e_before": src_man["final"]["pe_per_atom"]}
+    rec: dict[str, Any] = {
+        "sample": out.name,
+        "schedule": sched,
+        "seed": seed,
+        "e_before": src_man["final"]["pe_per_atom"],
+    }
     t0 = time.process_time()
     w0 = time.perf_counter()
     lmp, _ = _open_lammps(gdir / "log.lammps", 1)
@@ -129,8 +159,10 @@ def anneal(src: Path, out: Path, sched: dict[str, Any], seed: int, shear: bool =
         lmp.command(f"fix md all npt temp {T!r} {T!r} 0.1 iso 0.0 0.0 1.0")
         use_swap = int(sched["swap_attempts"]) > 0
         if use_swap:
-            lmp.command(f"fix sw all atom/swap {int(sched['swap_every'])} "
-                        f"{int(sched['swap_attempts'])} {s_swap} {T!r} ke yes types 1 2")
+            lmp.command(
+                f"fix sw all atom/swap {int(sched['swap_every'])} "
+                f"{int(sched['swap_attempts'])} {s_swap} {T!r} ke yes types 1 2"
+            )
         chunk = 5000
         done = 0
         trace = []
@@ -141,14 +173,23 @@ def anneal(src: Path, out: Path, sched: dict[str, Any], seed: int, shear: bool =
             att = acc = 0.0
             if use_swap:
                 att, acc = lmp.extract_fix("sw", 0, 1, 0), lmp.extract_fix("sw", 0, 1, 1)
-            trace.append({"ps": done * dt, "pe_per_atom": lmp.get_thermo("pe") / lmp.get_natoms(),
-                          "temp": lmp.get_thermo("temp"), "attempts": att, "accepted": acc})
+            trace.append(
+                {
+                    "ps": done * dt,
+                    "pe_per_atom": lmp.get_thermo("pe") / lmp.get_natoms(),
+                    "temp": lmp.get_thermo("temp"),
+                    "attempts": att,
+                    "accepted": acc,
+                }
+            )
             if log_root is not None:
-                log(log_root, f"  {out.parent.name}/{out.name}: {done * dt:.0f}/"
+                log(
+                    log_root,
+                    f"  {out.parent.name}/{out.name}: {done * dt:.0f}/"
                     f"{n_anneal * dt:.0f} ps, E {trace[-1]['pe_per_atom']:.4f} eV/atom (at T), "
-                    f"swaps {acc:.0f}/{att:.0f}, {time.process_time() - t0:.0f} CPU-s")
-        rec["swap_attempts"], rec["swap_accepted"] = (trace[-1]["attempts"],
-                                                      trace[-1]["accepted"])
+                    f"swaps {acc:.0f}/{att:.0f}, {time.process_time() - t0:.0f} CPU-s",
+                )
+        rec["swap_attempts"], rec["swap_accepted"] = (trace[-1]["attempts"], trace[-1]["accepted"])
         rec["acceptance"] = rec["swap_accepted"] / max(1.0, rec["swap_attempts"])
         if use_swap:
             lmp.command("unfix sw")
@@ -170,16 +211,29 @@ def anneal(src: Path, out: Path, sched: dict[str, Any], seed: int, shear: bool =
     rec["cpu_anneal_s"] = time.process_time() - t0
     rec["wall_anneal_s"] = time.perf_counter() - w0
     rec["trace"] = trace
-    params = {**src_man["parameters"],
-              "anneal": {**sched, "steps": {"anneal": n_anneal, "ramp": n_ramp, "cool": n_cool},
-                         "ensemble": "npt (Nose-Hoover, iso 0) + fix atom/swap types 1 2 ke yes",
-                         "source": str(src / "glass" / "glass.data"),
-                         "lammps_seeds": {"velocity": s_vel, "swap": s_swap}}}
-    man = {k: v for k, v in src_man.items() if k not in ("parameters", "final", "timings",
-                                                          "sha256", "state_before_minimize")}
-    man.update({"parameters": params, "final": rec["final"],
-                "sha256": {"glass.data": _sha256(gdir / "glass.data")},
-                "timings": {"cpu_anneal_s": rec["cpu_anneal_s"]}})
+    params = {
+        **src_man["parameters"],
+        "anneal": {
+            **sched,
+            "steps": {"anneal": n_anneal, "ramp": n_ramp, "cool": n_cool},
+            "ensemble": "npt (Nose-Hoover, iso 0) + fix atom/swap types 1 2 ke yes",
+            "source": str(src / "glass" / "glass.data"),
+            "lammps_seeds": {"velocity": s_vel, "swap": s_swap},
+        },
+    }
+    man = {
+        k: v
+        for k, v in src_man.items()
+        if k not in ("parameters", "final", "timings", "sha256", "state_before_minimize")
+    }
+    man.update(
+        {
+            "parameters": params,
+            "final": rec["final"],
+            "sha256": {"glass.data": _sha256(gdir / "glass.data")},
+            "timings": {"cpu_anneal_s": rec["cpu_anneal_s"]},
+        }
+    )
     (gdir / "manifest.json").write_text(json.dumps(man, indent=1))
     if shear:
         t1 = time.process_time()
@@ -204,15 +258,17 @@ def cmd_anneal(args) -> None:
     log(root, f"anneal {args.schedule} {sched}: {todo}")
     w = time.perf_counter()
     Parallel(n_jobs=args.jobs)(
-        delayed(anneal)(ZOO / n, dest / n, sched, _seed(n, args.schedule), True, root)
-        for n in todo
+        delayed(anneal)(ZOO / n, dest / n, sched, _seed(n, args.schedule), True, root) for n in todo
     )
     recs = [json.loads((dest / n / "anneal_record.json").read_text()) for n in SAMPLES]
     for r in recs:
-        log(root, f"{args.schedule} {r['sample']}: E {r['e_before']:.5f} -> {r['e_after']:.5f} "
+        log(
+            root,
+            f"{args.schedule} {r['sample']}: E {r['e_before']:.5f} -> {r['e_after']:.5f} "
             f"eV/atom (dE {1e3 * (r['e_after'] - r['e_before']):+.2f} meV), acceptance "
             f"{r['acceptance']:.2e} ({r['swap_accepted']:.0f}/{r['swap_attempts']:.0f}), "
-            f"CPU anneal {r['cpu_anneal_s']:.0f} s, shear {r['cpu_shear_s']:.0f} s")
+            f"CPU anneal {r['cpu_anneal_s']:.0f} s, shear {r['cpu_shear_s']:.0f} s",
+        )
     log(root, f"anneal {args.schedule} done in {time.perf_counter() - w:.0f} s wall")
 
 
@@ -221,13 +277,17 @@ def _train_eval(data: list[Path], name: str, root: Path, jobs: int) -> dict[str,
     from softscope.training.pipeline import _public, train_recipe
 
     t = time.process_time()
-    model, ev = train_recipe("softness", data, test_samples=TEST, name=name, stride=0.002,
-                             n_jobs=jobs, progress=False)
+    model, ev = train_recipe(
+        "softness", data, test_samples=TEST, name=name, stride=0.002, n_jobs=jobs, progress=False
+    )
     model.save(root / f"{name}.ssm")
-    return {"held_out": _public(ev.summary), "training": model.card["training"],
-            "per_window_auc": [round(w["roc_auc"], 4) for w in ev.per_window],
-            "windows": [(w["sample"], w.get("strain")) for w in ev.per_window],
-            "train_cpu_s": time.process_time() - t}
+    return {
+        "held_out": _public(ev.summary),
+        "training": model.card["training"],
+        "per_window_auc": [round(w["roc_auc"], 4) for w in ev.per_window],
+        "windows": [(w["sample"], w.get("strain")) for w in ev.per_window],
+        "train_cpu_s": time.process_time() - t,
+    }
 
 
 def _cross(model_path: Path, data: list[Path], jobs: int) -> dict[str, Any]:
@@ -239,17 +299,26 @@ def _cross(model_path: Path, data: list[Path], jobs: int) -> dict[str, Any]:
     from softscope.training.recipes import D2MIN_CUTOFF
 
     smp = [s for s in find_samples(data) if s.name in TEST]
-    ev = evaluate_model(load_model(str(model_path)), windows_of(smp, 0.01, None), D2MIN_CUTOFF["metal"],
-                        0.05, jobs, False)
-    return {**_public(ev.summary), "per_window_auc": [round(w["roc_auc"], 4)
-                                                      for w in ev.per_window]}
+    ev = evaluate_model(
+        load_model(str(model_path)),
+        windows_of(smp, 0.01, None),
+        D2MIN_CUTOFF["metal"],
+        0.05,
+        jobs,
+        False,
+    )
+    return {
+        **_public(ev.summary),
+        "per_window_auc": [round(w["roc_auc"], 4) for w in ev.per_window],
+    }
 
 
 def _indicators(data: list[Path], out: Path, jobs: int) -> dict[str, float]:
     from softscope.training.pipeline import run_evaluation
 
-    rep = run_evaluation([], [d for d in data if d.name in TEST], out, indicators=True,
-                         n_jobs=jobs, progress=False)
+    rep = run_evaluation(
+        [], [d for d in data if d.name in TEST], out, indicators=True, n_jobs=jobs, progress=False
+    )
     return {r["name"]: round(r["roc_auc"], 4) for r in rep["table"]}
 
 
@@ -274,17 +343,24 @@ def cmd_control_reuse(args) -> None:
     shutil.copy(_zoo_dir() / "cuzr-softness.ssm", res_dir / "softness_control.ssm")
     ev = _cross(res_dir / "softness_control.ssm", [ZOO / n for n in SAMPLES], args.jobs)
     zoo_ev = json.loads((ZOO / "evaluation_cuzr64" / "evaluation.json").read_text())
-    res = {"held_out": {k: v for k, v in ev.items() if k != "per_window_auc"},
-           "per_window_auc": ev["per_window_auc"], "training": m.card["training"],
-           "reused": "shipped cuzr-softness model (card: train " + str(split["train_samples"])
-           + "), re-evaluated; indicators from /work/zoo2/evaluation_cuzr64",
-           "card_held_out": m.card["metrics"]["held_out"],
-           "indicators": {r["name"]: round(r["roc_auc"], 4) for r in zoo_ev["table"]}}
+    res = {
+        "held_out": {k: v for k, v in ev.items() if k != "per_window_auc"},
+        "per_window_auc": ev["per_window_auc"],
+        "training": m.card["training"],
+        "reused": "shipped cuzr-softness model (card: train "
+        + str(split["train_samples"])
+        + "), re-evaluated; indicators from /work/zoo2/evaluation_cuzr64",
+        "card_held_out": m.card["metrics"]["held_out"],
+        "indicators": {r["name"]: round(r["roc_auc"], 4) for r in zoo_ev["table"]},
+    }
     h = res["held_out"]
-    log(root, f"control (reused zoo model): held-out ROC-AUC {h['roc_auc']:.4f} ± "
+    log(
+        root,
+        f"control (reused zoo model): held-out ROC-AUC {h['roc_auc']:.4f} ± "
         f"{h['roc_auc_std']:.4f} (card: {res['card_held_out']['roc_auc']}), AP "
         f"{h['average_precision']:.3f}, prec@5% {h['precision_top_q']:.3f}, per window "
-        f"{res['per_window_auc']}")
+        f"{res['per_window_auc']}",
+    )
     (res_dir / "control.json").write_text(json.dumps(res, indent=1))
 
 
@@ -298,20 +374,27 @@ def cmd_train(args, control: bool = False) -> None:
     log(root, f"train softness on {name} ({base})")
     res = _train_eval(data, f"softness_{name}", res_dir, args.jobs)
     h = res["held_out"]
-    log(root, f"{name}: held-out ROC-AUC {h['roc_auc']:.4f} ± {h['roc_auc_std']:.4f} "
+    log(
+        root,
+        f"{name}: held-out ROC-AUC {h['roc_auc']:.4f} ± {h['roc_auc_std']:.4f} "
         f"(AP {h['average_precision']:.3f}, prec@5% {h['precision_top_q']:.3f}, "
         f"Spearman {h['spearman']:.3f}), C = {res['training']['C']}, "
-        f"per window {res['per_window_auc']}, train CPU {res['train_cpu_s']:.0f} s")
+        f"per window {res['per_window_auc']}, train CPU {res['train_cpu_s']:.0f} s",
+    )
     other = ZOO if not control else None
     if other is not None:
         ctl = res_dir / "softness_control.ssm"
         if ctl.exists():
             res["control_model_on_these"] = _cross(ctl, data, args.jobs)
-            res["this_model_on_control"] = _cross(res_dir / f"softness_{name}.ssm",
-                                                  [ZOO / n for n in SAMPLES], args.jobs)
-            log(root, f"{name}: control model on these held-out samples "
+            res["this_model_on_control"] = _cross(
+                res_dir / f"softness_{name}.ssm", [ZOO / n for n in SAMPLES], args.jobs
+            )
+            log(
+                root,
+                f"{name}: control model on these held-out samples "
                 f"{res['control_model_on_these']['roc_auc']:.4f}; this model on the control "
-                f"held-out samples {res['this_model_on_control']['roc_auc']:.4f}")
+                f"held-out samples {res['this_model_on_control']['roc_auc']:.4f}",
+            )
     if not args.no_indicators:
         t = time.process_time()
         res["indicators"] = _indicators(data, res_dir / f"indicators_{name}", args.jobs)
@@ -326,18 +409,28 @@ def cmd_pilot(args) -> None:
 
     root = Path(args.out)
     dest = root / "pilot"
-    runs = {f"T{int(T)}": {"T": T, "anneal_ps": args.pilot_ps, "swap_every": 100,
-                           "swap_attempts": 100, "cool_rate": 2e13}
-            for T in args.pilot_T}
+    runs = {
+        f"T{int(T)}": {
+            "T": T,
+            "anneal_ps": args.pilot_ps,
+            "swap_every": 100,
+            "swap_attempts": 100,
+            "cool_rate": 2e13,
+        }
+        for T in args.pilot_T
+    }
     log(root, f"pilot on cuzr64_s41: {runs}")
     recs = Parallel(n_jobs=args.jobs)(
         delayed(anneal)(ZOO / "cuzr64_s41", dest / k, s, 7, False, None) for k, s in runs.items()
     )
     for k, r in zip(runs, recs, strict=True):
-        log(root, f"pilot {k}: E {r['e_before']:.5f} -> {r['e_after']:.5f} "
+        log(
+            root,
+            f"pilot {k}: E {r['e_before']:.5f} -> {r['e_after']:.5f} "
             f"(dE {1e3 * (r['e_after'] - r['e_before']):+.2f} meV/atom), swaps "
             f"{r['swap_accepted']:.0f}/{r['swap_attempts']:.0f}, CPU MD+swap "
-            f"{r['cpu_anneal_md_swap_s']:.0f} s, total anneal {r['cpu_anneal_s']:.0f} s")
+            f"{r['cpu_anneal_md_swap_s']:.0f} s, total anneal {r['cpu_anneal_s']:.0f} s",
+        )
 
 
 FOLDS = [("cuzr64_s41", "cuzr64_s42"), ("cuzr64_s43", "cuzr64_s44"), ("cuzr64_s45", "cuzr64_s47")]
@@ -348,12 +441,22 @@ def _fold(base: Path, test: tuple[str, str]) -> dict[str, Any]:
     from softscope.training.pipeline import train_recipe
 
     t = time.process_time()
-    model, ev = train_recipe("softness", [base / n for n in SAMPLES], test_samples=list(test),
-                             stride=0.002, n_jobs=1, progress=False)
-    return {"test": list(test), "C": model.card["training"]["C"],
-            "roc_auc": ev.summary["roc_auc"], "roc_auc_std": ev.summary["roc_auc_std"],
-            "per_window_auc": [w["roc_auc"] for w in ev.per_window],
-            "cpu_s": time.process_time() - t}
+    model, ev = train_recipe(
+        "softness",
+        [base / n for n in SAMPLES],
+        test_samples=list(test),
+        stride=0.002,
+        n_jobs=1,
+        progress=False,
+    )
+    return {
+        "test": list(test),
+        "C": model.card["training"]["C"],
+        "roc_auc": ev.summary["roc_auc"],
+        "roc_auc_std": ev.summary["roc_auc_std"],
+        "per_window_auc": [w["roc_auc"] for w in ev.per_window],
+        "cpu_s": time.process_time() - t,
+    }
 
 
 def cmd_folds(args) -> None:
@@ -363,8 +466,14 @@ def cmd_folds(args) -> None:
     from joblib import Parallel, delayed
 
     root = Path(args.out)
-    conds = {"control": ZOO, **{k: root / k for k in SCHEDULES
-                                if (root / k / SAMPLES[-1] / "anneal_record.json").exists()}}
+    conds = {
+        "control": ZOO,
+        **{
+            k: root / k
+            for k in SCHEDULES
+            if (root / k / SAMPLES[-1] / "anneal_record.json").exists()
+        },
+    }
     old_path = root / "results" / "folds.json"
     old = json.loads(old_path.read_text())["folds"] if old_path.exists() else {}
     conds = {c: p for c, p in conds.items() if c not in old}
@@ -377,20 +486,28 @@ def cmd_folds(args) -> None:
     summ = {}
     for c, rs in out.items():
         allw = np.concatenate([r["per_window_auc"] for r in rs])
-        summ[c] = {"roc_auc": float(allw.mean()), "roc_auc_std": float(allw.std()),
-                   "sem": float(allw.std() / np.sqrt(allw.size)), "n_windows": int(allw.size),
-                   "per_fold": [round(r["roc_auc"], 4) for r in rs],
-                   "C": [r["C"] for r in rs]}
+        summ[c] = {
+            "roc_auc": float(allw.mean()),
+            "roc_auc_std": float(allw.std()),
+            "sem": float(allw.std() / np.sqrt(allw.size)),
+            "n_windows": int(allw.size),
+            "per_fold": [round(r["roc_auc"], 4) for r in rs],
+            "C": [r["C"] for r in rs],
+        }
         if c != "control":
             d = [r["roc_auc"] - q["roc_auc"] for r, q in zip(rs, out["control"], strict=True)]
             summ[c]["paired_fold_diff_vs_control"] = [round(x, 4) for x in d]
-        log(root, f"folds {c}: ROC-AUC {summ[c]['roc_auc']:.4f} ± {summ[c]['roc_auc_std']:.4f}"
+        log(
+            root,
+            f"folds {c}: ROC-AUC {summ[c]['roc_auc']:.4f} ± {summ[c]['roc_auc_std']:.4f}"
             f" (sem {summ[c]['sem']:.4f}, {allw.size} windows), per fold {summ[c]['per_fold']}, "
-            f"C {summ[c]['C']}" + (f", paired diff {summ[c]['paired_fold_diff_vs_control']}"
-                                    if c != "control" else ""))
+            f"C {summ[c]['C']}"
+            + (f", paired diff {summ[c]['paired_fold_diff_vs_control']}" if c != "control" else ""),
+        )
     (root / "results").mkdir(exist_ok=True)
-    (root / "results" / "folds.json").write_text(json.dumps({"summary": summ, "folds": out},
-                                                            indent=1))
+    (root / "results" / "folds.json").write_text(
+        json.dumps({"summary": summ, "folds": out}, indent=1)
+    )
 
 
 def cmd_report(args) -> None:
@@ -398,9 +515,11 @@ def cmd_report(args) -> None:
     import numpy as np
 
     root = Path(args.out)
-    lines = ["| schedule | sample | E/atom before (eV) | after (eV) | dE (meV/atom) | swaps "
-             "accepted/attempted | acceptance | CPU anneal (s) | CPU shear (s) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| schedule | sample | E/atom before (eV) | after (eV) | dE (meV/atom) | swaps "
+        "accepted/attempted | acceptance | CPU anneal (s) | CPU shear (s) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     summary = {}
     for name in SCHEDULES:
         recs = [root / name / n / "anneal_record.json" for n in SAMPLES]
@@ -410,23 +529,31 @@ def cmd_report(args) -> None:
                 f"| {name} | {r['sample']} | {r['e_before']:.5f} | {r['e_after']:.5f} | "
                 f"{1e3 * (r['e_after'] - r['e_before']):+.2f} | {r['swap_accepted']:.0f}/"
                 f"{r['swap_attempts']:.0f} | {r['acceptance']:.1e} | {r['cpu_anneal_s']:.0f} | "
-                f"{r.get('cpu_shear_s', float('nan')):.0f} |")
+                f"{r.get('cpu_shear_s', float('nan')):.0f} |"
+            )
         if recs:
             de = [1e3 * (r["e_after"] - r["e_before"]) for r in recs]
-            summary[name] = {"dE_meV": (float(np.mean(de)), float(np.std(de))),
-                             "cpu_anneal_s": float(np.mean([r["cpu_anneal_s"] for r in recs])),
-                             "acceptance": float(np.mean([r["acceptance"] for r in recs]))}
-    lines += ["", "| data | held-out ROC-AUC | AP | precision@5 % | Spearman | C |",
-              "|---|---|---|---|---|---|"]
+            summary[name] = {
+                "dE_meV": (float(np.mean(de)), float(np.std(de))),
+                "cpu_anneal_s": float(np.mean([r["cpu_anneal_s"] for r in recs])),
+                "acceptance": float(np.mean([r["acceptance"] for r in recs])),
+            }
+    lines += [
+        "",
+        "| data | held-out ROC-AUC | AP | precision@5 % | Spearman | C |",
+        "|---|---|---|---|---|---|",
+    ]
     for name in ["control", *SCHEDULES]:
         p = root / "results" / f"{name}.json"
         if not p.exists():
             continue
         r = json.loads(p.read_text())
         h = r["held_out"]
-        lines.append(f"| {name} | {h['roc_auc']:.3f} ± {h['roc_auc_std']:.3f} | "
-                     f"{h['average_precision']:.3f} | {h['precision_top_q']:.3f} | "
-                     f"{h['spearman']:.3f} | {r['training']['C']} |")
+        lines.append(
+            f"| {name} | {h['roc_auc']:.3f} ± {h['roc_auc_std']:.3f} | "
+            f"{h['average_precision']:.3f} | {h['precision_top_q']:.3f} | "
+            f"{h['spearman']:.3f} | {r['training']['C']} |"
+        )
         summary.setdefault(name, {})["held_out"] = h
     text = "\n".join(lines)
     print(text)
@@ -436,8 +563,9 @@ def cmd_report(args) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("stage", choices=["pilot", "anneal", "train", "control", "control-reuse",
-                                       "report", "folds"])
+    ap.add_argument(
+        "stage", choices=["pilot", "anneal", "train", "control", "control-reuse", "report", "folds"]
+    )
     ap.add_argument("--schedule", choices=list(SCHEDULES), default="swap650")
     ap.add_argument("--out", default="/work/swap")
     ap.add_argument("--jobs", type=int, default=2)

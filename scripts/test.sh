@@ -13,6 +13,10 @@ fi
 
 python -m pip install -q --disable-pip-version-check -e ".[test]"
 
+# Lint and format are part of the suite (same ruff version as the pin in pyproject.toml).
+python -m ruff check .
+python -m ruff format --check .
+
 marker=(-m "not slow")
 [ "${SOFTSCOPE_SLOW:-0}" = 1 ] && marker=()
 python -m pytest "${marker[@]}" "$@"

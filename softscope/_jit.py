@@ -90,8 +90,9 @@ class Kernel:
         if self._function is None:
             f = self.py_func
             g = dict(f.__globals__)
-            self._function = types.FunctionType(f.__code__, g, f.__name__, f.__defaults__,
-                                                 f.__closure__)
+            self._function = types.FunctionType(
+                f.__code__, g, f.__name__, f.__defaults__, f.__closure__
+            )
             self._function.__qualname__ = f.__qualname__
             self._function.__module__ = f.__module__
             for k, v in list(g.items()):
@@ -110,8 +111,9 @@ class Kernel:
                 conv = _convert_args(args, argspec)
                 if conv is not None:
                     return fn(*conv)
-                _warn_once(self, "argument types differ from its AOT signature "
-                                 f"{self.aot_signature}")
+                _warn_once(
+                    self, f"argument types differ from its AOT signature {self.aot_signature}"
+                )
         return self.dispatcher()(*args)
 
     def __repr__(self) -> str:
@@ -145,7 +147,9 @@ def _warn_once(kernel: Kernel, why: str) -> None:
         seen.add(key)
         warnings.warn(
             f"softscope: {kernel.py_func.__name__} runs JIT-compiled (numba), not ahead of "
-            f"time: {why}", RuntimeWarning, stacklevel=3,
+            f"time: {why}",
+            RuntimeWarning,
+            stacklevel=3,
         )
 
 
@@ -294,14 +298,19 @@ def build_aot(output_dir: str | Path | None = None, verbose: bool = False) -> Pa
     cc = CC(AOT_MODULE.rsplit(".", 1)[1])
     cc.output_dir = str(out)
     cc.verbose = verbose
-    meta: dict[str, Any] = {"source_hash": _source_hash(), "numba": numba.__version__,
-                            "kernels": {}}
+    meta: dict[str, Any] = {
+        "source_hash": _source_hash(),
+        "numba": numba.__version__,
+        "kernels": {},
+    }
     for k in _REGISTRY:
         if k.aot_signature is None:
             continue
         cc.export(k.aot_name, k.aot_signature)(k.numba_function(numba))
-        meta["kernels"][k.aot_name] = {"signature": k.aot_signature,
-                                       "args": _argspec(k.aot_signature)}
+        meta["kernels"][k.aot_name] = {
+            "signature": k.aot_signature,
+            "args": _argspec(k.aot_signature),
+        }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         cc.compile()

@@ -96,7 +96,11 @@ def periodic_images(frame: Frame, cutoff: float) -> tuple[np.ndarray, np.ndarray
     Works for triclinic cells and cutoffs larger than the cell (several image shells).
     """
     return image_points(
-        frame.reduced_positions(), frame.cell, frame.origin, frame.pbc, cutoff,
+        frame.reduced_positions(),
+        frame.cell,
+        frame.origin,
+        frame.pbc,
+        cutoff,
         widths=frame.perpendicular_widths(),
     )
 
@@ -383,7 +387,8 @@ def _unflatten(b, nb3):
 
 
 @nb.njit(
-    parallel=True, cache=True,
+    parallel=True,
+    cache=True,
     aot="i8[::1](f8[:,::1], i8, i8[::1], i8[::1], i8[::1], i8[::1], f8, i8)",
 )
 def _count(points, n_query, cell_start, cell_points, bin_of, nb3, rc2, reach):
@@ -412,7 +417,8 @@ def _count(points, n_query, cell_start, cell_points, bin_of, nb3, rc2, reach):
 
 
 @nb.njit(
-    parallel=True, cache=True,
+    parallel=True,
+    cache=True,
     aot="Tuple((i4[::1], f8[::1]))(f8[:,::1], i8, i8[::1], i8[::1], i8[::1], i8[::1], f8, i8[::1], i8)",
 )
 def _fill(points, n_query, cell_start, cell_points, bin_of, nb3, rc2, offsets, reach):

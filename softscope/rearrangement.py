@@ -224,15 +224,23 @@ def d2min_from_walk(
     n_query = int(n_query)
     if not 0 <= n_query <= walk.slot.shape[0]:
         raise SoftscopeError(
-            f"n_query must be in [0, {walk.slot.shape[0]}] (the walk's query points), got "
-            f"{n_query}"
+            f"n_query must be in [0, {walk.slot.shape[0]}] (the walk's query points), got {n_query}"
         )
     _check_cutoff(cutoff)
     if n_query == 0:
         return np.empty(0), np.zeros(0, dtype=bool)
     return _d2min_points_kernel(
-        walk.xyz, x1, walk.cell_points, walk.slot[:n_query], walk.bin_of[:n_query],
-        walk.cell_start, walk.nb3, walk.st, walk.max_cand, float(cutoff) ** 2, DET_EPS,
+        walk.xyz,
+        x1,
+        walk.cell_points,
+        walk.slot[:n_query],
+        walk.bin_of[:n_query],
+        walk.cell_start,
+        walk.nb3,
+        walk.st,
+        walk.max_cand,
+        float(cutoff) ** 2,
+        DET_EPS,
     )
 
 
@@ -269,8 +277,7 @@ def d2min_min_image(
     n_query = int(n_query)
     if not 0 <= n_query <= walk.slot.shape[0]:
         raise SoftscopeError(
-            f"n_query must be in [0, {walk.slot.shape[0]}] (the walk's query points), got "
-            f"{n_query}"
+            f"n_query must be in [0, {walk.slot.shape[0]}] (the walk's query points), got {n_query}"
         )
     _check_cutoff(cutoff)
     if n_query == 0:
@@ -278,9 +285,21 @@ def d2min_min_image(
     cell = np.ascontiguousarray(cell, dtype=np.float64)
     per = np.asarray(np.broadcast_to(np.asarray(pbc, dtype=bool), (3,)), dtype=np.float64)
     return _d2min_min_image_kernel(
-        walk.xyz, x1, point_atom, walk.cell_points, walk.slot[:n_query], walk.bin_of[:n_query],
-        walk.cell_start, walk.nb3, walk.st, walk.max_cand, float(cutoff) ** 2,
-        np.ascontiguousarray(np.linalg.inv(cell)), cell, np.ascontiguousarray(per), DET_EPS,
+        walk.xyz,
+        x1,
+        point_atom,
+        walk.cell_points,
+        walk.slot[:n_query],
+        walk.bin_of[:n_query],
+        walk.cell_start,
+        walk.nb3,
+        walk.st,
+        walk.max_cand,
+        float(cutoff) ** 2,
+        np.ascontiguousarray(np.linalg.inv(cell)),
+        cell,
+        np.ascontiguousarray(per),
+        DET_EPS,
     )
 
 
@@ -442,7 +461,8 @@ def _d2min_of_pairs(R0, R1, m, V, W, det_eps):
 
 
 @nb.njit(
-    parallel=True, cache=True,
+    parallel=True,
+    cache=True,
     aot="Tuple((f8[::1], b1[::1]))(i8[::1], f8[:,::1], f8[:,::1], f8)",
 )
 def _d2min_kernel(offsets, d0, d1, det_eps):
@@ -459,7 +479,8 @@ def _d2min_kernel(offsets, d0, d1, det_eps):
 
 
 @nb.njit(
-    parallel=True, cache=True,
+    parallel=True,
+    cache=True,
     aot="Tuple((f8[::1], b1[::1]))(f8[:,::1], f8[:,::1], i8[::1], i8[::1], i8[::1], i8[::1], "
     "i8[::1], i8, i8, f8, f8)",
 )
@@ -498,13 +519,27 @@ def _d2min_points_kernel(
 
 
 @nb.njit(
-    parallel=True, cache=True,
+    parallel=True,
+    cache=True,
     aot="Tuple((f8[::1], b1[::1], i8[::1]))(f8[:,::1], f8[:,::1], i8[::1], i8[::1], i8[::1], "
     "i8[::1], i8[::1], i8[::1], i8, i8, f8, f8[:,::1], f8[:,::1], f8[::1], f8)",
 )
 def _d2min_min_image_kernel(
-    xyz0, x1, point_atom, cell_points, qslot, qbin, cell_start, nb3, st, max_cand, rc2,
-    inv1, cell1, per, det_eps,
+    xyz0,
+    x1,
+    point_atom,
+    cell_points,
+    qslot,
+    qbin,
+    cell_start,
+    nb3,
+    st,
+    max_cand,
+    rc2,
+    inv1,
+    cell1,
+    per,
+    det_eps,
 ):
     """D²min over cell-list neighbours of reference points (see d2min_min_image): reference
     vectors between the points (``xyz0``, cell order), current vectors the minimum image
@@ -534,8 +569,20 @@ def _d2min_min_image_kernel(
             count[i] = m
             ai = point_atom[cell_points[me]]
             for t in range(m):
-                _min_image_pair(xyz0, x1, point_atom, cell_points, inv1, cell1, per,
-                                cand[t], me, ai, R0[t], R1[t])
+                _min_image_pair(
+                    xyz0,
+                    x1,
+                    point_atom,
+                    cell_points,
+                    inv1,
+                    cell1,
+                    per,
+                    cand[t],
+                    me,
+                    ai,
+                    R0[t],
+                    R1[t],
+                )
             out[i], ok = _d2min_of_pairs(R0, R1, m, V, W, det_eps)
             invalid[i] = not ok
     return out, invalid, count

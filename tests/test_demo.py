@@ -131,9 +131,7 @@ def test_metrics_json_judges_last_window_and_matches_the_fix_live_auc(demo, ship
     assert abs(live["strain"] - st.strain_rate * st.steps * st.timestep) < 1e-6
 
 
-def test_dumped_prediction_and_d2min_equal_offline_for_frames_of_both_windows(
-    demo, shipped_model
-):
+def test_dumped_prediction_and_d2min_equal_offline_for_frames_of_both_windows(demo, shipped_model):
     """The demo dumps positions with 17 digits: the offline path sees the fix's numbers."""
     from softscope.demo import read_dump_columns
     from softscope.rearrangement import d2min

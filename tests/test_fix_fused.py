@@ -34,10 +34,14 @@ from softscope.descriptors.spec import DescriptorSpec
 from softscope.errors import SoftscopeError
 from softscope.neighbors import neighbor_list, periodic_images
 
-RADIAL = {"kind": "radial", "centers": list(np.round(np.arange(1.0, 6.01, 0.25), 10)),
-          "sigma": 0.2}
-ANGULAR = {"kind": "angular", "xi": [2.0, 2.5], "lambdas": [-1.0, 1.0], "zetas": [1.0, 2.0],
-           "cutoff": 4.5}
+RADIAL = {"kind": "radial", "centers": list(np.round(np.arange(1.0, 6.01, 0.25), 10)), "sigma": 0.2}
+ANGULAR = {
+    "kind": "angular",
+    "xi": [2.0, 2.5],
+    "lambdas": [-1.0, 1.0],
+    "zetas": [1.0, 2.0],
+    "cutoff": 4.5,
+}
 
 
 def _spec(*blocks, cg=(3.0,)) -> DescriptorSpec:
@@ -115,7 +119,7 @@ def test_radial_pair_table_matches_the_gaussian_sums_between_nodes(rng):
             got = a[..., 5]
             for e in range(4, -1, -1):
                 got = a[..., e] + t * got
-            ge = np.exp(-(r[:, None] - tab.exact_mu[None, :]) ** 2 / (2 * sigma**2))
+            ge = np.exp(-((r[:, None] - tab.exact_mu[None, :]) ** 2) / (2 * sigma**2))
             if use_fc:
                 ge *= (0.5 * (np.cos(np.pi * r / rc) + 1.0))[:, None]
             got = got + ge @ tab.exact_coef[:, x, :].T
@@ -266,8 +270,14 @@ write_dump all custom out.dump id type x y z f_soft[1] modify sort id format flo
     (tmp_path / "in.lmp").write_text(script)
     env = {k: v for k, v in os.environ.items() if k != "LAMMPS_PLUGIN_PATH"}
     env["OMP_NUM_THREADS"] = env["NUMBA_NUM_THREADS"] = "1"
-    r = subprocess.run([LMP, "-in", "in.lmp", "-log", "none"], cwd=tmp_path, env=env,
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [LMP, "-in", "in.lmp", "-log", "none"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     fr = Frame.from_file(tmp_path / "out.dump", elements=["Cu", "Zr"]).sorted_by_id()
     rows = np.loadtxt(tmp_path / "out.dump", skiprows=9)
@@ -282,10 +292,10 @@ def _view(x, transit, nlocal, in_out):
     m = x.shape[0]
     z = np.zeros(m, dtype=np.int32)
     if in_out:  # the output columns carry the transit data (no scratch columns)
-        return AtomView(0, nlocal, m - nlocal, x, z, z, z, transit, np.zeros((m, 4)),
-                        np.zeros((m, 0)))
-    return AtomView(0, nlocal, m - nlocal, x, z, z, z, np.zeros((m, 3)), np.zeros((m, 4)),
-                    transit)
+        return AtomView(
+            0, nlocal, m - nlocal, x, z, z, z, transit, np.zeros((m, 4)), np.zeros((m, 0))
+        )
+    return AtomView(0, nlocal, m - nlocal, x, z, z, z, np.zeros((m, 3)), np.zeros((m, 4)), transit)
 
 
 @pytest.mark.parametrize("in_out", [True, False], ids=["output-columns", "scratch-columns"])

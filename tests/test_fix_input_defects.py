@@ -27,8 +27,7 @@ def model(tmp_path_factory) -> Path:
 
 def test_reference_not_a_multiple_of_n_is_refused_with_the_multiple_to_use(tmp_path, model):
     script = _base() + (
-        f"fix soft all softscope 100 model {model} elements Cu Zr d2min 3.7 reference 150\n"
-        "run 0\n"
+        f"fix soft all softscope 100 model {model} elements Cu Zr d2min 3.7 reference 150\nrun 0\n"
     )
     r = _run_lmp(tmp_path, script)
     assert r.returncode != 0

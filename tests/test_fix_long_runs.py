@@ -133,8 +133,9 @@ def test_md_shear_at_600K_through_two_flips_renewed_reference(tmp_path, model, n
     r, frames, _ = _md(tmp_path, model, 200, nprocs)
     assert [s for s, _, _ in frames] == list(range(0, STEPS + 1, EVERY))
     assert _flips(frames) >= 2
-    _check(frames, model, lambda s: (s - 1) // 200 * 200 if s else 0, tmp_path,
-           ovito_steps=(300, 800))
+    _check(
+        frames, model, lambda s: (s - 1) // 200 * 200 if s else 0, tmp_path, ovito_steps=(300, 800)
+    )
     # the live ROC-AUC is the offline judgement of the dumped columns
     from softscope.metrics import judge
 
@@ -200,8 +201,7 @@ def test_aqs_to_20_percent_strain_through_a_flip(tmp_path, model, nprocs):
         frames.append((k, fr, c))
     assert _flips(frames) == 1
     # reference renewed after the evaluations of AQS steps 5 and 10 (the flip: step 5)
-    _check(frames, model, lambda k: (k - 1) // 5 * 5 if k else 0, tmp_path,
-           ovito_steps=(5, 10))
+    _check(frames, model, lambda k: (k - 1) // 5 * 5 if k else 0, tmp_path, ovito_steps=(5, 10))
     assert np.nanmax(frames[5][2][:, 2]) > 0.01
 
 
@@ -231,9 +231,7 @@ def short_model(tmp_path_factory) -> Path:
 
 
 @pytest.mark.mpi
-def test_reference_neighbours_beyond_the_ghost_shell_are_fetched_and_exact(
-    tmp_path, short_model
-):
+def test_reference_neighbours_beyond_the_ghost_shell_are_fetched_and_exact(tmp_path, short_model):
     """Atoms fly ballistically (no forces, 600 K velocities: ~5 Å/ps) on 2 ranks split along
     x, with a ghost shell of R + skin: within 1 ps many reference neighbours are on no rank
     of their atom's; the fix fetches them and D²min stays exactly the offline value."""

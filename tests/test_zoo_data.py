@@ -13,9 +13,7 @@ TINY_SHEAR = {"ftol": None, "n_steps": 2}
 
 @pytest.fixture
 def tiny_zoo(monkeypatch):
-    monkeypatch.setattr(
-        zoo, "ZOO_SAMPLES", {f"ka_s{s}": (TINY_KA, TINY_SHEAR) for s in (3, 4)}
-    )
+    monkeypatch.setattr(zoo, "ZOO_SAMPLES", {f"ka_s{s}": (TINY_KA, TINY_SHEAR) for s in (3, 4)})
 
 
 def test_parallel_data_stage_equals_serial_for_the_same_seeds(tiny_zoo, tmp_path):

@@ -47,10 +47,22 @@ VIBRATION_DIR = "vibration"
 
 #: Default thermal window per system (units of the system: K/ps or ε/k_B/τ).
 VIBRATION_DEFAULTS: dict[str, dict[str, float]] = {
-    "cuzr": {"T": 50.0, "timestep": 0.002, "equil_time": 0.5, "sample_time": 1.5,
-             "sample_every": 10, "tdamp": 0.1},
-    "ka": {"T": 0.05, "timestep": 0.005, "equil_time": 5.0, "sample_time": 10.0,
-           "sample_every": 10, "tdamp": 0.5},
+    "cuzr": {
+        "T": 50.0,
+        "timestep": 0.002,
+        "equil_time": 0.5,
+        "sample_time": 1.5,
+        "sample_every": 10,
+        "tdamp": 0.1,
+    },
+    "ka": {
+        "T": 0.05,
+        "timestep": 0.005,
+        "equil_time": 5.0,
+        "sample_time": 10.0,
+        "sample_every": 10,
+        "tdamp": 0.5,
+    },
 }
 
 
@@ -142,8 +154,12 @@ def vibrational_msd(
         raise SoftscopeError(f"{sd} is a {man.get('kind')!r} dataset; need a shear_aqs folder")
     system = man["system"]
     d = dict(VIBRATION_DEFAULTS[system])
-    for k, v in (("T", T), ("timestep", timestep), ("equil_time", equil_time),
-                 ("sample_time", sample_time)):
+    for k, v in (
+        ("T", T),
+        ("timestep", timestep),
+        ("equil_time", equil_time),
+        ("sample_time", sample_time),
+    ):
         if v is not None:
             d[k] = _positive(k, v)
     if sample_every is not None:
@@ -178,20 +194,27 @@ def vibrational_msd(
         msd = _one_frame(glass, sd / fr["file"], system, d, seeds[i], out / "log.lammps")
         name = f"msd_{i:04d}.npy"
         np.save(out / name, msd)
-        done[i] = {"file": name, "strain": fr["strain"], "seconds": time.perf_counter() - t0,
-                   "mean_msd": float(msd.mean())}
-        _write_json(vman_path, {
-            "softscope_dataset": 1,
-            "kind": "vibration",
-            "system": system,
-            "units": SYSTEMS[system]["units"],
-            "method": "NVT (Nose-Hoover) from the AQS frame; velocities at T, zero momentum; "
-                      "MSD about the mean position over the sampling window, length^2, "
-                      "atom order = sorted ids",
-            "parameters": d,
-            "seed": seed,
-            "frames": {str(k): v for k, v in sorted(done.items())},
-        })
+        done[i] = {
+            "file": name,
+            "strain": fr["strain"],
+            "seconds": time.perf_counter() - t0,
+            "mean_msd": float(msd.mean()),
+        }
+        _write_json(
+            vman_path,
+            {
+                "softscope_dataset": 1,
+                "kind": "vibration",
+                "system": system,
+                "units": SYSTEMS[system]["units"],
+                "method": "NVT (Nose-Hoover) from the AQS frame; velocities at T, zero momentum; "
+                "MSD about the mean position over the sampling window, length^2, "
+                "atom order = sorted ids",
+                "parameters": d,
+                "seed": seed,
+                "frames": {str(k): v for k, v in sorted(done.items())},
+            },
+        )
     return out
 
 

@@ -193,8 +193,17 @@ def entropy_from_neighbors(
         conc = np.ones(1, dtype=np.float64)
     nbin = int(r_max / sigma) + 1
     s2 = _s2_kernel(
-        nl.offsets, nl.dist, nl.neigh, ps, conc, float(sigma), float(r_max), nbin,
-        dens, bool(local_density), float(local_r or 0.0),
+        nl.offsets,
+        nl.dist,
+        nl.neigh,
+        ps,
+        conc,
+        float(sigma),
+        float(r_max),
+        nbin,
+        dens,
+        bool(local_density),
+        float(local_r or 0.0),
     )
     if average_cutoff is None:
         return s2
@@ -256,8 +265,10 @@ def _check_params(sigma, r_max, average_cutoff, local_density, local_density_rad
         raise SoftscopeError(f"local_density must be True or False, got {local_density!r}")
     local_r = None
     if local_density:
-        local_r = r_max if local_density_radius is None else _positive(
-            "local_density_radius", local_density_radius
+        local_r = (
+            r_max
+            if local_density_radius is None
+            else _positive("local_density_radius", local_density_radius)
         )
     elif local_density_radius is not None:
         raise SoftscopeError("local_density_radius is only used with local_density=True")
@@ -266,11 +277,13 @@ def _check_params(sigma, r_max, average_cutoff, local_density, local_density_rad
 
 # --------------------------------------------------------------------------- kernel
 @nb.njit(
-    parallel=True, cache=True,
+    parallel=True,
+    cache=True,
     aot="f8[::1](i8[::1], f8[::1], i4[::1], i8[::1], f8[::1], f8, f8, i8, f8, b1, f8)",
 )
-def _s2_kernel(offsets, dist, neigh, point_species, conc, sigma, r_max, nbin, density,
-               local, local_r):
+def _s2_kernel(
+    offsets, dist, neigh, point_species, conc, sigma, r_max, nbin, density, local, local_r
+):
     n = offsets.shape[0] - 1
     nsp = conc.shape[0]
     deltar = sigma

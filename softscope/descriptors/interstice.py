@@ -190,8 +190,13 @@ def interstice_from_points(
     codes = _check_codes(point_species_codes, m, radii_by_code)
     tets = _tessellate(points)
     out, need = _features(
-        points, codes, np.arange(m, dtype=np.int64), n_query, np.asarray(radii_by_code, float),
-        tets, medium_range,
+        points,
+        codes,
+        np.arange(m, dtype=np.int64),
+        n_query,
+        np.asarray(radii_by_code, float),
+        tets,
+        medium_range,
     )
     if ghost_cutoff is not None and need > ghost_cutoff:
         raise SoftscopeError(
@@ -219,8 +224,13 @@ def interstice_from_neighbors(
     codes = _check_codes(point_species, points.shape[0], radii_by_code)
     tets = _tessellate(points)
     out, need = _features(
-        points, codes, np.asarray(nl.point_atom, np.int64), nl.n_query,
-        np.asarray(radii_by_code, float), tets, medium_range,
+        points,
+        codes,
+        np.asarray(nl.point_atom, np.int64),
+        nl.n_query,
+        np.asarray(radii_by_code, float),
+        tets,
+        medium_range,
     )
     if need > nl.cutoff:
         raise SoftscopeError(

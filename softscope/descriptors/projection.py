@@ -47,8 +47,13 @@ from softscope.neighbors import (
 )
 
 __all__ = [
-    "projection", "projection_from_neighbors", "projection_from_points", "projection_names",
-    "radial_table", "RadialTable", "TABLE_ATOL",
+    "projection",
+    "projection_from_neighbors",
+    "projection_from_points",
+    "projection_names",
+    "radial_table",
+    "RadialTable",
+    "TABLE_ATOL",
 ]
 
 
@@ -190,8 +195,18 @@ def _pair_projection(points, codes, n_query, reach: float, rad: tuple, ang: tupl
     )
     spc = np.ascontiguousarray(codes[cell_points])
     return _projection_kernel(
-        xyz, spc, points[:n_query], slot[:n_query], bin_of[:n_query], cell_start, nb3, st,
-        max_cand, reach, *rad, *ang,
+        xyz,
+        spc,
+        points[:n_query],
+        slot[:n_query],
+        bin_of[:n_query],
+        cell_start,
+        nb3,
+        st,
+        max_cand,
+        reach,
+        *rad,
+        *ang,
     )
 
 
@@ -202,16 +217,31 @@ def _radial_args(b, coef, n_species) -> tuple:
     rc = float(b["cutoff"])
     tab = radial_table(mu, s, rc, bool(b["cutoff_function"]), coef, n_species)
     return (
-        True, tab.table, tab.inv_dr, tab.exact_mu,
-        np.ascontiguousarray(tab.exact_coef.reshape(coef.shape[0], -1)), tab.exact_step,
-        1.0 / (2.0 * s * s), WINDOW * s, rc, bool(b["cutoff_function"]),
+        True,
+        tab.table,
+        tab.inv_dr,
+        tab.exact_mu,
+        np.ascontiguousarray(tab.exact_coef.reshape(coef.shape[0], -1)),
+        tab.exact_step,
+        1.0 / (2.0 * s * s),
+        WINDOW * s,
+        rc,
+        bool(b["cutoff_function"]),
     )
 
 
 def _no_radial(nk: int) -> tuple:
     return (
-        False, np.zeros((1, 1, nk, 6)), 1.0, np.zeros(0), np.zeros((nk, 0)), 0.0, 1.0, 0.0,
-        0.0, False,
+        False,
+        np.zeros((1, 1, nk, 6)),
+        1.0,
+        np.zeros(0),
+        np.zeros((nk, 0)),
+        0.0,
+        1.0,
+        0.0,
+        0.0,
+        False,
     )
 
 
@@ -242,7 +272,11 @@ class RadialTable(NamedTuple):
 
 
 def radial_table(
-    centers: np.ndarray, sigma: float, cutoff: float, cutoff_function: bool, coef: np.ndarray,
+    centers: np.ndarray,
+    sigma: float,
+    cutoff: float,
+    cutoff_function: bool,
+    coef: np.ndarray,
     n_species: int,
 ) -> RadialTable:
     """The radial block's pair functions for neighbour species X and row k,
@@ -256,8 +290,13 @@ def radial_table(
     per (coefficients, block parameters)."""
     coef = np.ascontiguousarray(coef, dtype=np.float64)
     key = (
-        coef.tobytes(), coef.shape, centers.tobytes(), float(sigma), float(cutoff),
-        bool(cutoff_function), int(n_species),
+        coef.tobytes(),
+        coef.shape,
+        centers.tobytes(),
+        float(sigma),
+        float(cutoff),
+        bool(cutoff_function),
+        int(n_species),
     )
     hit = _TABLES.get(key)
     if hit is not None:
@@ -326,8 +365,12 @@ def radial_table(
             if np.abs(emu - centers[ex]).max() > 1e-12 * max(1.0, emu.max()):
                 step, emu = 0.0, np.ascontiguousarray(centers[ex])
     out = RadialTable(
-        np.ascontiguousarray(table), float(n_int / cutoff), np.ascontiguousarray(emu),
-        np.ascontiguousarray(c[:, :, ex]), step, err,
+        np.ascontiguousarray(table),
+        float(n_int / cutoff),
+        np.ascontiguousarray(emu),
+        np.ascontiguousarray(c[:, :, ex]),
+        step,
+        err,
     )
     if len(_TABLES) >= 8:
         _TABLES.pop(next(iter(_TABLES)))
@@ -350,16 +393,38 @@ def _angular_args(b, coef, n_species) -> tuple:
         coef = _moment_coefficients(coef, len(x), lam, zint, pref, nmom)
     unit, xpow = _common_unit(1.0 / (x * x))
     return (
-        True, pair_index, 1.0 / (x * x), unit, xpow, lam, zet, zint, pref,
-        float(b["cutoff"]), bool(b["cutoff_function"]), nmom, np.ascontiguousarray(coef),
+        True,
+        pair_index,
+        1.0 / (x * x),
+        unit,
+        xpow,
+        lam,
+        zet,
+        zint,
+        pref,
+        float(b["cutoff"]),
+        bool(b["cutoff_function"]),
+        nmom,
+        np.ascontiguousarray(coef),
     )
 
 
 def _no_angular(nk: int) -> tuple:
     one = np.ones(1)
     return (
-        False, np.zeros((1, 1), dtype=np.int64), np.zeros(0), 0.0, np.zeros(0, dtype=np.int64),
-        one, one, np.ones(1, dtype=np.int64), one, 0.0, False, 0, np.zeros((nk, 0)),
+        False,
+        np.zeros((1, 1), dtype=np.int64),
+        np.zeros(0),
+        0.0,
+        np.zeros(0, dtype=np.int64),
+        one,
+        one,
+        np.ones(1, dtype=np.int64),
+        one,
+        0.0,
+        False,
+        0,
+        np.zeros((nk, 0)),
     )
 
 
@@ -409,18 +474,54 @@ def _moment_coefficients(coef, nx, lam, zint, pref, nmom) -> np.ndarray:
 
 # --------------------------------------------------------------------------- kernels
 _RAD_SIG = "b1, f8[:,:,:,::1], f8, f8[::1], f8[:,::1], f8, f8, f8, f8, b1"
-_ANG_SIG = "b1, i8[:,::1], f8[::1], f8, i8[::1], f8[::1], f8[::1], i8[::1], f8[::1], f8, b1, i8, f8[:,::1]"
+_ANG_SIG = (
+    "b1, i8[:,::1], f8[::1], f8, i8[::1], f8[::1], f8[::1], i8[::1], f8[::1], f8, b1, i8, f8[:,::1]"
+)
 
 
 @nb.njit(
-    parallel=True, cache=True,
+    parallel=True,
+    cache=True,
     aot="f8[:,::1](f8[:,::1], i8[::1], f8[:,::1], i8[::1], i8[::1], i8[::1], i8[::1], i8, i8, f8, "
-    + _RAD_SIG + ", " + _ANG_SIG + ")",
+    + _RAD_SIG
+    + ", "
+    + _ANG_SIG
+    + ")",
 )
 def _projection_kernel(
-    xyz, spc, qpos, qslot, qbin, cell_start, nb3, st, max_cand, reach,
-    do_rad, table, inv_dr, exact_mu, exact_coef, estep, inv2s2, half, rc_rad, rad_fc,
-    do_ang, pair_index, inv_xi2, unit, xpow, lam, zet, zint, pref, rc_ang, ang_fc, nmom, acoef,
+    xyz,
+    spc,
+    qpos,
+    qslot,
+    qbin,
+    cell_start,
+    nb3,
+    st,
+    max_cand,
+    reach,
+    do_rad,
+    table,
+    inv_dr,
+    exact_mu,
+    exact_coef,
+    estep,
+    inv2s2,
+    half,
+    rc_rad,
+    rad_fc,
+    do_ang,
+    pair_index,
+    inv_xi2,
+    unit,
+    xpow,
+    lam,
+    zet,
+    zint,
+    pref,
+    rc_ang,
+    ang_fc,
+    nmom,
+    acoef,
 ):
     """A radial block's and an angular block's projections of every query atom, from one
     gather of the points within ``reach`` (>= both cutoffs).

@@ -48,7 +48,6 @@ WINDOW = 8.5
 _MAX_STEP_OVER_SIGMA = 2.0
 
 
-
 def default_radial_cutoff(centers: Sequence[float] | np.ndarray, sigma: float) -> float:
     """CONVENTIONS' default r_c = max(μ) + 4σ (length unit)."""
     return float(np.max(centers)) + 4.0 * float(sigma)
@@ -248,13 +247,46 @@ def _radial_kernel(offsets, neigh, dist, ps, n_species, ms, step, sigma, rc, use
 
 @nb.njit(cache=True, inline="always")
 def _radial_atom(
-    row, i, x, y, z, spc, qpos, qslot, qbin, cell_start, nb3, st, rc2, cand, cd2, nc, ms,
-    step, inv2s2, half, c, rc, use_fc,
+    row,
+    i,
+    x,
+    y,
+    z,
+    spc,
+    qpos,
+    qslot,
+    qbin,
+    cell_start,
+    nb3,
+    st,
+    rc2,
+    cand,
+    cd2,
+    nc,
+    ms,
+    step,
+    inv2s2,
+    half,
+    c,
+    rc,
+    use_fc,
 ):
     """Add query point i's windowed Gaussians G_X(μ) (all its pairs) to ``row``."""
     m = _gather(
-        x, y, z, qpos[i, 0], qpos[i, 1], qpos[i, 2], qslot[i], qbin[i], cell_start, nb3, st,
-        rc2, cand, cd2,
+        x,
+        y,
+        z,
+        qpos[i, 0],
+        qpos[i, 1],
+        qpos[i, 2],
+        qslot[i],
+        qbin[i],
+        cell_start,
+        nb3,
+        st,
+        rc2,
+        cand,
+        cd2,
     )
     for u in range(m):
         r = np.sqrt(cd2[u])
@@ -299,7 +331,28 @@ def _radial_fused(
         cd2 = np.empty(max_cand + 1, dtype=np.float64)
         for i in range(ch * chunk, min((ch + 1) * chunk, n)):
             _radial_atom(
-                out[i], i, x, y, z, spc, qpos, qslot, qbin, cell_start, nb3, st, rc2, cand,
-                cd2, nc, ms, step, inv2s2, half, c, rc, use_fc,
+                out[i],
+                i,
+                x,
+                y,
+                z,
+                spc,
+                qpos,
+                qslot,
+                qbin,
+                cell_start,
+                nb3,
+                st,
+                rc2,
+                cand,
+                cd2,
+                nc,
+                ms,
+                step,
+                inv2s2,
+                half,
+                c,
+                rc,
+                use_fc,
             )
     return out

@@ -168,7 +168,6 @@ class DescriptorSpec:
         parts = [raw] + [coarse_grain_from_neighbors(nl, point_raw, r) for r in self.coarse_grain]
         return np.ascontiguousarray(np.concatenate(parts, axis=1))
 
-
     def compute_points(
         self,
         points: np.ndarray,
@@ -191,8 +190,9 @@ class DescriptorSpec:
         pts, codes, n_query = self._check_points(points, point_species_codes, n_query)
         m = pts.shape[0]
         n_raw = m if self.coarse_grain else n_query
-        cols = [_points_block(b, pts, codes, n_raw, self.species, density, extra)
-                for b in self.blocks]
+        cols = [
+            _points_block(b, pts, codes, n_raw, self.species, density, extra) for b in self.blocks
+        ]
         raw = np.ascontiguousarray(np.concatenate(cols, axis=1))
         if not self.coarse_grain:
             return raw
@@ -204,7 +204,6 @@ class DescriptorSpec:
             coarse_grain_from_neighbors(nl, raw, r) for r in self.coarse_grain
         ]
         return np.ascontiguousarray(np.concatenate(parts, axis=1))
-
 
     # ------------------------------------------------ split LAMMPS face (additive)
     @property
@@ -305,8 +304,17 @@ class DescriptorSpec:
         )
         r2 = np.array([r * r for r in self.coarse_grain], dtype=np.float64)
         _cg_diagonal(
-            xyz, vals, cell_points, slot[:n_query], bin_of[:n_query], cell_start, nb3, st,
-            max_cand, r2, out,
+            xyz,
+            vals,
+            cell_points,
+            slot[:n_query],
+            bin_of[:n_query],
+            cell_start,
+            nb3,
+            st,
+            max_cand,
+            r2,
+            out,
         )
         return out
 
@@ -340,6 +348,7 @@ def _radial_points_fused(b, points, codes, n_query, n_species) -> np.ndarray:
         _radial_fused,
         _to_caller_order,
     )
+
     mu, s = _check_params(b["centers"], b["sigma"])
     rc = float(b["cutoff"])
     if n_query == 0:
@@ -348,9 +357,22 @@ def _radial_points_fused(b, points, codes, n_query, n_species) -> np.ndarray:
     sorted_species = np.ascontiguousarray(codes[cell_points])
     ms, order, step = _grid(mu, s)
     out = _radial_fused(
-        xyz, sorted_species, points[:n_query], slot[:n_query], bin_of[:n_query], cell_start,
-        nb3, st, max_cand, n_species, ms, float(step), s, rc,
-        bool(b["cutoff_function"]), WINDOW,
+        xyz,
+        sorted_species,
+        points[:n_query],
+        slot[:n_query],
+        bin_of[:n_query],
+        cell_start,
+        nb3,
+        st,
+        max_cand,
+        n_species,
+        ms,
+        float(step),
+        s,
+        rc,
+        bool(b["cutoff_function"]),
+        WINDOW,
     )
     return _to_caller_order(out, n_species, order)
 
@@ -372,14 +394,24 @@ def _coarse_grain_points_fused(points, raw, n_query, radii, with_raw: bool = Tru
     raw_sorted = np.ascontiguousarray(raw[cell_points], dtype=np.float64)
     r2 = np.array([r * r for r in radii], dtype=np.float64)
     _cg_fused(
-        xyz, raw_sorted, points[:n_query], slot[:n_query], bin_of[:n_query], cell_start, nb3,
-        st, max_cand, r2, out,
+        xyz,
+        raw_sorted,
+        points[:n_query],
+        slot[:n_query],
+        bin_of[:n_query],
+        cell_start,
+        nb3,
+        st,
+        max_cand,
+        r2,
+        out,
     )
     return out
 
 
 @nb.njit(
-    parallel=True, cache=True,
+    parallel=True,
+    cache=True,
     aot="void(f8[:,::1], f8[:,::1], f8[:,::1], i8[::1], i8[::1], i8[::1], i8[::1], i8, i8, "
     "f8[::1], f8[:,::1])",
 )
@@ -402,8 +434,20 @@ def _cg_fused(xyz, raw_sorted, qpos, qslot, qbin, cell_start, nb3, st, max_cand,
         for i in range(ch * chunk, min((ch + 1) * chunk, n)):
             me = qslot[i]
             m = _gather(
-                x, y, z, qpos[i, 0], qpos[i, 1], qpos[i, 2], me, qbin[i], cell_start, nb3, st,
-                r2max, cand, cd2,
+                x,
+                y,
+                z,
+                qpos[i, 0],
+                qpos[i, 1],
+                qpos[i, 2],
+                me,
+                qbin[i],
+                cell_start,
+                nb3,
+                st,
+                r2max,
+                cand,
+                cd2,
             )
             for k in range(nr):
                 cnt[k] = 1.0
@@ -425,7 +469,8 @@ def _cg_fused(xyz, raw_sorted, qpos, qslot, qbin, cell_start, nb3, st, max_cand,
 
 
 @nb.njit(
-    parallel=True, cache=True,
+    parallel=True,
+    cache=True,
     aot="void(f8[:,::1], f8[:,:], i8[::1], i8[::1], i8[::1], i8[::1], i8[::1], i8, i8, "
     "f8[::1], f8[::1])",
 )
@@ -624,8 +669,15 @@ def _points_block(b, points, codes, n_raw, species, density, extra) -> np.ndarra
 
         nl = build_from_points(points, n_raw, b["cutoff"])
         return angular_from_neighbors(
-            nl, codes, ns, b["xi"], b["lambdas"], b["zetas"], b["cutoff"],
-            prefactor=b["prefactor"], cutoff_function=b["cutoff_function"],
+            nl,
+            codes,
+            ns,
+            b["xi"],
+            b["lambdas"],
+            b["zetas"],
+            b["cutoff"],
+            prefactor=b["prefactor"],
+            cutoff_function=b["cutoff_function"],
         )
     if kind == "entropy":
         from softscope.descriptors.entropy import entropy_from_neighbors

@@ -55,7 +55,13 @@ from softscope.errors import SoftscopeError
 __all__ = ["AtomView", "ForwardComm", "SoftscopeFix", "create", "dispatch", "unpack_image"]
 
 _HOOKS_WITH_VIEW = {
-    "init", "setup", "min_setup", "end_of_step", "sample", "min_post_force", "resume"
+    "init",
+    "setup",
+    "min_setup",
+    "end_of_step",
+    "sample",
+    "min_post_force",
+    "resume",
 }
 _RAISE_HOOKS = ("create", "init", "setup", "end_of_step", "restart", "write_restart")
 STATE_VERSION = 1
@@ -135,9 +141,7 @@ def unpack_image(image: np.ndarray) -> np.ndarray:
     ``x + (ix, iy, iz) @ H`` with H's rows the box vectors a, b, c (``Domain::unmap``).
     """
     img = np.asarray(image).astype(np.int64)
-    return np.stack(
-        [(img & 1023) - 512, ((img >> 10) & 1023) - 512, (img >> 20) - 512], axis=1
-    )
+    return np.stack([(img & 1023) - 512, ((img >> 10) & 1023) - 512, (img >> 20) - 512], axis=1)
 
 
 # --------------------------------------------------------------------------- fix objects

@@ -19,7 +19,12 @@ from softscope.errors import SoftscopeError
 
 __all__ = ["LammpsAPI"]
 
-_vp, _cp, _dp, _ip = ctypes.c_void_p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_double), ctypes.POINTER(ctypes.c_int)
+_vp, _cp, _dp, _ip = (
+    ctypes.c_void_p,
+    ctypes.c_char_p,
+    ctypes.POINTER(ctypes.c_double),
+    ctypes.POINTER(ctypes.c_int),
+)
 
 
 @lru_cache(maxsize=1)
@@ -83,7 +88,13 @@ class LammpsAPI:
         xy, yz, xz = ctypes.c_double(), ctypes.c_double(), ctypes.c_double()
         per, change = (ctypes.c_int * 3)(), ctypes.c_int()
         self.lib.lammps_extract_box(
-            self.handle, lo, hi, ctypes.byref(xy), ctypes.byref(yz), ctypes.byref(xz), per,
+            self.handle,
+            lo,
+            hi,
+            ctypes.byref(xy),
+            ctypes.byref(yz),
+            ctypes.byref(xz),
+            per,
             ctypes.byref(change),
         )
         return list(lo), list(hi), xy.value, yz.value, xz.value, list(per)

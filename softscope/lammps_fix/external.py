@@ -66,12 +66,19 @@ class ExternalSoftscope:
             )
         groups = lmp.available_ids("group")
         if group not in groups:
-            raise SoftscopeError(f"group {group!r} does not exist (known: {[g for g in groups if g]})")
+            raise SoftscopeError(
+                f"group {group!r} does not exist (known: {[g for g in groups if g]})"
+            )
         self.lmp = lmp
         self.fix_id = fix_id
         self.error: BaseException | None = None
         self.fix = create(
-            [fix_id, group, "softscope", *words[2:]], None, 0, 0, 1, 0,
+            [fix_id, group, "softscope", *words[2:]],
+            None,
+            0,
+            0,
+            1,
+            0,
             1 << groups.index(group),
         )
         self.fix._lmp = lmp
@@ -200,7 +207,11 @@ class ExternalSoftscope:
         image = unpack_image(np.array(lmp.numpy.extract_atom("image")[:nloc]))
         x = np.array(x[:nloc], dtype=np.float64)
         frame = Frame(
-            positions=x, species=np.array(["X"] * nloc), cell=H, origin=lo, pbc=tuple(pbc),
+            positions=x,
+            species=np.array(["X"] * nloc),
+            cell=H,
+            origin=lo,
+            pbc=tuple(pbc),
             ids=np.asarray(tag[:nloc], dtype=np.int64),
         )
         points, point_atom = periodic_images(frame, self.fix.ghost_cutoff())
@@ -220,10 +231,15 @@ class ExternalSoftscope:
         state = np.zeros((m, self.nstate))
         out[:nloc], state[:nloc] = rows[:, : self.nout], rows[:, self.nout :]
         view = AtomView(
-            step=step, nlocal=nloc, nghost=m - nloc,
+            step=step,
+            nlocal=nloc,
+            nghost=m - nloc,
             x=points,
-            type=types[point_atom], tag=np.asarray(tag[:nloc], np.int32)[point_atom],
-            mask=mask[point_atom], out=out, state=state,
+            type=types[point_atom],
+            tag=np.asarray(tag[:nloc], np.int32)[point_atom],
+            mask=mask[point_atom],
+            out=out,
+            state=state,
             scratch=np.zeros((m, max(self.nscratch, 0))),
             image=_pack_image(image),
         )

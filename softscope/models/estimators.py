@@ -61,7 +61,7 @@ class LinearEstimator:
                 f"cannot cut {self.n_features} features into {n_blocks} equal blocks"
             )
         shape = (n_blocks, self.n_features // n_blocks)
-        w = (np.asarray(self.weights, np.float64) / np.asarray(self.scale, np.float64))
+        w = np.asarray(self.weights, np.float64) / np.asarray(self.scale, np.float64)
         coef = np.ascontiguousarray(w.reshape(shape))
         const = -(w * np.asarray(self.mean, np.float64)).reshape(shape).sum(axis=1)
         return coef, const

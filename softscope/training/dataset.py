@@ -190,9 +190,7 @@ def sample_windows(
         if any(r not in extra for r in require):
             continue
         out.append(
-            Window(
-                w.sample, w.reference, w.current, w.strain, extra, (i, j), sample.files[i]
-            )
+            Window(w.sample, w.reference, w.current, w.strain, extra, (i, j), sample.files[i])
         )
     if not out:
         raise SoftscopeError(

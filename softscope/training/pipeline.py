@@ -150,8 +150,11 @@ def train_recipe(
             "prediction_at": "window start (reference frame)",
         },
         "training": fit_info,
-        "spec_summary": {"n_features": spec.n_features, "blocks": [b["kind"] for b in spec.blocks],
-                         "coarse_grain": list(spec.coarse_grain)},
+        "spec_summary": {
+            "n_features": spec.n_features,
+            "blocks": [b["kind"] for b in spec.blocks],
+            "coarse_grain": list(spec.coarse_grain),
+        },
     }
     model = Model(name or recipe, info["output_name"], spec, est, card)
     ev = None
@@ -262,8 +265,13 @@ def run_evaluation(
         ind_evals: dict[str, Evaluation] = {}
         for name in per_name:
             idx = [i for i, v in enumerate(rows_w) if name in v]
-            ev = evaluate_scores([wins[i] for i in idx], [rows_w[i][name] for i in idx],
-                                 cutoff, q, [d2[i] for i in idx])
+            ev = evaluate_scores(
+                [wins[i] for i in idx],
+                [rows_w[i][name] for i in idx],
+                cutoff,
+                q,
+                [d2[i] for i in idx],
+            )
             ev.summary["kind"] = "indicator"
             ind_evals[name] = ev
         table = indicator_table({**ind_evals, **evals})

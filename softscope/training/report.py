@@ -65,7 +65,9 @@ def plot_pr_of_s(p: np.ndarray, y: np.ndarray, path: str | Path, label: str = "p
     return Path(path)
 
 
-def plot_histograms(p: np.ndarray, y: np.ndarray, path: str | Path, label: str = "prediction") -> Path:
+def plot_histograms(
+    p: np.ndarray, y: np.ndarray, path: str | Path, label: str = "prediction"
+) -> Path:
     """Normalised histograms of the prediction for rearranging and stable atoms."""
     plt = _plt()
     y = np.asarray(y, dtype=bool)
@@ -115,7 +117,9 @@ def format_summary(name: str, s: Mapping[str, Any]) -> str:
 
 def format_table(rows: Sequence[Mapping[str, Any]]) -> str:
     """Text table of indicator/model rows."""
-    head = f"{'indicator / model':40s} {'AUC':>6s} {'best':>6s} {'AP':>6s} {'P@q':>6s} {'Spear':>6s}"
+    head = (
+        f"{'indicator / model':40s} {'AUC':>6s} {'best':>6s} {'AP':>6s} {'P@q':>6s} {'Spear':>6s}"
+    )
     lines = [head, "-" * len(head)]
     for r in rows:
         lines.append(

@@ -65,9 +65,7 @@ def windows_by_strain(
         j = int(np.argmin(np.abs(s - (s[i] + window))))
         if abs(s[j] - s[i] - window) > tol + 0.5 * np.min(np.diff(s)) or j <= i:
             break
-        out.append(
-            Window(sample, frames[i], frames[j], (float(s[i]), float(s[j])), index=(i, j))
-        )
+        out.append(Window(sample, frames[i], frames[j], (float(s[i]), float(s[j])), index=(i, j)))
         start = s[i] + stride
         if start > s[-1]:
             break

@@ -54,7 +54,10 @@ VIB_FRAMES = (0, 5, 10, 15, 20)
 ZOO_MODELS: dict[str, dict[str, Any]] = {
     "cuzr-softness": {"recipe": "softness", "data": "cuzr64", "test": 2, "transfer": "cuzr50"},
     "cuzr-softness-radial": {
-        "recipe": "softness-radial", "data": "cuzr64", "test": 2, "transfer": "cuzr50"
+        "recipe": "softness-radial",
+        "data": "cuzr64",
+        "test": 2,
+        "transfer": "cuzr50",
     },
     "cuzr-igd": {"recipe": "igd", "data": "cuzr64", "test": 2, "transfer": "cuzr50"},
     "cuzr-qs": {"recipe": "qs", "data": "cuzr64", "test": 2, "transfer": "cuzr50"},
@@ -79,8 +82,14 @@ def _make_sample(
     cpu: dict[str, float] = {}
     if not _complete(out):
         t = time.process_time()
-        make_training_sample(out, seed=seed, progress=progress, overwrite=True,
-                             glass_overrides=glass, shear_overrides=shear)
+        make_training_sample(
+            out,
+            seed=seed,
+            progress=progress,
+            overwrite=True,
+            glass_overrides=glass,
+            shear_overrides=shear,
+        )
         cpu[name] = time.process_time() - t
     if name.startswith("cuzr"):
         t = time.process_time()
@@ -117,7 +126,10 @@ def _samples(root: Path, prefix: str) -> list[Path]:
 
 
 def train_zoo(
-    root: Path, zoo_dir: Path, names: list[str] | None = None, n_jobs: int = 1,
+    root: Path,
+    zoo_dir: Path,
+    names: list[str] | None = None,
+    n_jobs: int = 1,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Train, judge on held-out samples and on the transfer composition, save models."""
@@ -134,8 +146,15 @@ def train_zoo(
         if len(data) <= z["test"]:
             raise SystemExit(f"{name}: only {len(data)} complete '{z['data']}' samples in {root}")
         t = time.process_time()
-        model, ev = train_recipe(z["recipe"], data, test_samples=z["test"], name=name,
-                                 stride=0.002, n_jobs=n_jobs, progress=progress)
+        model, ev = train_recipe(
+            z["recipe"],
+            data,
+            test_samples=z["test"],
+            name=name,
+            stride=0.002,
+            n_jobs=n_jobs,
+            progress=progress,
+        )
         card = model.card
         if z["transfer"]:
             tr = _samples(root, z["transfer"])
@@ -143,8 +162,7 @@ def train_zoo(
                 smp = find_samples(tr)
                 require = ("msd",) if model.spec.external else ()
                 wins = windows_of(smp, 0.01, None, require)
-                tev = evaluate_model(model, wins, D2MIN_CUTOFF[model.units], 0.05, n_jobs,
-                                     progress)
+                tev = evaluate_model(model, wins, D2MIN_CUTOFF[model.units], 0.05, n_jobs, progress)
                 comp = smp[0].composition or {}
                 key = "".join(f"{k}{round(100 * v)}" for k, v in comp.items()) or z["transfer"]
                 card.setdefault("metrics", {})["transfer"] = {
@@ -169,8 +187,10 @@ def train_zoo(
         out[name] = {"path": str(path), "kib": path.stat().st_size / 1024, "card": card}
         if progress:
             met = card.get("metrics", {})
-            print(f"[zoo] {name}: {json.dumps(met.get('held_out', {}).get('roc_auc'))} "
-                  f"held-out AUC, transfer {json.dumps(met.get('transfer', {}))[:200]}")
+            print(
+                f"[zoo] {name}: {json.dumps(met.get('held_out', {}).get('roc_auc'))} "
+                f"held-out AUC, transfer {json.dumps(met.get('transfer', {}))[:200]}"
+            )
     return out
 
 
@@ -182,14 +202,22 @@ def indicator_comparison(root: Path, zoo_dir: Path, n_jobs: int = 1, progress: b
 
     text = ["## Which indicator works? (held-out samples)", ""]
     for prefix in ("cuzr64", "ka"):
-        models = [p for p in sorted(zoo_dir.glob("*.ssm"))
-                  if ZOO_MODELS.get(p.stem, {}).get("data") == prefix]
+        models = [
+            p
+            for p in sorted(zoo_dir.glob("*.ssm"))
+            if ZOO_MODELS.get(p.stem, {}).get("data") == prefix
+        ]
         if not models:
             continue
         test = Model.load(models[0]).card["split"]["test_samples"]
-        rep = run_evaluation([str(p) for p in models], [root / t for t in test],
-                             root / f"evaluation_{prefix}", indicators=True, n_jobs=n_jobs,
-                             progress=progress)
+        rep = run_evaluation(
+            [str(p) for p in models],
+            [root / t for t in test],
+            root / f"evaluation_{prefix}",
+            indicators=True,
+            n_jobs=n_jobs,
+            progress=progress,
+        )
         text += [
             f"### {prefix} (samples {test}, {rep['n_windows']} windows of 1 %)",
             "",
@@ -346,8 +374,10 @@ def write_cards_md(zoo_dir: Path, path: Path, extra: str = "") -> Path:
             f"{(d.get('shear') or {}).get('strain_step')}",
         ]
         if "vibration" in d:
-            lines.append(f"- vibrational MSD: {d['vibration']['method']}; parameters "
-                         f"`{json.dumps(d['vibration']['parameters'])}`")
+            lines.append(
+                f"- vibrational MSD: {d['vibration']['method']}; parameters "
+                f"`{json.dumps(d['vibration']['parameters'])}`"
+            )
         st = c.get("stability")
         if st:
             cond = st.get("max_raw_coefficient")
@@ -381,8 +411,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--samples", nargs="+", help="data stage: only these samples (default all)")
     ap.add_argument("--zoo", default=None, help="model folder (default: the package zoo)")
     ap.add_argument("--cards", default="docs/model_cards.md")
-    ap.add_argument("--jobs", type=int, default=1,
-                    help="processes: samples made at once (data), feature jobs (train)")
+    ap.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="processes: samples made at once (data), feature jobs (train)",
+    )
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
     from softscope.models.model import _zoo_dir
