@@ -25,7 +25,6 @@ heavy packages its interpreter holds.
 
     python benchmarks/lammps_overhead.py                 # 500 steps, 3 repeats
     python benchmarks/lammps_overhead.py --steps 200 --repeats 1 --layouts mpi2   # smoke
-    python benchmarks/lammps_overhead.py --layouts mpi2 --unfused    # A/B: pre-fusion path
     python benchmarks/lammps_overhead.py --layouts mpi2 --jit    # A/B: numba JIT in the ranks
     python benchmarks/lammps_overhead.py --layouts mpi2 --also-model cuzr-softness-radial
     python benchmarks/lammps_overhead.py --layouts mpi2 --phase-peaks   # + peak RSS per phase
@@ -226,12 +225,6 @@ def main() -> None:
         help="replicas of the 4,000-atom glass, NX,NY,NZ (2,2,2 = 32,000 atoms; 4,4,4 = 256,000)",
     )
     ap.add_argument(
-        "--unfused",
-        action="store_true",
-        help="also run the fix with SOFTSCOPE_FIX_UNFUSED=1 (raw matrix + numpy "
-        "projection, the pre-fusion path) for an A/B comparison in the same session",
-    )
-    ap.add_argument(
         "--jit",
         action="store_true",
         help="also run the fix with SOFTSCOPE_JIT=1 (numba's JIT kernels inside the "
@@ -275,7 +268,7 @@ def main() -> None:
         sys.exit("--replicate needs three positive integers, e.g. 2,2,2")
     natoms = 4000 * rep[0] * rep[1] * rep[2]
     # A/B variants of the fix, run interleaved with the plain and default fix runs
-    variants = {"unfused": {"SOFTSCOPE_FIX_UNFUSED": "1"}, "jit": {"SOFTSCOPE_JIT": "1"}}
+    variants = {"jit": {"SOFTSCOPE_JIT": "1"}}
     variants = {k: e for k, e in variants.items() if getattr(args, k)}
     if args.also_model:
         variants["alt"] = {}
@@ -447,7 +440,6 @@ def main() -> None:
             f"loaded: {', '.join(r['fix_heavy_modules'])}"
         )
         for var, what in (
-            ("unfused", "pre-fusion path"),
             ("jit", "numba JIT in the ranks"),
             ("alt", f"model {args.also_model}"),
         ):

@@ -22,10 +22,11 @@ from pathlib import Path
 import numpy as np
 
 import softscope
-from softscope.data import default_glass_path, read_manifest, shear_aqs
+from softscope.data import default_glass_path
 from softscope.descriptors import coarse_grain, entropy, interstice, radial
 from softscope.metrics import judge
 from softscope.rearrangement import d2min
+from softscope.simulate import read_manifest, shear_aqs
 
 
 def main(argv=None) -> dict:

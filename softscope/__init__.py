@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 
-def load_model(name_or_path):  # noqa: ANN001 - thin re-export, documented in models.format
+def load_model(name_or_path):  # noqa: ANN001 - thin re-export, documented in models.model
     """Load a zoo model by name or a model file by path (see :mod:`softscope.models`)."""
     from softscope.models import load_model as _load
 
@@ -36,7 +36,16 @@ def load_model(name_or_path):  # noqa: ANN001 - thin re-export, documented in mo
 #: subpackages reachable as attributes (``softscope.data.default_glass()``), imported on
 #: first use like ``Frame``
 _LAZY_SUBMODULES = frozenset(
-    {"data", "descriptors", "metrics", "models", "neighbors", "rearrangement", "training"}
+    {
+        "data",
+        "descriptors",
+        "metrics",
+        "models",
+        "neighbors",
+        "rearrangement",
+        "simulate",
+        "training",
+    }
 )
 
 

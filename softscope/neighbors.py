@@ -15,6 +15,14 @@ image of (identity for LAMMPS ghosts, which carry their own values).
 Pairs are those with ``0 < |r_j - r_i| < cutoff`` (strict, as LAMMPS), excluding
 the atom itself but including its own periodic images.  Memory is O(pairs):
 12 bytes per pair (int32 point index + float64 distance).
+
+Kernels without a stored pair list
+----------------------------------
+:func:`cell_walk` bins the points once (a :class:`CellWalk`); a numba kernel then calls
+:func:`gather` per query point to collect the slots and squared distances of its
+neighbours within a reach into scratch arrays (the same pairs, d² < reach², as the
+lists above) and consumes them at once: the radial descriptor, coarse-graining, the
+linear projections and D²min walk neighbours this way.
 """
 
 from __future__ import annotations
@@ -35,6 +43,11 @@ __all__ = [
     "image_points",
     "build_from_points",
     "check_kernel_inputs",
+    "CellWalk",
+    "cell_walk",
+    "gather",
+    "choose_stencil",
+    "STENCIL",
 ]
 
 
@@ -188,7 +201,7 @@ def build_from_points(
         point_atom = np.arange(m, dtype=np.int64)
     if not np.isfinite(points).all():
         raise SoftscopeError("points contain NaN or inf")
-    reach = _stencil(points, float(cutoff))
+    reach = choose_stencil(points, float(cutoff))
     cell_start, cell_points, bin_of, nb3 = _bin_points(points, float(cutoff) / reach)
     rc2 = float(cutoff) ** 2
     counts = _count(points, n_query, cell_start, cell_points, bin_of, nb3, rc2, reach)
@@ -238,8 +251,11 @@ def _check_cutoff(cutoff: float) -> None:
 STENCIL = 2
 
 
-def _stencil(points: np.ndarray, cutoff: float) -> int:
-    """Bins of side cutoff/2 searched ±2 visit ~40 % fewer candidates than cutoff-sized
+def choose_stencil(points: np.ndarray, cutoff: float) -> int:
+    """Stencil half-width (bins searched on each side) for a cell-list walk of ``points``
+    (M, 3) within ``cutoff``: 2 (bins of side cutoff/2) or 1 (bins of side cutoff).
+
+    Bins of side cutoff/2 searched ±2 visit ~40 % fewer candidates than cutoff-sized
     bins searched ±1 (the bins along z are walked as one run, so small bins cost little)
     but cost more when a half-size bin holds fewer than ~1.5 atoms (short cutoffs: Cu-Zr
     glass, 3.7-4 Å), where ±1 is kept (measured on a 16,000 + 13,000-point rank at
@@ -316,14 +332,22 @@ def _counting_sort(bin_of, ncell):
 
 
 class CellWalk(NamedTuple):
-    """Points binned for :func:`_gather` walks (see :func:`cell_walk`)."""
+    """Points binned by :func:`cell_walk` for kernels that :func:`gather` neighbours
+    without a stored pair list.
 
-    cell_start: np.ndarray  # (n_bins + 1,) CSR offsets into cell order
-    cell_points: np.ndarray  # (M,) point index of each cell-order slot
-    bin_of: np.ndarray  # (M,) bin of each point (the first n_query only, if given)
-    nb3: np.ndarray  # (3,) bins per axis
-    xyz: np.ndarray  # (3, M) coordinates in cell order (contiguous rows: streamed reads)
-    slot: np.ndarray  # (M,) cell-order slot of each point (the first n_query only, if given)
+    A kernel reads the query point ``i`` (one of the first ``n_query`` points) at
+    ``slot[i]`` in cell order, in bin ``bin_of[i]``, and passes ``xyz[0], xyz[1], xyz[2]``,
+    ``cell_start``, ``nb3`` and ``st`` to :func:`gather` with scratch arrays of
+    ``max_cand + 1`` entries; ``cell_points`` maps a cell-order slot back to its point
+    (e.g. ``codes[cell_points]``: per-slot species).
+    """
+
+    cell_start: np.ndarray  # (n_bins + 1,) int64 CSR offsets of each bin into cell order
+    cell_points: np.ndarray  # (M,) int64 point index of each cell-order slot
+    bin_of: np.ndarray  # (M,) int64 bin of each point (the first n_query only, if given)
+    nb3: np.ndarray  # (3,) int64 bins per axis
+    xyz: np.ndarray  # (3, M) float64 coordinates in cell order (rows read as streams)
+    slot: np.ndarray  # (M,) int64 cell-order slot of each point (first n_query only, if given)
     max_cand: int  # bound on the candidates of one gather (its scratch size)
     st: int  # stencil half-width in bins (bins >= reach/st)
 
@@ -331,14 +355,14 @@ class CellWalk(NamedTuple):
 def cell_walk(
     points: np.ndarray, reach: float, st: int | None = None, n_query: int | None = None
 ) -> CellWalk:
-    """Bin ``points`` (M, 3) for kernels that :func:`_gather` the points within ``reach``
-    of each query point (bins >= reach/st, ±st stencil), without a stored pair list.
-    ``st`` defaults to :func:`_stencil`'s choice (2 where a half-reach bin holds >= 1.5
+    """Bin ``points`` (M, 3, length unit) for kernels that :func:`gather` the points within
+    ``reach`` of each query point (bins >= reach/st, ±st stencil), without a stored pair
+    list.  ``st`` defaults to :func:`choose_stencil` (2 where a half-reach bin holds >= 1.5
     points, else 1).  With ``n_query``, ``slot`` and ``bin_of`` keep only the query points
     ``points[:n_query]`` (all a kernel reads of them; 16 bytes less per other point)."""
     points = np.ascontiguousarray(points, dtype=np.float64)
     if st is None:
-        st = _stencil(points, reach)
+        st = choose_stencil(points, reach)
     cell_start, cell_points, bin_of, nb3 = _bin_points(points, reach / st)
     m = points.shape[0]
     nq = m if n_query is None else min(int(n_query), m)
@@ -350,10 +374,31 @@ def cell_walk(
 
 
 @nb.njit(cache=True, inline="always")
-def _gather(x, y, z, xi, yi, zi, me, b, cell_start, nb3, st, rc2, cand, cd2):
-    """Indices (cell order, into ``x, y, z``) and d² of the points with d² < rc² around
-    a query point in bin ``b`` (bins of :func:`_bin_points`, ±``st`` stencil), excluding
-    its own slot ``me``; returns their number (``cand``/``cd2`` need one spare slot)."""
+def gather(
+    x: np.ndarray,
+    y: np.ndarray,
+    z: np.ndarray,
+    xi: float,
+    yi: float,
+    zi: float,
+    me: int,
+    b: int,
+    cell_start: np.ndarray,
+    nb3: np.ndarray,
+    st: int,
+    rc2: float,
+    cand: np.ndarray,
+    cd2: np.ndarray,
+) -> int:
+    """Kernel (numba, inlined into its caller): the points within ``sqrt(rc2)`` of a query
+    point at (``xi``, ``yi``, ``zi``) in bin ``b`` of a :class:`CellWalk`.
+
+    ``x, y, z``: the walk's ``xyz`` rows (cell order); ``me``: the query point's own slot,
+    excluded (-1 to exclude none); ``cell_start``, ``nb3``, ``st``: from the walk;
+    ``rc2``: squared reach (length unit²), at most the walk's reach squared.  Writes the
+    slots (cell order) of the m points with d² < rc2 to ``cand[:m]`` and their d² to
+    ``cd2[:m]``, in cell order, and returns m; ``cand`` (int64) and ``cd2`` (float64) need
+    ``max_cand + 1`` entries (one spare: the compaction writes before it tests)."""
     bz = b % nb3[2]
     t = b // nb3[2]
     by = t % nb3[1]

@@ -42,7 +42,7 @@ import numpy as np
 from softscope._jit import nb
 from softscope.errors import SoftscopeError
 from softscope.frame import Frame
-from softscope.neighbors import CellWalk, _gather, cell_walk, neighbor_list
+from softscope.neighbors import CellWalk, cell_walk, gather, neighbor_list
 
 __all__ = [
     "d2min",
@@ -507,7 +507,7 @@ def _d2min_points_kernel(
         R1 = np.empty((max_cand + 1, 3))
         for i in range(ch * chunk, min((ch + 1) * chunk, n)):
             me = qslot[i]
-            m = _gather(
+            m = gather(
                 x, y, z, x[me], y[me], z[me], me, qbin[i], cell_start, nb3, st, rc2, cand, cd2
             )
             pi = cell_points[me]
@@ -563,7 +563,7 @@ def _d2min_min_image_kernel(
         R1 = np.empty((max_cand + 1, 3))
         for i in range(ch * chunk, min((ch + 1) * chunk, n)):
             me = qslot[i]
-            m = _gather(
+            m = gather(
                 x, y, z, x[me], y[me], z[me], me, qbin[i], cell_start, nb3, st, rc2, cand, cd2
             )
             count[i] = m

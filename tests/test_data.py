@@ -21,9 +21,8 @@ import pytest
 from reference import brute_pairs
 
 import softscope
-from softscope import Frame, SoftscopeError
+from softscope import Frame, SoftscopeError, simulate
 from softscope.data import default_glass, default_glass_path
-from softscope.data import recipes as R
 
 MASS = {"Cu": 63.546, "Zr": 91.224}
 N_A = 6.02214076e23
@@ -68,12 +67,12 @@ thermo_modify norm no
 
 @pytest.fixture(scope="module")
 def cuzr_tiny(tmp_path_factory) -> Path:
-    return R.make_glass(tmp_path_factory.mktemp("g") / "seed7", seed=7, **TINY)
+    return simulate.make_glass(tmp_path_factory.mktemp("g") / "seed7", seed=7, **TINY)
 
 
 @pytest.fixture(scope="module")
 def aqs_run(cuzr_tiny, tmp_path_factory) -> Path:
-    return R.shear_aqs(
+    return simulate.shear_aqs(
         cuzr_tiny,
         tmp_path_factory.mktemp("s") / "aqs",
         strain_step=0.002,
@@ -97,8 +96,8 @@ def test_cuzr_glass_has_requested_composition_and_metallic_glass_density(cuzr_ti
 
 
 def test_same_seed_reproduces_the_file_and_another_seed_does_not(cuzr_tiny, tmp_path):
-    again = R.make_glass(tmp_path / "again", seed=7, **TINY)
-    other = R.make_glass(tmp_path / "other", seed=8, **TINY)
+    again = simulate.make_glass(tmp_path / "again", seed=7, **TINY)
+    other = simulate.make_glass(tmp_path / "other", seed=8, **TINY)
     ref = (cuzr_tiny / "glass.data").read_bytes()
     assert (again / "glass.data").read_bytes() == ref
     assert (other / "glass.data").read_bytes() != ref
@@ -186,7 +185,7 @@ def test_aqs_manifest_lists_strains_and_the_source_glass(aqs_run, cuzr_tiny):
 
 def test_md_shear_tilt_grows_at_the_engineering_strain_rate(cuzr_tiny, tmp_path):
     rate = 1e10  # 1/s = 1e-2 / ps
-    out = R.shear_md(
+    out = simulate.shear_md(
         cuzr_tiny,
         tmp_path / "md",
         T=100.0,
@@ -226,7 +225,7 @@ def _ka_energy_bruteforce(frame: Frame) -> float:
 
 
 def test_ka_glass_is_in_lj_units_at_density_1_2_with_ka_energy(tmp_path):
-    out = R.make_glass(
+    out = simulate.make_glass(
         tmp_path / "ka",
         system="ka",
         n_atoms=250,
@@ -250,15 +249,15 @@ def test_ka_glass_is_in_lj_units_at_density_1_2_with_ka_energy(tmp_path):
 # ------------------------------------------------------------------------ bad input
 def test_bad_recipe_inputs_raise_softscope_error(tmp_path, cuzr_tiny):
     with pytest.raises(SoftscopeError, match="unknown system"):
-        R.make_glass(tmp_path / "a", system="sio2")
+        simulate.make_glass(tmp_path / "a", system="sio2")
     with pytest.raises(SoftscopeError, match="sum to 1"):
-        R.make_glass(tmp_path / "a", composition={"Cu": 0.5, "Zr": 0.4})
+        simulate.make_glass(tmp_path / "a", composition={"Cu": 0.5, "Zr": 0.4})
     with pytest.raises(SoftscopeError, match="unknown element"):
-        R.make_glass(tmp_path / "a", composition={"Cu": 0.5, "Al": 0.5})
+        simulate.make_glass(tmp_path / "a", composition={"Cu": 0.5, "Al": 0.5})
     with pytest.raises(SoftscopeError, match="not empty"):
-        R.make_glass(cuzr_tiny, **TINY)
+        simulate.make_glass(cuzr_tiny, **TINY)
     with pytest.raises(SoftscopeError, match="neither"):
-        R.shear_aqs(tmp_path / "missing", tmp_path / "b")
+        simulate.shear_aqs(tmp_path / "missing", tmp_path / "b")
 
 
 # ------------------------------------------------------------------------ CLI

@@ -1,4 +1,4 @@
-"""``fix softscope ... average K``: every computation on time-averaged positions (issue 17).
+"""``fix softscope ... average K``: every computation on time-averaged positions.
 
 The fix averages each atom's unwrapped position over the K steps up to an evaluation (per-
 atom running sums that migrate with atoms and go to restart files).  Reference: the same

@@ -15,23 +15,23 @@ import subprocess
 
 import numpy as np
 import pytest
+import reference
 from conftest import random_triclinic_frame
 from lammps_helpers import LMP
 from lammps_helpers import cuzr_potential as _potential
 
 import softscope
 from softscope.data import default_glass_path
-from softscope.descriptors.projection import (
+from softscope.descriptors.spec import DescriptorSpec
+from softscope.errors import SoftscopeError
+from softscope.models.linear_projection import (
     TABLE_ATOL,
-    _common_unit,
+    common_unit,
     projection,
-    projection_from_neighbors,
     projection_from_points,
     projection_names,
     radial_table,
 )
-from softscope.descriptors.spec import DescriptorSpec
-from softscope.errors import SoftscopeError
 from softscope.neighbors import neighbor_list, periodic_images
 
 RADIAL = {"kind": "radial", "centers": list(np.round(np.arange(1.0, 6.01, 0.25), 10)), "sigma": 0.2}
@@ -88,7 +88,7 @@ def test_fused_projection_equals_raw_structure_functions_times_coefficients(rng,
     # kernel face on a prebuilt list (its points and query count)
     codes, _ = frame.species_index(spec.species)
     nl = neighbor_list(frame, spec.cutoff)
-    got2 = projection_from_neighbors(nl, codes[nl.point_atom], spec, coef, const)
+    got2 = projection_from_points(spec, nl.points, codes[nl.point_atom], nl.n_query, coef, const)
     np.testing.assert_allclose(got2, ref, rtol=0, atol=1e-13 * scale)
 
 
@@ -142,10 +142,10 @@ def test_ill_conditioned_radial_projection_equals_raw_structure_functions(rng):
 
 
 def test_commensurate_xi_share_one_exponential():
-    assert _common_unit(1.0 / np.array([2.0, 3.0]) ** 2)[1].tolist() == [9, 4]
-    u, n = _common_unit(1.0 / np.array([2.0, 3.0]) ** 2)
+    assert common_unit(1.0 / np.array([2.0, 3.0]) ** 2)[1].tolist() == [9, 4]
+    u, n = common_unit(1.0 / np.array([2.0, 3.0]) ** 2)
     assert abs(u - 1.0 / 36.0) < 1e-17
-    assert _common_unit(1.0 / np.array([2.0, 2.7]) ** 2)[1].size == 0
+    assert common_unit(1.0 / np.array([2.0, 2.7]) ** 2)[1].size == 0
 
 
 def test_fused_projection_of_local_atoms_among_ghosts_equals_periodic_frame(small_cuzr, rng):
@@ -174,7 +174,7 @@ def test_linear_model_from_projections_and_coarse_grained_projections_equals_mod
     coef, const = model.estimator.block_coefficients(k)
     p = projection(frame, spec, coef, const)
     pts, pa = periodic_images(frame, max(spec.coarse_grain))
-    cgs = spec.coarse_grain_columns(pts, p[pa, 1:], len(frame))
+    cgs = reference.coarse_grain_columns(spec, pts, p[pa, 1:], len(frame))
     pred = model.estimator.bias + p[:, 0] + sum(c[:, j] for j, c in enumerate(cgs))
     # reference: the estimator on the full (N, F) feature matrix (raw + cg columns)
     ref = model.estimator.predict(spec.compute(frame))
@@ -199,7 +199,7 @@ def test_coarse_grain_diagonal_equals_brute_force_means_over_each_radius(rng):
     )
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
     # the diagonal of coarse_grain_columns, summed, bit for bit
-    cols = spec.coarse_grain_columns(pts, vals, n_query)
+    cols = reference.coarse_grain_columns(spec, pts, vals, n_query)
     assert np.array_equal(got, 0 + cols[0][:, 0] + cols[1][:, 1])
     with pytest.raises(SoftscopeError, match="one column per"):
         spec.coarse_grain_diagonal(pts, vals[:, :1], n_query)
@@ -287,7 +287,7 @@ write_dump all custom out.dump id type x y z f_soft[1] modify sort id format flo
 
 
 def _view(x, transit, nlocal, in_out):
-    from softscope.lammps_fix.bridge import AtomView
+    from softscope.lammps_fix.protocol import AtomView
 
     m = x.shape[0]
     z = np.zeros(m, dtype=np.int32)
@@ -303,11 +303,15 @@ def test_fix_positions_use_lammps_x_in_place_when_ghosts_are_current(rng, in_out
     """The fix reads LAMMPS's x without a copy when every ghost sits at its owner's current
     position + a box vector; after a box change that left ghosts stale (fix deform remap
     at end_of_step) it rebuilds them from the owners' forwarded reduced positions."""
+    from softscope.lammps_fix.columns import model_columns
+    from softscope.lammps_fix.comm import SerialComm
     from softscope.lammps_fix.model_fix import ModelFix
 
     fix = ModelFix.__new__(ModelFix)  # only the collectives are needed: one rank
-    fix.nprocs, fix.rank, fix._mpi = 1, 0, None
-    fix._transit_in_out, fix.nout, fix.nstate = in_out, 3, 4
+    fix.nprocs, fix.rank, fix._mpi = 1, 0, SerialComm()
+    # one projection fits the output columns; four raw features need scratch columns
+    fix.layout = model_columns(1 if in_out else 4, msd=False, average=False)
+    assert fix.layout["positions"].block == ("out" if in_out else "scratch")
     H = np.array([[12.0, 0.0, 0.0], [1.5, 11.0, 0.0], [-0.7, 0.9, 13.0]])  # rows a, b, c
     o = np.array([-1.0, 0.5, 2.0])
     inv = np.linalg.inv(H)

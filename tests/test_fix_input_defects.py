@@ -1,4 +1,4 @@
-"""The fix says what is wrong instead of reporting a wrong number (issue 14 defects 2-4).
+"""The fix says what is wrong instead of reporting a wrong number.
 
 - ``reference M`` that is not a multiple of N would silently stretch the window: refused
   at the fix command with the multiple to use;

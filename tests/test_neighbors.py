@@ -55,10 +55,10 @@ def test_neighbors_on_glass(small_cuzr, cutoff):
 
 
 def test_both_cell_list_stencils_are_exercised(small_cuzr):
-    from softscope.neighbors import _stencil, periodic_images
+    from softscope.neighbors import choose_stencil, periodic_images
 
-    assert _stencil(periodic_images(small_cuzr, 3.7)[0], 3.7) == 1
-    assert _stencil(periodic_images(small_cuzr, 8.5)[0], 8.5) == 2
+    assert choose_stencil(periodic_images(small_cuzr, 3.7)[0], 3.7) == 1
+    assert choose_stencil(periodic_images(small_cuzr, 8.5)[0], 8.5) == 2
 
 
 def test_within_narrows(rng):

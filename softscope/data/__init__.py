@@ -1,7 +1,7 @@
-"""Glass data: the shipped default glass and (in ``recipes``) LAMMPS recipes to make more.
+"""Shipped data: the default Cu64Zr36 glass and its accessors.
 
-``make_glass``, ``shear_aqs``, ``shear_md`` and ``make_training_sample`` are re-exported
-from :mod:`softscope.data.recipes` (LAMMPS is imported only when a recipe runs).
+The LAMMPS recipes that make more glasses (and shear them) live in
+:mod:`softscope.simulate`.
 """
 
 from __future__ import annotations
@@ -11,16 +11,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from softscope.data.recipes import (
-    DEFAULT_GLASS_RECIPE,
-    TRAINING_GLASS,
-    TRAINING_SHEAR,
-    make_glass,
-    make_training_sample,
-    read_manifest,
-    shear_aqs,
-    shear_md,
-)
 from softscope.frame import Frame
 
 DEFAULT_GLASS = "cuzr64_default.data"
@@ -29,17 +19,9 @@ DEFAULT_ELEMENTS = ("Cu", "Zr")
 __all__ = [
     "DEFAULT_GLASS",
     "DEFAULT_ELEMENTS",
-    "DEFAULT_GLASS_RECIPE",
-    "TRAINING_GLASS",
-    "TRAINING_SHEAR",
     "default_glass_path",
     "default_glass",
     "default_glass_manifest",
-    "make_glass",
-    "make_training_sample",
-    "read_manifest",
-    "shear_aqs",
-    "shear_md",
 ]
 
 

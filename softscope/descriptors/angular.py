@@ -20,20 +20,30 @@ With ``prefactor=True, cutoff_function=True`` and η = 1/ξ², the result equals
 ACSF G4 (params [η, ζ, λ]).  Columns: pair blocks (X, Y) in lexicographic order of
 species indices ((0,0), (0,1), …, (1,1), …); inside a block every (ξ, λ, ζ) of
 ``itertools.product(xi, lambdas, zetas)``.  Lengths in the simulation's unit (Å).
+
+Spec block ``{"kind": "angular", "xi", "lambdas", "zetas", "cutoff", "prefactor",
+"cutoff_function"}``.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from softscope._jit import nb
+from softscope.descriptors.registry import PointSet, register_block
 from softscope.errors import SoftscopeError
 from softscope.frame import Frame
-from softscope.neighbors import NeighborList, check_kernel_inputs, neighbor_list
+from softscope.neighbors import (
+    NeighborList,
+    build_from_points,
+    check_kernel_inputs,
+    neighbor_list,
+)
 
 __all__ = [
     "angular",
@@ -41,6 +51,8 @@ __all__ = [
     "angular_names",
     "species_pairs",
     "default_angular_cutoff",
+    "check_angular_params",
+    "cosine_cutoff",
     "ANGULAR_TOL",
 ]
 
@@ -63,7 +75,13 @@ def species_pairs(n_species: int) -> list[tuple[int, int]]:
     return [(a, b) for a in range(n_species) for b in range(a, n_species)]
 
 
-def _check_params(xi, lambdas, zetas):
+def check_angular_params(
+    xi: Sequence[float] | np.ndarray,
+    lambdas: Sequence[float] | np.ndarray,
+    zetas: Sequence[float] | np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Validated ξ (length unit, > 0), λ (in [−1, 1]) and ζ (> 0) as 1-D float64 arrays;
+    a :class:`SoftscopeError` says which is wrong."""
     out = []
     for name, v in (("xi", xi), ("lambdas", lambdas), ("zetas", zetas)):
         a = np.atleast_1d(np.asarray(v, dtype=np.float64))
@@ -123,7 +141,7 @@ def angular(
     prefactor : multiply by 2^(1−ζ).
     cutoff_function : multiply by f_c(r_ij) f_c(r_ik) f_c(r_jk) (f_c = 0 beyond r_c).
     """
-    x, lam, zet = _check_params(xi, lambdas, zetas)
+    x, lam, zet = check_angular_params(xi, lambdas, zetas)
     rc = default_angular_cutoff(x) if cutoff is None else float(cutoff)
     codes, names = frame.species_index(species)
     nl = neighbor_list(frame, rc)
@@ -148,7 +166,7 @@ def angular_from_neighbors(
     ``point_species`` holds an int code in [0, n_species) per point of ``nl.points``.
     ``nl`` may have a larger cutoff than ``cutoff``; only r_ij, r_ik < cutoff count.
     """
-    x, lam, zet = _check_params(xi, lambdas, zetas)
+    x, lam, zet = check_angular_params(xi, lambdas, zetas)
     rc, n_species, ps = check_kernel_inputs(nl, point_species, n_species, cutoff)
     pair_index = np.full((n_species, n_species), -1, dtype=np.int64)
     for k, (a, b) in enumerate(species_pairs(n_species)):
@@ -174,7 +192,8 @@ def angular_from_neighbors(
 
 
 @nb.njit(cache=True, inline="always")
-def _fc(r, rc):
+def cosine_cutoff(r: float, rc: float) -> float:
+    """Kernel (numba, inlined): f_c(r) = ½[cos(π r / r_c) + 1] for r < r_c, else 0."""
     if r >= rc:
         return 0.0
     return 0.5 * (np.cos(np.pi * r / rc) + 1.0)
@@ -220,7 +239,7 @@ def _angular_kernel(
                 vz[m] = points[j, 2] - points[i, 2]
                 r1[m] = r
                 sp[m] = ps[j]
-                fcv[m] = _fc(r, rc) if use_fc else 1.0
+                fcv[m] = cosine_cutoff(r, rc) if use_fc else 1.0
                 for a in range(nx):
                     ex[m, a] = np.exp(-r * r * inv_xi2[a])
                 m += 1
@@ -241,7 +260,7 @@ def _angular_kernel(
                         rjk = np.sqrt(rjk2)
                         if rjk >= rc:
                             continue
-                        w = fcv[u] * fcv[v] * _fc(rjk, rc)
+                        w = fcv[u] * fcv[v] * cosine_cutoff(rjk, rc)
                     cos = (ax * vx[v] + ay * vy[v] + az * vz[v]) / (rij * r1[v])
                     for a in range(nx):
                         gx[a] = w * ex[u, a] * ex[v, a] * np.exp(-rjk2 * inv_xi2[a])
@@ -264,3 +283,53 @@ def _angular_kernel(
             for f in range(npairs * nf):
                 out[i, f] = acc[f]
     return out
+
+
+# --------------------------------------------------------------------------- spec block
+def _normalise(b: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "xi": [float(x) for x in np.atleast_1d(b["xi"])],
+        "lambdas": [float(x) for x in np.atleast_1d(b["lambdas"])],
+        "zetas": [float(x) for x in np.atleast_1d(b["zetas"])],
+        "cutoff": float(b["cutoff"]),
+        "prefactor": bool(b.get("prefactor", False)),
+        "cutoff_function": bool(b.get("cutoff_function", False)),
+    }
+
+
+def _compute(b, frame: Frame, species, extra) -> np.ndarray:
+    return angular(
+        frame,
+        b["xi"],
+        b["lambdas"],
+        b["zetas"],
+        species=list(species),
+        cutoff=b["cutoff"],
+        prefactor=b["prefactor"],
+        cutoff_function=b["cutoff_function"],
+    )
+
+
+def _compute_points(b, p: PointSet) -> np.ndarray:
+    nl = build_from_points(p.points, p.n_query, b["cutoff"])
+    return angular_from_neighbors(
+        nl,
+        p.codes,
+        len(p.species),
+        b["xi"],
+        b["lambdas"],
+        b["zetas"],
+        b["cutoff"],
+        prefactor=b["prefactor"],
+        cutoff_function=b["cutoff_function"],
+    )
+
+
+register_block(
+    "angular",
+    normalise=_normalise,
+    cutoff=lambda b, species: b["cutoff"],
+    names=lambda b, species: angular_names(list(species), b["xi"], b["lambdas"], b["zetas"]),
+    compute=_compute,
+    compute_points=_compute_points,
+)

@@ -4,18 +4,32 @@
 
 Periodic images of an atom count as separate neighbours (as everywhere in softscope).
 This is also LAMMPS ``compute entropy/atom … avg yes r_avg``'s neighbour average.
+
+Faces: :func:`coarse_grain` (periodic frame), :func:`coarse_grain_from_neighbors` (a
+prebuilt neighbour list), and for local + ghost points (LAMMPS, no stored pair list: one
+cell-list walk for all radii) :func:`coarse_grain_points` and
+:func:`coarse_grain_diagonal`.  All count the pairs with d² < r_cg² (the neighbour
+engine's pairs).
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 
 from softscope._jit import nb
 from softscope.errors import SoftscopeError
 from softscope.frame import Frame
-from softscope.neighbors import NeighborList, neighbor_list
+from softscope.neighbors import NeighborList, cell_walk, gather, neighbor_list
 
-__all__ = ["coarse_grain", "coarse_grain_from_neighbors", "coarse_grain_names"]
+__all__ = [
+    "coarse_grain",
+    "coarse_grain_from_neighbors",
+    "coarse_grain_points",
+    "coarse_grain_diagonal",
+    "coarse_grain_names",
+]
 
 
 def coarse_grain(frame: Frame, values: np.ndarray, r_cg: float) -> np.ndarray:
@@ -54,6 +68,110 @@ def coarse_grain_from_neighbors(
     return out[:, 0] if squeeze else out
 
 
+def coarse_grain_points(
+    points: np.ndarray,
+    values: np.ndarray,
+    n_query: int,
+    radii: Sequence[float],
+    with_raw: bool = True,
+) -> np.ndarray:
+    """``[values[:n_query] | cg(r_1) | cg(r_2) ...]`` of the query points
+    ``points[:n_query]`` among all ``points`` (M, 3, length unit; no periodicity added),
+    (n_query, F·(1 + len(radii))) float64; without the first block when ``with_raw`` is
+    False.
+
+    ``values`` (M, F): one row per point (for LAMMPS, ghost rows copied from their
+    owners); points must reach max(radii) beyond every query point.  cg(r) is the mean
+    over the query point and every other point with d² < r².
+    """
+    pts = np.ascontiguousarray(points, dtype=np.float64)
+    vals = np.asarray(values, dtype=np.float64)
+    n_query, r = _check_walk_inputs(pts, vals, n_query, radii)
+    nf = vals.shape[1]
+    out = np.empty((n_query, nf * (int(with_raw) + len(r))))
+    if with_raw:
+        out[:, :nf] = vals[:n_query]
+    if n_query == 0:
+        return out
+    cell_start, cell_points, bin_of, nb3, xyz, slot, max_cand, st = cell_walk(
+        pts, max(r), n_query=n_query
+    )
+    vals_sorted = np.ascontiguousarray(vals[cell_points], dtype=np.float64)
+    r2 = np.array([x * x for x in r], dtype=np.float64)
+    _cg_fused(
+        xyz,
+        vals_sorted,
+        pts[:n_query],
+        slot[:n_query],
+        bin_of[:n_query],
+        cell_start,
+        nb3,
+        st,
+        max_cand,
+        r2,
+        out,
+    )
+    return out
+
+
+def coarse_grain_diagonal(
+    points: np.ndarray, values: np.ndarray, n_query: int, radii: Sequence[float]
+) -> np.ndarray:
+    """Σ_k of column k of ``values`` (M, K) coarse-grained over ``radii[k]`` (K = number
+    of radii), for the query points ``points[:n_query]``: (n_query,) float64.
+
+    The diagonal of :func:`coarse_grain_points` (``with_raw=False``) summed over k, bit
+    for bit, without its (n_query, K²) array and with K× less work: the coarse-grained
+    terms of a linear model, one projection per radius.  ``values`` may have any strides
+    (it is read in place)."""
+    pts = np.ascontiguousarray(points, dtype=np.float64)
+    vals = np.asarray(values, dtype=np.float64)
+    nr = len(radii)
+    if vals.ndim != 2 or vals.shape != (pts.shape[0], nr):
+        raise SoftscopeError(
+            f"point_values must have shape ({pts.shape[0]}, {nr}) (one column per "
+            f"coarse-graining radius), got {vals.shape}"
+        )
+    n_query, r = _check_walk_inputs(pts, vals, n_query, radii)
+    out = np.zeros(n_query)
+    if n_query == 0:
+        return out
+    cell_start, cell_points, bin_of, nb3, xyz, slot, max_cand, st = cell_walk(
+        pts, max(r), n_query=n_query
+    )
+    r2 = np.array([x * x for x in r], dtype=np.float64)
+    _cg_diagonal(
+        xyz,
+        vals,
+        cell_points,
+        slot[:n_query],
+        bin_of[:n_query],
+        cell_start,
+        nb3,
+        st,
+        max_cand,
+        r2,
+        out,
+    )
+    return out
+
+
+def _check_walk_inputs(pts, vals, n_query, radii) -> tuple[int, tuple[float, ...]]:
+    if pts.ndim != 2 or pts.shape[1] != 3:
+        raise SoftscopeError(f"points must have shape (M, 3), got {pts.shape}")
+    if vals.ndim != 2 or vals.shape[0] != pts.shape[0]:
+        raise SoftscopeError(f"values must have shape ({pts.shape[0]}, F), got {vals.shape}")
+    n_query = int(n_query)
+    if not 0 <= n_query <= pts.shape[0]:
+        raise SoftscopeError(f"n_query={n_query} must lie in [0, {pts.shape[0]}]")
+    r = tuple(float(x) for x in radii)
+    if not r or any(not np.isfinite(x) or x <= 0 for x in r):
+        raise SoftscopeError(f"coarse-graining radii must be positive lengths, got {r}")
+    if not np.isfinite(vals[:n_query]).all():
+        raise SoftscopeError("values to coarse-grain contain NaN or inf")
+    return n_query, r
+
+
 def coarse_grain_names(names: list[str], r_cg: float) -> list[str]:
     """Feature names of coarse-grained features, e.g. ``cg4.0(G_Cu(2.4))``."""
     return [f"cg{r_cg:g}({n})" for n in names]
@@ -75,3 +193,109 @@ def _cg_kernel(offsets, neigh, pv):
         for f in range(nf):
             out[i, f] *= inv
     return out
+
+
+@nb.njit(
+    parallel=True,
+    cache=True,
+    aot="void(f8[:,::1], f8[:,::1], f8[:,::1], i8[::1], i8[::1], i8[::1], i8[::1], i8, i8, "
+    "f8[::1], f8[:,::1])",
+)
+def _cg_fused(xyz, raw_sorted, qpos, qslot, qbin, cell_start, nb3, st, max_cand, r2, out):
+    """Per query point: the neighbours within max r (one gather), then the means, written
+    to the last len(r2)·F columns of ``out``."""
+    n = qpos.shape[0]
+    nf = raw_sorted.shape[1]
+    nr = r2.shape[0]
+    r2max = r2.max()
+    x = xyz[0]
+    y = xyz[1]
+    z = xyz[2]
+    chunk = 256
+    nchunk = (n + chunk - 1) // chunk
+    for ch in nb.prange(nchunk):
+        cand = np.empty(max_cand + 1, dtype=np.int64)
+        cd2 = np.empty(max_cand + 1, dtype=np.float64)
+        acc = np.empty((nr, nf))
+        cnt = np.empty(nr)
+        for i in range(ch * chunk, min((ch + 1) * chunk, n)):
+            me = qslot[i]
+            m = gather(
+                x,
+                y,
+                z,
+                qpos[i, 0],
+                qpos[i, 1],
+                qpos[i, 2],
+                me,
+                qbin[i],
+                cell_start,
+                nb3,
+                st,
+                r2max,
+                cand,
+                cd2,
+            )
+            for k in range(nr):
+                cnt[k] = 1.0
+                for f in range(nf):
+                    acc[k, f] = raw_sorted[me, f]
+            for t in range(m):
+                q = cand[t]
+                d2 = cd2[t]
+                for k in range(nr):
+                    if d2 < r2[k]:
+                        cnt[k] += 1.0
+                        for f in range(nf):
+                            acc[k, f] += raw_sorted[q, f]
+            for k in range(nr):
+                inv = 1.0 / cnt[k]
+                base = out.shape[1] - nf * (nr - k)  # the cg blocks are the last nr * nf
+                for f in range(nf):
+                    out[i, base + f] = acc[k, f] * inv
+
+
+@nb.njit(
+    parallel=True,
+    cache=True,
+    aot="void(f8[:,::1], f8[:,:], i8[::1], i8[::1], i8[::1], i8[::1], i8[::1], i8, i8, "
+    "f8[::1], f8[::1])",
+)
+def _cg_diagonal(xyz, vals, cell_points, qslot, qbin, cell_start, nb3, st, max_cand, r2, out):
+    """out[i] = Σ_k mean of column k over the query point and its points with d² < r2[k]
+    (the terms and their order of :func:`_cg_fused`'s diagonal: sum, then × 1/count).
+    ``vals`` (M, K), any strides (e.g. the LAMMPS fix's transit columns, read in place),
+    read by point index through the cell order."""
+    n = qslot.shape[0]
+    nr = r2.shape[0]
+    r2max = r2.max()
+    x = xyz[0]
+    y = xyz[1]
+    z = xyz[2]
+    chunk = 256
+    nchunk = (n + chunk - 1) // chunk
+    for ch in nb.prange(nchunk):
+        cand = np.empty(max_cand + 1, dtype=np.int64)
+        cd2 = np.empty(max_cand + 1, dtype=np.float64)
+        acc = np.empty(nr)
+        cnt = np.empty(nr)
+        for i in range(ch * chunk, min((ch + 1) * chunk, n)):
+            me = qslot[i]
+            m = gather(
+                x, y, z, x[me], y[me], z[me], me, qbin[i], cell_start, nb3, st, r2max, cand, cd2
+            )
+            pi = cell_points[me]
+            for k in range(nr):
+                cnt[k] = 1.0
+                acc[k] = vals[pi, k]
+            for t in range(m):
+                pq = cell_points[cand[t]]
+                d2 = cd2[t]
+                for k in range(nr):
+                    if d2 < r2[k]:
+                        cnt[k] += 1.0
+                        acc[k] += vals[pq, k]
+            s = 0.0
+            for k in range(nr):
+                s += acc[k] * (1.0 / cnt[k])
+            out[i] = s

@@ -38,19 +38,25 @@ For atom i and each species β with concentration c_β (whole system)::
 on the same grid; the average of s2_i over the atoms of species α weighted by c_α is
 the multicomponent two-body entropy −½ ρ Σ_αβ c_α c_β ∫ [g_αβ ln g_αβ − g_αβ + 1] dV.
 For a single species it equals the species-blind value.
+
+Spec block ``{"kind": "entropy", "sigma", "r_max", "average_cutoff"}`` (species-blind,
+density N/V of the whole system).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
 from softscope._jit import nb
 from softscope.descriptors.coarse_grain import coarse_grain_from_neighbors, coarse_grain_names
+from softscope.descriptors.registry import PointSet, register_block
 from softscope.errors import SoftscopeError
 from softscope.frame import Frame
-from softscope.neighbors import NeighborList, neighbor_list
+from softscope.neighbors import NeighborList, build_from_points, neighbor_list
 
 __all__ = ["entropy", "entropy_from_neighbors", "entropy_names"]
 
@@ -354,3 +360,47 @@ def _s2_kernel(
                 value += tot * conc[b] if nsp > 1 else tot
             out[i] = -2.0 * np.pi * rho * value
     return out
+
+
+# --------------------------------------------------------------------------- spec block
+def _normalise(b: Mapping[str, Any]) -> dict[str, Any]:
+    avg = b.get("average_cutoff")
+    return {
+        "sigma": float(b["sigma"]),
+        "r_max": float(b["r_max"]),
+        "average_cutoff": None if avg is None else float(avg),
+    }
+
+
+def _cutoff(b, species) -> float:
+    # the neighbour average needs the neighbours' own r_max neighbourhoods
+    return b["r_max"] + (b["average_cutoff"] or 0.0)
+
+
+def _compute(b, frame: Frame, species, extra) -> np.ndarray:
+    return entropy(frame, b["sigma"], b["r_max"], average_cutoff=b["average_cutoff"])[:, None]
+
+
+def _compute_points(b, p: PointSet) -> np.ndarray:
+    if p.density is None:
+        raise SoftscopeError("an entropy block needs the system's number density N/V")
+    avg = b["average_cutoff"]
+    # the neighbour average needs s2 of every point within average_cutoff of a query
+    n_e = p.points.shape[0] if avg else p.n_query
+    nl = build_from_points(p.points, n_e, max(b["r_max"], avg or 0.0))
+    out = entropy_from_neighbors(
+        nl, p.codes, b["sigma"], b["r_max"], float(p.density), average_cutoff=avg
+    )
+    return out[: p.n_query, None]
+
+
+register_block(
+    "entropy",
+    normalise=_normalise,
+    cutoff=_cutoff,
+    names=lambda b, species: entropy_names(
+        b["sigma"], b["r_max"], average_cutoff=b["average_cutoff"]
+    ),
+    compute=_compute,
+    compute_points=_compute_points,
+)

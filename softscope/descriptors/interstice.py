@@ -51,15 +51,22 @@ Conventions and limits
   :func:`interstice_ghost_cutoff`.  In the Cu64Zr36 glass the largest Delaunay
   circumradius is 2.37 Å (0.94 mean spacings), so the ghost cutoff must be
   >= 4.8 Å (short range) and >= 9.5 Å (medium range).
+
+Spec block ``{"kind": "interstice", "radii", "medium_range"}`` (``radii``: overrides of
+:data:`MIRACLE_RADII` or None).  Its cutoff assumes Delaunay circumradii below 1.6× the
+largest atomic radius (dense metallic glasses: 2.37 Å in Cu64Zr36); the LAMMPS fix
+verifies exactness at run time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
 from softscope._jit import nb
+from softscope.descriptors.registry import PointSet, register_block
 from softscope.errors import SoftscopeError
 from softscope.frame import Frame
 from softscope.neighbors import NeighborList, periodic_images
@@ -585,3 +592,40 @@ def _medium_kernel(offsets, nbr_row, sr):
             out[i, f] = mean
             out[i, nf + f] = np.sqrt(ss / cnt)
     return out
+
+
+# --------------------------------------------------------------------------- spec block
+def _normalise(b: Mapping[str, Any]) -> dict[str, Any]:
+    radii = b.get("radii")
+    return {
+        "radii": None if radii is None else {str(k): float(v) for k, v in radii.items()},
+        "medium_range": bool(b.get("medium_range", True)),
+    }
+
+
+def _cutoff(b, species) -> float:
+    # Delaunay circumradii of dense metallic glasses stay below ~1.6x the largest
+    # atomic radius (2.37 Å in Cu64Zr36); the LAMMPS path verifies exactness at run time.
+    radii = dict(MIRACLE_RADII, **(b["radii"] or {}))
+    r_big = max(radii.get(s, 0.0) for s in species) if species else 0.0
+    return interstice_ghost_cutoff(1.6 * r_big, b["medium_range"])
+
+
+def _compute(b, frame: Frame, species, extra) -> np.ndarray:
+    return interstice(frame, radii=b["radii"], medium_range=b["medium_range"])
+
+
+def _compute_points(b, p: PointSet) -> np.ndarray:
+    return interstice_from_points(
+        p.points, p.codes, p.n_query, radii_by_code(list(p.species), b["radii"]), b["medium_range"]
+    )
+
+
+register_block(
+    "interstice",
+    normalise=_normalise,
+    cutoff=_cutoff,
+    names=lambda b, species: interstice_names(b["medium_range"]),
+    compute=_compute,
+    compute_points=_compute_points,
+)

@@ -16,28 +16,43 @@ every dropped term is < exp(−WINDOW²/2) ≈ 2e-16 (relative to a term's maxim
 On a uniform grid of centres the window is walked with a two-exponential
 recurrence instead of one exponential per centre.  :func:`radial` walks the
 neighbour engine's own periodic images and cell bins in one fused pass (no stored
-pair list); :func:`radial_from_neighbors` runs the same pair kernel on a prebuilt
-:class:`~softscope.neighbors.NeighborList` (LAMMPS, shared lists).
+pair list), :func:`radial_from_points` the same on local + ghost points (LAMMPS);
+:func:`radial_from_neighbors` runs the same pair kernel on a prebuilt
+:class:`~softscope.neighbors.NeighborList` (shared lists).
+
+Spec block ``{"kind": "radial", "centers", "sigma", "cutoff", "cutoff_function"}``
+(cutoff default max(μ) + 4σ).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from softscope._jit import nb
+from softscope.descriptors.registry import PointSet, register_block
 from softscope.errors import SoftscopeError
 from softscope.frame import Frame
 from softscope.neighbors import (
     NeighborList,
-    _gather,
     cell_walk,
     check_kernel_inputs,
+    gather,
     periodic_images,
 )
 
-__all__ = ["radial", "radial_from_neighbors", "radial_names", "default_radial_cutoff", "WINDOW"]
+__all__ = [
+    "radial",
+    "radial_from_points",
+    "radial_from_neighbors",
+    "radial_names",
+    "default_radial_cutoff",
+    "check_radial_params",
+    "add_gaussians",
+    "WINDOW",
+]
 
 #: Half-width of the evaluated window, in units of σ: terms with |r − μ_k| > WINDOW·σ
 #: are dropped; each is < exp(−WINDOW²/2) = exp(−36.1) ≈ 2.0e-16 of its maximum.
@@ -53,7 +68,11 @@ def default_radial_cutoff(centers: Sequence[float] | np.ndarray, sigma: float) -
     return float(np.max(centers)) + 4.0 * float(sigma)
 
 
-def _check_params(centers, sigma) -> tuple[np.ndarray, float]:
+def check_radial_params(
+    centers: Sequence[float] | np.ndarray, sigma: float
+) -> tuple[np.ndarray, float]:
+    """Validated centres μ_k (K,) float64 and width σ (length unit); a
+    :class:`SoftscopeError` says which is wrong."""
     mu = np.asarray(centers, dtype=np.float64)
     if mu.ndim != 1 or mu.size == 0:
         raise SoftscopeError(
@@ -120,35 +139,80 @@ def radial(
     without the 12 bytes/pair of the list.  To share neighbours with other descriptors, use
     :func:`radial_from_neighbors`.
     """
-    mu, s = _check_params(centers, sigma)
+    mu, s = check_radial_params(centers, sigma)
     rc = default_radial_cutoff(mu, s) if cutoff is None else float(cutoff)
     if not np.isfinite(rc) or rc <= 0:
         raise SoftscopeError(f"cutoff must be a positive finite length, got {cutoff}")
     codes, names = frame.species_index(species)
     points, point_atom = periodic_images(frame, rc)
+    return _walk(points, codes[point_atom], len(frame), len(names), mu, s, rc, cutoff_function)
+
+
+def radial_from_points(
+    points: np.ndarray,
+    point_species: np.ndarray,
+    n_query: int,
+    n_species: int,
+    centers: Sequence[float] | np.ndarray,
+    sigma: float,
+    cutoff: float,
+    cutoff_function: bool = False,
+) -> np.ndarray:
+    """LAMMPS face: radial structure functions of ``points[:n_query]`` among all
+    ``points`` (M, 3; local then ghost atoms, no periodicity added), (n_query,
+    n_species·len(centers)) float64.
+
+    ``point_species``: int code in [0, n_species) per point.  Ghosts must reach ``cutoff``
+    beyond every query point.  One cell-list walk, no stored pair list (as :func:`radial`).
+    """
+    mu, s = check_radial_params(centers, sigma)
+    rc = float(cutoff)
+    if not np.isfinite(rc) or rc <= 0:
+        raise SoftscopeError(f"cutoff must be a positive finite length, got {cutoff}")
+    points = np.ascontiguousarray(points, dtype=np.float64)
+    codes = np.ascontiguousarray(point_species, dtype=np.int64)
+    n_species = int(n_species)
+    m = points.shape[0]
+    if points.ndim != 2 or points.shape[1] != 3 or codes.shape != (m,):
+        raise SoftscopeError(
+            f"points must have shape (M, 3) and point_species (M,), got {points.shape} "
+            f"and {codes.shape}"
+        )
+    if m and (codes.min() < 0 or codes.max() >= n_species):
+        raise SoftscopeError(f"point_species codes must lie in [0, {n_species})")
+    n_query = int(n_query)
+    if not 0 <= n_query <= m:
+        raise SoftscopeError(f"n_query={n_query} must lie in [0, {m}]")
+    if n_query == 0:
+        return np.zeros((0, n_species * len(mu)))
+    return _walk(points, codes, n_query, n_species, mu, s, rc, cutoff_function)
+
+
+def _walk(points, codes, n_query, n_species, mu, sigma, rc, cutoff_function) -> np.ndarray:
+    """One cell-list walk of ``points`` (contiguous float64) and the Gaussians of the
+    query points, pair by pair; ``codes`` (M,) int species code per point."""
     cell_start, cell_points, bin_of, nb3, xyz, slot, max_cand, st = cell_walk(points, rc)
-    sorted_species = np.ascontiguousarray(codes[point_atom][cell_points])
-    n = len(frame)
-    ms, order, step = _grid(mu, s)
+    sorted_species = np.ascontiguousarray(codes[cell_points])
+    ms, order, step = _grid(mu, sigma)
     out = _radial_fused(
         xyz,
         sorted_species,
-        points[:n],
-        slot[:n],
-        bin_of[:n],
+        points[:n_query],
+        slot[:n_query],
+        bin_of[:n_query],
         cell_start,
         nb3,
         st,
         max_cand,
-        len(names),
+        n_species,
         ms,
         float(step),
-        s,
+        sigma,
         rc,
         bool(cutoff_function),
         WINDOW,
     )
-    return _to_caller_order(out, len(names), order)
+    return _to_caller_order(out, n_species, order)
 
 
 def radial_from_neighbors(
@@ -166,7 +230,7 @@ def radial_from_neighbors(
     (``codes[nl.point_atom]`` for a periodic frame; local + ghost codes in LAMMPS).
     ``nl`` may have a larger cutoff than ``cutoff``; only pairs with r_ij < cutoff count.
     """
-    mu, s = _check_params(centers, sigma)
+    mu, s = check_radial_params(centers, sigma)
     rc, n_species, ps = check_kernel_inputs(nl, point_species, n_species, cutoff)
     ms, order, step = _grid(mu, s)
     out = _radial_kernel(
@@ -196,8 +260,24 @@ def _to_caller_order(out: np.ndarray, n_species: int, order: np.ndarray) -> np.n
 
 
 @nb.njit(cache=True, inline="always")
-def _add_pair(row, base, r, w, ms, step, inv2s2, half, c):
-    """Add w·exp(−(r − μ_k)²/(2σ²)) for the sorted centres μ_k within ±half of r."""
+def add_gaussians(
+    row: np.ndarray,
+    base: int,
+    r: float,
+    w: float,
+    ms: np.ndarray,
+    step: float,
+    inv2s2: float,
+    half: float,
+    c: float,
+) -> None:
+    """Kernel (numba, inlined): add w·exp(−(r − μ_k)²/(2σ²)) to ``row[base + k]`` for the
+    sorted centres μ_k = ``ms[k]`` within ±``half`` of the distance ``r`` (length unit).
+
+    ``inv2s2`` = 1/(2σ²); ``step`` > 0: the centres are the uniform grid ms[0] + k·step,
+    walked by the recurrence g_{k+1} = g_k q_k, q_{k+1} = q_k c with
+    ``c`` = exp(−step²/σ²) (two exponentials per pair); ``step`` = 0: any sorted centres,
+    one exponential each."""
     nc = ms.shape[0]
     if step > 0.0:
         # uniform grid: exactly the k with |r − μ_k| <= half (up to rounding of k),
@@ -241,7 +321,7 @@ def _radial_kernel(offsets, neigh, dist, ps, n_species, ms, step, sigma, rc, use
             if r >= rc:
                 continue
             w = 0.5 * (np.cos(np.pi * r / rc) + 1.0) if use_fc else 1.0
-            _add_pair(row, ps[neigh[p]] * nc, r, w, ms, step, inv2s2, half, c)
+            add_gaussians(row, ps[neigh[p]] * nc, r, w, ms, step, inv2s2, half, c)
     return out
 
 
@@ -272,7 +352,7 @@ def _radial_atom(
     use_fc,
 ):
     """Add query point i's windowed Gaussians G_X(μ) (all its pairs) to ``row``."""
-    m = _gather(
+    m = gather(
         x,
         y,
         z,
@@ -291,7 +371,7 @@ def _radial_atom(
     for u in range(m):
         r = np.sqrt(cd2[u])
         w = 0.5 * (np.cos(np.pi * r / rc) + 1.0) if use_fc else 1.0
-        _add_pair(row, spc[cand[u]] * nc, r, w, ms, step, inv2s2, half, c)
+        add_gaussians(row, spc[cand[u]] * nc, r, w, ms, step, inv2s2, half, c)
 
 
 @nb.njit(parallel=True, cache=True)
@@ -356,3 +436,52 @@ def _radial_fused(
                 use_fc,
             )
     return out
+
+
+# --------------------------------------------------------------------------- spec block
+def _normalise(b: Mapping[str, Any]) -> dict[str, Any]:
+    centers = [float(c) for c in b["centers"]]
+    sigma = float(b["sigma"])
+    if not centers or sigma <= 0:
+        raise SoftscopeError("radial block needs non-empty centers and sigma > 0")
+    cutoff = float(b.get("cutoff") or (max(centers) + 4 * sigma))
+    return {
+        "centers": centers,
+        "sigma": sigma,
+        "cutoff": cutoff,
+        "cutoff_function": bool(b.get("cutoff_function", False)),
+    }
+
+
+def _compute(b, frame: Frame, species, extra) -> np.ndarray:
+    return radial(
+        frame,
+        b["centers"],
+        b["sigma"],
+        species=list(species),
+        cutoff=b["cutoff"],
+        cutoff_function=b["cutoff_function"],
+    )
+
+
+def _compute_points(b, p: PointSet) -> np.ndarray:
+    return radial_from_points(
+        p.points,
+        p.codes,
+        p.n_query,
+        len(p.species),
+        b["centers"],
+        b["sigma"],
+        b["cutoff"],
+        b["cutoff_function"],
+    )
+
+
+register_block(
+    "radial",
+    normalise=_normalise,
+    cutoff=lambda b, species: b["cutoff"],
+    names=lambda b, species: radial_names(list(species), b["centers"]),
+    compute=_compute,
+    compute_points=_compute_points,
+)

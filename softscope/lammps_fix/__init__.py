@@ -1,8 +1,18 @@
-"""LAMMPS adapter: the Python side of ``fix softscope`` (see :mod:`.bridge`).
+"""LAMMPS adapter: the Python side of ``fix softscope``.
 
-The C++ plugin only forwards hooks and owns per-atom storage; the logic is in
-:mod:`softscope.lammps_fix.bridge`.  With the ``lmp`` launcher the plugin loads
-automatically; with the ``lammps`` Python module call :func:`load` first.
+The C++ plugin only forwards hooks and owns per-atom storage; the logic is in Python:
+
+- :mod:`.bridge`: entry point of the C++ calls (``create``, ``dispatch``), the fix styles;
+- :mod:`.protocol`: what crosses the boundary (atom views, forward-communication
+  requests, the plugin layout);
+- :mod:`.base`, :mod:`.model_fix`, :mod:`.debug_fix`: the fix styles, each with its
+  keyword table (:mod:`.keywords`) and named per-atom columns (:mod:`.columns`);
+- :mod:`.outputs`: the names of the outputs; :mod:`.comm`: MPI collectives through the
+  plugin; :mod:`.profiling`: phase timings; :mod:`.capi`: LAMMPS library calls;
+- :mod:`.external`: the ``fix external`` fallback without the plugin.
+
+With the ``lmp`` launcher the plugin loads automatically; with the ``lammps`` Python
+module call :func:`load` first.
 """
 
 from __future__ import annotations

@@ -13,8 +13,10 @@ equal the plugin's on a single-rank run.  What LAMMPS gets:
 - ``fix ID_ext all external pf/callback G 1`` (G = gcd(N, sample K)): the callback;
 - ``fix ID_out all property/atom d2_ID nout``: per-atom outputs, dump as ``d2_ID[k]``
   (the plugin's ``f_ID[k]``); columns as in ``docs/fix.md``;
-- internal variables ``ID_roc_auc``, ``ID_spearman``, ``ID_mean_prediction``,
-  ``ID_fraction_positive``, ``ID_evaluations`` (thermo: ``v_ID_roc_auc`` ...);
+- internal variables ``ID_<name>`` for the global vector's names
+  (:data:`~softscope.lammps_fix.outputs.GLOBAL_VECTOR`: ``ID_roc_auc``, ``ID_spearman``,
+  ``ID_mean_prediction``, ``ID_fraction_positive``) and the scalar's (``ID_evaluations``);
+  thermo: ``v_ID_roc_auc`` ...;
 - ``fix ID_halt all halt 1 v_ID_error > 0 error soft``: ``fix external`` swallows
   Python exceptions, so the callback stores the exception, sets ``ID_error`` and LAMMPS
   stops the run cleanly at the end of that step; :meth:`ExternalSoftscope.run` (or
@@ -36,11 +38,11 @@ import math
 import numpy as np
 
 from softscope.errors import SoftscopeError
-from softscope.lammps_fix.bridge import AtomView, ForwardComm, create, parse_args
+from softscope.lammps_fix.bridge import create, parse_args
+from softscope.lammps_fix.outputs import GLOBAL_SCALAR, GLOBAL_VECTOR
+from softscope.lammps_fix.protocol import AtomView, ForwardComm, unpack_image
 
 __all__ = ["ExternalSoftscope", "attach_external"]
-
-_VECTOR_NAMES = ("roc_auc", "spearman", "mean_prediction", "fraction_positive")
 
 
 def _pack_image(img: np.ndarray) -> np.ndarray:
@@ -58,7 +60,7 @@ class ExternalSoftscope:
         words = args.split()
         if len(words) < 3:
             raise SoftscopeError("attach_external needs 'ID group N keyword value ...'")
-        fix_id, group, _n, _opts = parse_args([words[0], words[1], "softscope", *words[2:]])
+        fix_id, group, _n, _style, _opts = parse_args([words[0], words[1], "softscope", *words[2:]])
         if int(lmp.extract_setting("world_size")) != 1:
             raise SoftscopeError(
                 "the fix external fallback runs on one MPI rank only; use the plugin "
@@ -82,10 +84,9 @@ class ExternalSoftscope:
             1 << groups.index(group),
         )
         self.fix._lmp = lmp
-        self._nvec = 4 if self.fix.mode == "model" else 0
-        self.nout, self.nstate = self.fix.nout, self.fix.nstate
-        self.nscratch = getattr(self.fix, "nscratch", 0)
-        k = getattr(self.fix, "sample_every", 0)
+        self._nvec = len(GLOBAL_VECTOR) if self.fix.mode == "model" else 0
+        self.nout, self.nstate, self.nscratch = self.fix.nout, self.fix.nstate, self.fix.nscratch
+        k = self.fix.sample_every
         self.every = math.gcd(self.fix.nevery, k) if k else self.fix.nevery
         self._store: np.ndarray | None = None  # (max tag + 1, nout + nstate), by atom ID
         self._initialised = False
@@ -94,14 +95,14 @@ class ExternalSoftscope:
         cmds = [
             f"fix {fix_id}_out all property/atom d2_{fix_id} {self.nout}",
             f"variable {fix_id}_error internal 0",
-            *(f"variable {fix_id}_{n} internal 0" for n in _VECTOR_NAMES),
-            f"variable {fix_id}_evaluations internal 0",
+            *(f"variable {fix_id}_{n} internal 0" for n in GLOBAL_VECTOR),
+            f"variable {fix_id}_{GLOBAL_SCALAR} internal 0",
             f"fix {fix_id}_halt all halt 1 v_{fix_id}_error > 0 error soft",
             f"fix {fix_id}_ext all external pf/callback {self.every} 1",
         ]
         for c in cmds:
             lmp.command(c)
-        for n in _VECTOR_NAMES:  # NaN until the first evaluation, like the plugin
+        for n in GLOBAL_VECTOR:  # NaN until the first evaluation, like the plugin
             lmp.set_internal_variable(f"{fix_id}_{n}", float("nan"))
         lmp.set_fix_external_callback(f"{fix_id}_ext", self._callback, self)
 
@@ -118,9 +119,9 @@ class ExternalSoftscope:
         if self.error is not None:
             err, self.error = self.error, None
             self.lmp.set_internal_variable(f"{self.fix_id}_error", 0.0)
-            from softscope.lammps_fix.bridge import _error_message
+            from softscope.lammps_fix.bridge import error_message
 
-            raise SoftscopeError(f"fix softscope (external): {_error_message(err)}") from err
+            raise SoftscopeError(f"fix softscope (external): {error_message(err)}") from err
 
     @property
     def vector(self) -> list[float]:
@@ -161,9 +162,9 @@ class ExternalSoftscope:
         d2 = self.lmp.numpy.extract_atom(f"d2_{self.fix_id}")
         d2[:nloc] = view.out[:nloc]
         if do_eval:
-            for i, n in enumerate(_VECTOR_NAMES[: self._nvec]):
+            for i, n in enumerate(GLOBAL_VECTOR[: self._nvec]):
                 self.lmp.set_internal_variable(f"{self.fix_id}_{n}", fix.compute_vector(i))
-            self.lmp.set_internal_variable(f"{self.fix_id}_evaluations", fix.compute_scalar())
+            self.lmp.set_internal_variable(f"{self.fix_id}_{GLOBAL_SCALAR}", fix.compute_scalar())
 
     def _drive(self, gen, view: AtomView, point_atom: np.ndarray) -> None:
         """Run a hook; serve its ForwardComm requests by copying owners' rows to images."""
@@ -177,23 +178,16 @@ class ExternalSoftscope:
                     raise SoftscopeError(f"a hook may only yield ForwardComm, got {req!r}")
                 own = point_atom[nloc:]
                 for k in range(req.first, req.first + req.n):
-                    arr, c = self._column(view, k)
+                    block, c = self.fix.layout.locate(k)
+                    arr = getattr(view, block)
                     arr[nloc:, c] = arr[own, c]
                 req = gen.send(view)
         except StopIteration:
             return
 
-    def _column(self, view: AtomView, k: int):
-        if k < self.nout:
-            return view.out, k
-        if k < self.nout + self.nstate:
-            return view.state, k - self.nout
-        return view.scratch, k - self.nout - self.nstate
-
     def _view(self, step: int, nloc: int, tag: np.ndarray, x: np.ndarray):
         """Local atoms (wrapped into the box) + periodic images as ghosts."""
         from softscope.frame import Frame
-        from softscope.lammps_fix.bridge import unpack_image
         from softscope.neighbors import periodic_images
 
         lmp = self.lmp

@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 from softscope.models.estimators import LinearEstimator, TreeEnsemble
-from softscope.models.model import Model, load_model, zoo_names, zoo_path
+from softscope.models.model import Model, load_model, resolve, zoo_dir, zoo_names, zoo_path
 
-__all__ = ["Model", "LinearEstimator", "TreeEnsemble", "load_model", "zoo_names", "zoo_path"]
+__all__ = [
+    "Model",
+    "LinearEstimator",
+    "TreeEnsemble",
+    "load_model",
+    "resolve",
+    "zoo_dir",
+    "zoo_names",
+    "zoo_path",
+]

@@ -1,11 +1,13 @@
 """The Model object: a descriptor spec + a stored estimator + a model card.
 
-``Model.predict(frame)`` is the one path from a frame to per-atom predictions
-that the LAMMPS fix, the OVITO modifiers and the evaluation reports share.
+``Model.predict(frame)`` gives per-atom predictions of a frame through the model's
+:class:`~softscope.models.evaluator.Evaluator`, the one route that the LAMMPS fix, the
+OVITO modifiers and the evaluation reports share.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -18,9 +20,10 @@ from softscope.descriptors.spec import DescriptorSpec
 from softscope.errors import ConventionMismatch, ModelFormatError, SoftscopeError
 from softscope.frame import Frame
 from softscope.models.estimators import LinearEstimator, TreeEnsemble, estimator_from_arrays
+from softscope.models.evaluator import Evaluator
 from softscope.models.format import SUFFIX, load_arrays, save_arrays
 
-__all__ = ["Model", "load_model", "zoo_names", "zoo_path"]
+__all__ = ["Model", "load_model", "resolve", "zoo_dir", "zoo_names", "zoo_path"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -111,10 +114,13 @@ class Model:
             from softscope.plausibility import check_frame
 
             check_frame(frame, self.units, f"model {self.name!r}")
-        blocks = self.linear_blocks()
-        if blocks is not None:
-            return self._predict_fused(frame, extra, blocks)
-        return self.predict_features(self.spec.compute(frame, extra=extra))
+        return self.evaluator.predict_frame(frame, extra=extra)
+
+    @functools.cached_property
+    def evaluator(self) -> Evaluator:
+        """The :class:`~softscope.models.evaluator.Evaluator` of this model (the one
+        route to its predictions: ``predict``, the OVITO modifiers, the LAMMPS fix)."""
+        return Evaluator(self)
 
     def linear_blocks(self) -> tuple[np.ndarray, np.ndarray, float] | None:
         """``(coef, const, bias)`` when the estimator is linear and its features are the
@@ -128,23 +134,6 @@ class Model:
             return None
         coef, const = self.estimator.block_coefficients(k)
         return coef, const, float(self.estimator.bias)
-
-    def _predict_fused(self, frame: Frame, extra, blocks) -> np.ndarray:
-        """Linear model from :meth:`linear_blocks`: the same terms as
-        ``estimator.predict(spec.compute(frame))`` regrouped, with the projections from
-        :mod:`softscope.descriptors.projection` and no (N, F) feature matrix."""
-        from softscope.descriptors.projection import projection
-        from softscope.neighbors import periodic_images
-
-        coef, const, bias = blocks
-        p = projection(frame, self.spec, coef, const, extra=extra)
-        pred = bias + p[:, 0]
-        if self.spec.coarse_grain:
-            pts, pa = periodic_images(frame, max(self.spec.coarse_grain))
-            pred = pred + self.spec.coarse_grain_diagonal(pts, p[pa, 1:], len(frame))
-        if not np.isfinite(pred).all():
-            raise SoftscopeError("prediction contains NaN or inf (check the features' input)")
-        return pred
 
     # -------------------------------------------------------------- persistence
     def save(self, path: str | Path) -> Path:
@@ -188,32 +177,43 @@ class Model:
 
 
 # ------------------------------------------------------------------------- zoo
-def _zoo_dir() -> Path:
+def zoo_dir() -> Path:
+    """The folder of the pretrained models shipped with softscope (``<name>.ssm`` files)."""
     return Path(str(resources.files("softscope.models") / "zoo"))
 
 
 def zoo_names() -> list[str]:
     """Names of the pretrained models shipped with softscope."""
-    d = _zoo_dir()
+    d = zoo_dir()
     return sorted(p.name[: -len(SUFFIX)] for p in d.glob(f"*{SUFFIX}")) if d.is_dir() else []
 
 
 def zoo_path(name: str) -> Path:
-    return _zoo_dir() / f"{name}{SUFFIX}"
+    """The file a zoo model of this name would have (it may not exist)."""
+    return zoo_dir() / f"{name}{SUFFIX}"
 
 
-def load_model(name_or_path: str | Path) -> Model:
-    """A zoo model by name (``"cuzr-softness"``) or a model file by path."""
+def resolve(name_or_path: str | Path) -> Path:
+    """The model file meant by a zoo name (``"cuzr-softness"``) or a path.
+
+    A string is a path when it ends in ``.ssm``, contains a ``/`` or names an existing
+    file (``~`` is expanded); a path must exist.  Anything else is looked up in the zoo.
+    Raises :class:`ModelFormatError` naming the missing file or listing the zoo."""
     s = str(name_or_path)
-    p = Path(s)
+    p = Path(s).expanduser()
     if p.suffix == SUFFIX or p.exists() or "/" in s:
         if not p.exists():
             raise ModelFormatError(f"model file not found: {p}")
-        return Model.load(p)
+        return p
     if zoo_path(s).exists():
-        return Model.load(zoo_path(s))
+        return zoo_path(s)
     known = zoo_names()
     raise ModelFormatError(
         f"unknown model {s!r}: not a file and not in the model zoo "
         f"({', '.join(known) if known else 'the zoo is empty'}); run 'softscope models' to list them"
     )
+
+
+def load_model(name_or_path: str | Path) -> Model:
+    """A zoo model by name (``"cuzr-softness"``) or a model file by path (see :func:`resolve`)."""
+    return Model.load(resolve(name_or_path))

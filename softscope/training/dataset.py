@@ -2,13 +2,13 @@
 
 A *sample* is one glass and its AQS shear run: a ``shear_aqs`` dataset folder (manifest
 kind ``shear_aqs``), usually ``<sample>/shear_aqs`` as written by
-:func:`softscope.data.make_training_sample`; the sample is named after ``<sample>``.
+:func:`softscope.simulate.make_training_sample`; the sample is named after ``<sample>``.
 Every window carries, in ``Window.extra``, the per-atom columns that a single
 configuration cannot give but the dataset has:
 
 - ``pe``: potential energy per atom of the reference frame (dump column ``c_pe``; energy unit);
 - ``msd``: vibrational mean-square displacement of the reference frame (length²), when
-  :func:`softscope.data.vibration.vibrational_msd` was run for that frame.
+  :func:`softscope.simulate.vibrational_msd` was run for that frame.
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from softscope.data.recipes import read_manifest
 from softscope.errors import SoftscopeError
 from softscope.frame import Frame
+from softscope.simulate import read_manifest
 from softscope.training.windows import Window, windows_by_strain
 
 __all__ = ["Sample", "find_samples", "sample_windows", "read_dump_column", "split_samples"]
@@ -174,7 +174,7 @@ def sample_windows(
     Windows whose reference frame lacks a column named in ``require`` are dropped (an
     error if none is left).
     """
-    from softscope.data.vibration import read_vibrational_msd
+    from softscope.simulate import read_vibrational_msd
 
     ws = windows_by_strain(sample.name, _LazyFrames(sample), sample.strains, window, stride)
     out: list[Window] = []
@@ -195,7 +195,7 @@ def sample_windows(
     if not out:
         raise SoftscopeError(
             f"sample {sample.name!r} has no window with {list(require)}; for 'msd' run the "
-            "vibration recipe (softscope.data.vibration.vibrational_msd) on its window starts"
+            "vibration recipe (softscope.simulate.vibrational_msd) on its window starts"
         )
     return out
 

@@ -20,7 +20,14 @@ from softscope.errors import SoftscopeError
 from softscope.metrics import judge, roc_auc
 from softscope.training.windows import Window
 
-__all__ = ["Evaluation", "evaluate_scores", "evaluate_model", "summarise", "METRICS"]
+__all__ = [
+    "Evaluation",
+    "evaluate_scores",
+    "evaluate_model",
+    "summarise",
+    "window_d2min",
+    "METRICS",
+]
 
 METRICS = ("roc_auc", "average_precision", "precision_top_q", "pearson", "spearman")
 
@@ -49,7 +56,9 @@ def summarise(per_window: Sequence[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _d2(w: Window, cutoff: float) -> np.ndarray:
+def window_d2min(w: Window, cutoff: float) -> np.ndarray:
+    """D²min of every atom over window ``w`` (OVITO convention, neighbours within ``cutoff``
+    in the reference frame, length²); atoms without a valid fit are NaN, silently."""
     import warnings
 
     with warnings.catch_warnings():
@@ -74,7 +83,7 @@ def evaluate_scores(
     per: list[dict[str, Any]] = []
     preds, labs = [], []
     for k, (w, s) in enumerate(zip(windows, scores, strict=True)):
-        m = d2[k] if d2 is not None else _d2(w, cutoff)
+        m = d2[k] if d2 is not None else window_d2min(w, cutoff)
         r = judge(s, m, q=q)
         r.pop("pr_of_s", None)
         r.update({"sample": w.sample, "strain": list(w.strain)})

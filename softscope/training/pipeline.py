@@ -24,7 +24,12 @@ from softscope.training.dataset import (
     sample_windows,
     split_samples,
 )
-from softscope.training.evaluate import Evaluation, evaluate_model, evaluate_scores
+from softscope.training.evaluate import (
+    Evaluation,
+    evaluate_model,
+    evaluate_scores,
+    window_d2min,
+)
 from softscope.training.recipes import D2MIN_CUTOFF, recipe_info, recipe_spec
 from softscope.training.train import (
     build_training_set,
@@ -32,8 +37,15 @@ from softscope.training.train import (
     fit_linear,
     fit_trees,
 )
+from softscope.training.windows import Window
 
-__all__ = ["train_recipe", "run_evaluation", "windows_of", "check_consistent"]
+__all__ = [
+    "train_recipe",
+    "run_evaluation",
+    "windows_of",
+    "check_consistent",
+    "rounded_summary",
+]
 
 
 def check_consistent(samples: Sequence[Sample]) -> tuple[str, tuple[str, ...]]:
@@ -49,7 +61,12 @@ def check_consistent(samples: Sequence[Sample]) -> tuple[str, tuple[str, ...]]:
     return samples[0].units, samples[0].elements
 
 
-def windows_of(samples: Sequence[Sample], window: float, stride: float | None, require=()):
+def windows_of(
+    samples: Sequence[Sample], window: float, stride: float | None, require: Sequence[str] = ()
+) -> list[Window]:
+    """Windows of every sample in order (see :func:`~softscope.training.dataset.sample_windows`:
+    ``window`` of AQS strain, a new one every ``stride``, default non-overlapping; windows
+    whose reference frame lacks an ``extra`` column named in ``require`` are dropped)."""
     out = []
     for s in samples:
         out.extend(sample_windows(s, window, stride, require))
@@ -57,7 +74,7 @@ def windows_of(samples: Sequence[Sample], window: float, stride: float | None, r
 
 
 def _data_record(samples: Sequence[Sample], vibration: bool = True) -> dict[str, Any]:
-    from softscope.data.recipes import read_manifest
+    from softscope.simulate import read_manifest
 
     s0 = samples[0]
     man = read_manifest(s0.path)
@@ -161,12 +178,14 @@ def train_recipe(
     if test:
         te_w = windows_of(test, window, None, require)
         ev = evaluate_model(model, te_w, cutoff, q, n_jobs, progress)
-        card["metrics"] = {"held_out": _public(ev.summary)}
+        card["metrics"] = {"held_out": rounded_summary(ev.summary)}
     card["train_seconds"] = round(time.perf_counter() - t0, 1)
     return model, ev
 
 
-def _public(summary: dict[str, Any]) -> dict[str, Any]:
+def rounded_summary(summary: dict[str, Any]) -> dict[str, Any]:
+    """An :class:`~softscope.training.evaluate.Evaluation` summary as stored in model cards
+    and reports: every float rounded to 4 decimals, other values unchanged."""
     return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in summary.items()}
 
 
@@ -220,9 +239,7 @@ def run_evaluation(
             print(f"warning: {m.name} was trained on {leak}; those windows are not held out")
     require = ("msd",) if any("msd" in m.spec.external for m in loaded) else ()
     wins = windows_of(samples, window, None, require)
-    from softscope.training.evaluate import _d2
-
-    d2 = [_d2(w, cutoff) for w in wins]
+    d2 = [window_d2min(w, cutoff) for w in wins]
     report: dict[str, Any] = {
         "samples": [s.name for s in samples],
         "n_windows": len(wins),
@@ -237,7 +254,10 @@ def run_evaluation(
         ev = evaluate_model(m, wins, cutoff, q, n_jobs, progress)
         ev.summary["kind"] = "model"
         evals[m.name] = ev
-        report["models"][m.name] = {"summary": _public(ev.summary), "per_window": ev.per_window}
+        report["models"][m.name] = {
+            "summary": rounded_summary(ev.summary),
+            "per_window": ev.per_window,
+        }
         print(format_summary(m.name, ev.summary))
         stem = out / m.name.replace("/", "_")
         plot_roc({m.name: (ev.prediction, ev.label)}, f"{stem}_roc.png")
@@ -275,7 +295,7 @@ def run_evaluation(
             ev.summary["kind"] = "indicator"
             ind_evals[name] = ev
         table = indicator_table({**ind_evals, **evals})
-        report["indicators"] = {n: _public(e.summary) for n, e in ind_evals.items()}
+        report["indicators"] = {n: rounded_summary(e.summary) for n, e in ind_evals.items()}
         report["table"] = table
         print(format_table(table))
         plot_indicator_bars(table, out / "indicators.png")

@@ -8,7 +8,7 @@ the LJ grids are the Cu-Zr ones scaled by ~1/2.5 (σ_AA ≈ 2.5 Å for Cu).
   no cutoff function),
   raw and coarse-grained over 4 and 6 Å → z-score → linear SVM (C by grouped CV).
 - ``igd``: radial SF (as softness) + two-body excess entropy s2 (σ = 0.2 Å, r_m = 5 Å) +
-  vibrational MSD (external column ``msd``, see :mod:`softscope.data.vibration`),
+  vibrational MSD (external column ``msd``, see :mod:`softscope.simulate.vibration`),
   raw and coarse-grained over 4 and 6 Å → z-score → linear SVM.
 - ``qs``: interstice features (Miracle radii, short + medium range), raw and
   coarse-grained over 4 and 6 Å → gradient-boosted trees (probability of rearranging).
@@ -97,11 +97,11 @@ def recipe_spec(
     if recipe == "softness":
         # μ ≤ 6 Å and an angular cutoff of 4 Å (ξ = 2, 3 Å): the same held-out ROC-AUC as
         # μ ≤ 8 Å + angular 5 Å with ξ = 2, 2.5, 3 Å (0.722 vs 0.709 on the zoo's Cu-Zr
-        # data, scripts/spec_study.py) at 2.6x less evaluation cost (docs/model_cards.md)
+        # data, studies/descriptor_grid) at 2.6x less evaluation cost (docs/training.md)
         blocks = (_radial(s, r_max=6.0), _angular(s))
     elif recipe == "softness-radial":
         # radial μ ≤ 6 Å only, coarse-grained over 4 Å: held-out ROC-AUC as the softness
-        # recipe's (angular functions add -0.002 ± 0.004; scripts/spec_study.py) at ~1/3
+        # recipe's (angular functions add -0.002 ± 0.004; studies/descriptor_grid) at ~1/3
         # of its evaluation cost, for in-run use at short evaluation intervals
         blocks = (_radial(s, r_max=6.0),)
     elif recipe == "igd":

@@ -1,19 +1,19 @@
 """Regenerate the pretrained model zoo from scratch: data → vibration → training → cards.
 
-    python -m softscope.training.zoo --data /path/to/zoo_data [--stage all|data|train]
+    python -m softscope.training.zoo --data DATA_DIR [--stage all|data|train]
 
 (``scripts/make_zoo.sh`` wraps it.)  Every stage skips work already done, so it can be
 resumed.  Raw trajectories stay in ``--data`` (never in the repository); the models go to
 ``softscope/models/zoo/<name>.ssm`` and the cards to ``docs/model_cards.md``.
 
-Data (all AQS simple shear in 0.2 % steps to 5 %, :data:`softscope.data.TRAINING_SHEAR`):
+Data (all AQS simple shear in 0.2 % steps to 5 %, :data:`softscope.simulate.TRAINING_SHEAR`):
 
 - ``cuzr64``: Cu64Zr36, 2000 atoms, Mendelev EAM, melt 1800 K (5 ps), quench 2×10¹³ K/s
   to 300 K, 5 ps relax, minimize (:data:`ZOO_SAMPLES`), seeds 41-45 and 47;
 - ``cuzr50``: Cu50Zr50, same recipe, seed 61 (transfer test only);
 - ``ka``: Kob-Andersen 80:20, 1000 atoms, ρ = 1.2, melt T = 2.0 (50 τ), quench
   5×10⁻³/τ to T = 0.1, 20 τ relax, minimize; seeds 24-29;
-- vibrational MSD (:mod:`softscope.data.vibration`) of the Cu-Zr frames at 0, 1, 2, 3, 4 %.
+- vibrational MSD (:mod:`softscope.simulate.vibration`) of the Cu-Zr frames at 0, 1, 2, 3, 4 %.
 """
 
 from __future__ import annotations
@@ -74,8 +74,7 @@ def _make_sample(
 ) -> dict[str, float]:
     """One sample (glass + AQS shear, skipped when complete) and, for Cu-Zr, its
     vibrational MSD; returns this process's CPU seconds per part."""
-    from softscope.data import make_training_sample
-    from softscope.data.vibration import vibrational_msd
+    from softscope.simulate import make_training_sample, vibrational_msd
 
     out = root / name
     seed = int(name.rsplit("_s", 1)[1])
@@ -135,7 +134,7 @@ def train_zoo(
     """Train, judge on held-out samples and on the transfer composition, save models."""
     from softscope.training.dataset import find_samples
     from softscope.training.evaluate import evaluate_model
-    from softscope.training.pipeline import _public, train_recipe, windows_of
+    from softscope.training.pipeline import rounded_summary, train_recipe, windows_of
     from softscope.training.recipes import D2MIN_CUTOFF
 
     zoo_dir.mkdir(parents=True, exist_ok=True)
@@ -166,7 +165,7 @@ def train_zoo(
                 comp = smp[0].composition or {}
                 key = "".join(f"{k}{round(100 * v)}" for k, v in comp.items()) or z["transfer"]
                 card.setdefault("metrics", {})["transfer"] = {
-                    key: {**_public(tev.summary), "samples": [s.name for s in smp]}
+                    key: {**rounded_summary(tev.summary), "samples": [s.name for s in smp]}
                 }
         # conditioning and stability on the first held-out glass (its first frame)
         from softscope.models.stability import stability
@@ -233,89 +232,12 @@ def indicator_comparison(root: Path, zoo_dir: Path, n_jobs: int = 1, progress: b
     return "\n".join(text)
 
 
-NOTES = """### Reading these numbers
-
-- In MD, the models (trained on minimised AQS frames) should see time-averaged positions
-  (the fix's `average K`); first measurement and the conditioning problem of linear models
-  trained without the feature guard: [thermal_input.md](thermal_input.md).
-
-- **Data.** Each Cu-Zr sample is one 2000-atom glass quenched at 2×10¹³ K/s, sheared
-  AQS to 5 % (KA: 1000 atoms, 5×10⁻³/τ); a 1 % window of such a cell holds a few
-  plastic events, so window-to-window scatter is large (the ± columns).
-- **Target not reached.** The issue's target ROC-AUC ≥ 0.85 for `cuzr-softness` is not
-  met; it lies at the ceiling of any isotropic indicator on this label (last point of the
-  list below).  On these held-out samples `cuzr-softness` and `cuzr-igd` do beat the persistence
-  baseline (`prev_d2min`, the D²min of the previous window, in the indicator table), which
-  was not the case for the previous zoo (1200-atom glasses quenched at 3×10¹³ K/s:
-  softness 0.70, persistence 0.83 on its held-out samples); the windows are few, so that
-  ordering is not yet a robust result.
-- **Why, as far as we measured** (scripts/learning_curve.py and checks on the previous
-  zoo's data: eight 1200-atom Cu64Zr36 glasses quenched at 3×10¹³ K/s, two held out):
-  - *More samples of the same kind are not the lever*: held-out ROC-AUC 0.673 with one
-    training sample, 0.678 with three, 0.688 with six (linear SVM, C = 0.001).
-  - *Nor the estimator or the label*: on the same features (leave-two-samples-out, four
-    folds) linear SVM 0.694, logistic regression 0.693, histogram gradient boosting
-    0.68, an MLP 0.64; training on other labels (largest per-step D²min in the window,
-    2 % windows, regression on log D²min) gave 0.63-0.69.
-  - *Single features change sign between samples* (a coarse-grained 6 Å radial column
-    scored 0.70 in one sample and 0.29 in another), so a model fitted within one sample
-    does not carry over to the next.
-  - *Nor the descriptor grid* (scripts/spec_study.py, this zoo's Cu64Zr36 data): radial
-    μ ≤ 8 Å + angular (5 Å, ξ = 2, 2.5, 3 Å) scored 0.709, μ ≤ 6 Å + angular (4 Å,
-    ξ = 2, 3 Å) 0.722, radial μ ≤ 6 Å alone 0.720, radial μ ≤ 4 Å 0.700, angular alone
-    0.64; only coarse-graining matters (−0.04 without).  `cuzr-softness` now uses the
-    μ ≤ 6 Å + 4 Å-angular grid (2.6× cheaper to evaluate than before, same AUC).
-  - *Slower quenching helps a little*: a model trained on the 1200-atom samples scored
-    0.705 on the shipped 4000-atom glass quenched at 10¹³ K/s and 0.669 on a 2000-atom
-    2×10¹³ K/s glass.  The literature's ≥ 0.85-0.9 comes from glasses quenched 100-1000×
-    more slowly, or from other targets (activation-energy classes); neither fits the
-    2 CPU-hour budget of this zoo on two cores.
-  - *Nor sub-T_g annealing or slower cooling at this budget* (scripts/swap_study.py,
-    session 4; six 2000-atom glasses, NPT, minimized and sheared like the zoo): Cu<->Zr
-    `fix atom/swap` is almost never accepted at 650-750 K (~1e-4: the size mismatch), so
-    40 ps at 650 K with swaps, 50 ps at 700 K, or cooling 750->550 K at 4e12 K/s all gain
-    only ~3 meV/atom (half the sample-to-sample spread) for 215-370 CPU-s per sample.
-    Held-out ROC-AUC of the softness recipe over three rotated test pairs (30 windows):
-    control 0.715, 650 K + swaps 0.680, 700 K 0.704, slower cooling 0.671 - lower in
-    every fold; the previous window's D²min (0.76-0.77) beats softness on the annealed
-    glasses.
-  - *Nor per-species models* (scripts/species_study.py, session 5; the zoo's data and
-    rows, three rotated test pairs, 30 windows): one SVM per centre species (as in the
-    softness literature) scores 0.727 vs 0.715 for the single SVM (paired +0.011 ± 0.004,
-    better in every fold; none on Cu50Zr50), features x one-hot species 0.736 vs 0.720 on
-    the zoo split.  The label is only mildly species-biased (Zr: 36 % of the atoms, 39-41 %
-    of the top 5 % D²min in OVITO's sum convention, 35-37 % of the top 5 % D²min per
-    neighbour); "is Zr" alone scores 0.52, the coordination number 0.54, and the single
-    SVM ranks within each species about as well as pooled (Cu 0.73, Zr 0.69).
-  - *The target sits at the isotropic ceiling of this label* (scripts/anisotropy_study.py,
-    scripts/consensus_study.py, docs/anisotropy_study.md; session 6).  The structure
-    functions are rotation-invariant, so softness gives an atom one number whatever the
-    loading direction, while which atoms rearrange depends on it.  Each of the six zoo
-    glasses was sheared from its minimized state in six directions (+-xy, +-xz, +-yz; zoo
-    AQS settings; +xy reproduces the zoo's frames exactly).  The top-5 % D²min sets of two
-    directions overlap little (Jaccard 0.09-0.20; 0.026 for random sets).  The mean rank of
-    the other five directions' D²min - an estimate of the orientation-averaged response, the
-    most an isotropic indicator can learn - predicts a direction's label at ROC-AUC
-    0.839 ± 0.079 (36 glass-direction pairs), rising with the number of directions averaged
-    (1: 0.759, 3: 0.818, 5: 0.839; extrapolated 0.85-0.90).  `cuzr-softness` scores 0.709
-    ± 0.069 on the same labels (62 % of that ceiling's margin above chance) and 0.771
-    against the six-direction consensus label (0.810 on the held-out glasses).  Training on
-    the consensus label, or on all six directions' labels, does not raise the held-out
-    +xy score (0.70-0.72 vs 0.716 for the zoo recipe on the same folds).  So 0.85 on a
-    single-direction label needs an isotropic indicator about as good as the
-    orientation-averaged response itself: not a target a structure-only model can be
-    expected to meet on these glasses.
-    Direction-aware features (scripts/oriented_study.py: signed local fabric, signed
-    per-atom shear stress, raw and coarse-grained) score at chance alone and add nothing
-    to the zoo's features (0.714-0.723 vs 0.719).
-- `cuzr-igd` is trained on the 5 window starts per sample that have a vibrational MSD;
-  its edge over `cuzr-softness` comes mostly from the (coarse-grained) vibrational MSD,
-  the best single indicator in the table below.
-- `cuzr-qs` (gradient-boosted trees on interstice features) is the weakest Cu-Zr model.
-- `cuzr-softness-radial` (radial μ ≤ 6 Å, coarse-grained over 4 Å, no angular block)
-  matches `cuzr-softness` within the scatter at about a third of its evaluation cost:
-  the model to use when the LAMMPS fix evaluates often (docs/fix.md, "Performance").
-"""
+#: Paragraph of the generated model cards that points to the prose explaining the numbers
+#: (kept in docs/training.md, written by hand).
+READING_NOTE = (
+    "How to read these numbers, what limits them and what was measured to explain them: "
+    '[training.md, "Reading the zoo\'s numbers"](training.md#5-reading-the-zoos-numbers).'
+)
 
 
 def _fmt(x) -> str:
@@ -353,7 +275,7 @@ def write_cards_md(zoo_dir: Path, path: Path, extra: str = "") -> Path:
             f"{_fmt(h.get('average_precision'))} | {_fmt(h.get('precision_top_q'))} | "
             f"{_fmt(h.get('spearman'))} | {tr} |"
         )
-    lines += ["", "The base rate (precision of a random guess) is 0.05.", "", NOTES, ""]
+    lines += ["", "The base rate (precision of a random guess) is 0.05.", "", READING_NOTE, ""]
     if extra:
         lines += [extra, ""]
     for m in models:
@@ -419,11 +341,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
-    from softscope.models.model import _zoo_dir
+    from softscope.models.model import zoo_dir
 
     root = Path(args.data)
     root.mkdir(parents=True, exist_ok=True)
-    zoo = Path(args.zoo) if args.zoo else _zoo_dir()
+    zoo = Path(args.zoo) if args.zoo else zoo_dir()
     timing: dict[str, Any] = {}
     t0 = time.process_time()
     if args.stage in ("all", "data"):

@@ -1,10 +1,13 @@
-"""Cheaper softness spec study: held-out ROC-AUC vs single-thread evaluation cost.
+"""Cheaper softness descriptor grids: held-out ROC-AUC vs single-thread evaluation cost.
 
-    NUMBA_NUM_THREADS=1 python scripts/spec_study.py DATA_DIR [--prefix cuzr64] [--test 2]
-        [--transfer cuzr50] [--cs 0.001 0.01] [--only a,b,...] [--out out/spec_study]
+    NUMBA_NUM_THREADS=1 python studies/descriptor_grid/descriptor_grid.py ZOO_DATA
+        [--prefix cuzr64] [--test 2] [--transfer cuzr50] [--cs 0.001 0.01] [--only a,b,...]
+        [--out out/spec_study]
+
+``ZOO_DATA`` is the zoo's data folder (``scripts/make_zoo.sh DATA_DIR``).
 
 Each variant is a :class:`~softscope.descriptors.spec.DescriptorSpec` (Cu, Zr; metal
-units).  Training follows ``scripts/learning_curve.py``: the first samples by name train
+units).  Training follows ``studies/learning_curve``: the first samples by name train
 (balanced rows of every 0.2 %-stride 1 % window: all top-5 % D²min atoms and as many of
 the bottom half, the same atoms and seeds for every variant), StandardScaler + LinearSVC
 at a fixed C (no CV); the last ``--test`` samples are judged on their non-overlapping 1 %
@@ -13,7 +16,7 @@ convention, 3.7 Å; CONVENTIONS.md), and so is the transfer composition.  Report
 std of the per-window AUC, the paired difference to the reference variant (a) on the same
 windows (mean ± standard error), and the cost = single-thread CPU time per atom
 (``time.process_time``, median of 3 after a warm-up) of
-:func:`softscope.descriptors.projection.projection` on ``softscope.data.default_glass()``
+`softscope.models.linear_projection.projection` on ``softscope.data.default_glass()``
 with random coefficients of shape (1 + len(coarse_grain), n_raw) -- the work the LAMMPS
 fix does per evaluation before coarse-graining the projections.  Variant (h) is the
 cheapest variant (coarse-grained over 4 and 6 Å) whose best-C held-out AUC is within
@@ -100,8 +103,8 @@ def replicated(frame, n: int = 2):
 def projection_cost(spec, glass, repeats: int = 3, big=None) -> dict:
     """Single-thread CPU µs per atom of projection() (median of ``repeats`` after
     one warm-up), total and per block; ``big``: also the total on that (larger) frame."""
-    from softscope.descriptors.projection import projection
     from softscope.descriptors.spec import DescriptorSpec
+    from softscope.models.linear_projection import projection
 
     rng = np.random.default_rng(1)
 
@@ -131,16 +134,15 @@ def projection_cost(spec, glass, repeats: int = 3, big=None) -> dict:
 def cg_cost(radii: tuple[float, ...], glass, k: int, repeats: int = 3) -> float:
     """Single-thread µs/atom of coarse-graining k projection columns over ``radii``
     (the fix's second step), from periodic images of ``glass``."""
-    from softscope.descriptors.spec import DescriptorSpec
+    from softscope.descriptors.coarse_grain import coarse_grain_points
     from softscope.neighbors import periodic_images
 
-    spec = DescriptorSpec(SPECIES, blocks=[radial(1.0, 2.0)], coarse_grain=radii)
     vals = np.random.default_rng(2).normal(size=(len(glass), k))
     ts = []
     for it in range(repeats + 1):
         t0 = time.process_time()
         pts, pa = periodic_images(glass, max(radii))
-        spec.coarse_grain_columns(pts, vals[pa], len(glass))
+        coarse_grain_points(pts, vals[pa], len(glass), radii, with_raw=False)
         if it:
             ts.append(time.process_time() - t0)
     return 1e6 * float(np.median(ts)) / len(glass)

@@ -1,8 +1,12 @@
-"""Per-species softness models vs the zoo's single SVM (issue 3): held-out ROC-AUC.
+"""Per-species softness models vs the zoo's single SVM: held-out ROC-AUC.
 
-    NUMBA_NUM_THREADS=1 OMP_NUM_THREADS=1 python scripts/species_study.py /work/zoo2 \
-        [--prefix cuzr64] [--transfer cuzr50] [--folds zoo|all] \
-        [--cache /work/exp/species/cache] [--out /work/exp/species]
+    NUMBA_NUM_THREADS=1 OMP_NUM_THREADS=1 python studies/species_models/species_models.py \
+        ZOO_DATA --cache CACHE --out OUT [--prefix cuzr64] [--transfer cuzr50] \
+        [--folds zoo|all]
+
+``ZOO_DATA`` is the zoo's data folder (``scripts/make_zoo.sh DATA_DIR``); ``CACHE`` keeps
+the features per sample (``studies/consensus_labels`` and ``studies/oriented_features``
+read it too).
 
 Features: the zoo model ``cuzr-softness``'s own DescriptorSpec (radial + angular, raw +
 coarse-grained over 4 and 6 Å; ``softscope.load_model('cuzr-softness').spec``), computed
@@ -31,8 +35,8 @@ Variants:
 - (e) transfer: every variant (trained on the fold's samples) on the ``--transfer``
   composition's non-overlapping windows.
 
-Folds: ``scripts/swap_study.py``'s ``FOLDS`` (three held-out pairs; the last one is the
-zoo split s45, s47); ``--folds zoo`` runs that one only.  Reported per fold and pooled over
+Folds: :data:`FOLDS`, the folds of ``studies/annealing`` (three held-out pairs; the last
+one is the zoo split s45, s47); ``--folds zoo`` runs that one only.  Reported per fold and pooled over
 folds (mean ± std of the per-window AUC; paired difference to (a) on the same windows,
 mean ± standard error).  Prints a markdown table, writes ``species_study.json`` and
 ``species_study.md`` to ``--out``.
@@ -48,7 +52,6 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import argparse  # noqa: E402
 import inspect  # noqa: E402
 import json  # noqa: E402
-import sys  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -68,19 +71,15 @@ VARIANTS = {
 }
 
 
-def zoo_folds() -> list[tuple[str, ...]]:
-    """The held-out pairs of ``scripts/swap_study.py folds``."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from swap_study import FOLDS
-
-    return [tuple(f) for f in FOLDS]
+#: Held-out sample pairs, the same as ``studies/annealing``'s ``folds`` stage.
+FOLDS = [("cuzr64_s41", "cuzr64_s42"), ("cuzr64_s43", "cuzr64_s44"), ("cuzr64_s45", "cuzr64_s47")]
 
 
 # ----------------------------------------------------------------------------- cache
 def cache_sample(sample, spec, cutoff: float, cache: Path) -> dict[str, np.ndarray]:
     """Features / D²min / CN of every 0.2 %-stride 1 % window start of ``sample``."""
     from softscope.neighbors import neighbor_list
-    from softscope.training.evaluate import _d2
+    from softscope.training.evaluate import window_d2min
     from softscope.training.pipeline import windows_of
 
     path = cache / f"{sample.name}.npz"
@@ -95,7 +94,7 @@ def cache_sample(sample, spec, cutoff: float, cache: Path) -> dict[str, np.ndarr
     t0 = time.process_time()
     ws = windows_of([sample], WINDOW, STRIDE)
     x = np.stack([spec.compute(w.reference) for w in ws])
-    d2 = np.stack([_d2(w, cutoff) for w in ws])
+    d2 = np.stack([window_d2min(w, cutoff) for w in ws])
     cn = np.stack([neighbor_list(w.reference, cutoff).counts() for w in ws])
     out = {
         "x": x,
@@ -392,8 +391,8 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="skip variant (c) (its C-grid CV on 458 features is the slow part)",
     )
-    ap.add_argument("--cache", default="/work/exp/species/cache")
-    ap.add_argument("--out", default="/work/exp/species")
+    ap.add_argument("--cache", required=True, help="feature cache folder (reused by reruns)")
+    ap.add_argument("--out", required=True, help="output folder")
     args = ap.parse_args(argv)
 
     import softscope  # noqa: F401  (libmpi preload)
@@ -416,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     cache_of = {s.name: cache_sample(s, spec, cutoff, cache) for s in own + transfer}
-    folds = zoo_folds()
+    folds = [tuple(f) for f in FOLDS]
     folds = [folds[-1]] + folds[:-1]  # the zoo split first
     if args.folds == "zoo":
         folds = folds[:1]

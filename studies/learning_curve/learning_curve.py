@@ -1,7 +1,9 @@
 """Held-out ROC-AUC of a recipe vs the number of training glass samples (is more data the lever?).
 
-    python scripts/learning_curve.py DATA_DIR --prefix cuzr64 --test 3 [--recipe softness]
-        [--draws 4] [--c 0.001] [--out out/learning_curve]
+    python studies/learning_curve/learning_curve.py ZOO_DATA --prefix cuzr64 --test 3
+        [--recipe softness] [--draws 4] [--c 0.001] [--out out/learning_curve]
+
+``ZOO_DATA`` is a folder of training samples (the zoo's: ``scripts/make_zoo.sh DATA_DIR``).
 
 The last ``--test`` samples (by name) are held out, as in ``softscope train``; for each
 training-set size n, ``--draws`` random subsets of n training samples train the recipe's

@@ -7,7 +7,8 @@ A linear model (softness) needs, per atom i and coefficient row k, only
 (w, m, s: weights, feature means and scales of block k of the model, see
 :meth:`softscope.models.estimators.LinearEstimator.block_coefficients`).  For a spec
 with coarse-graining radii r_1..r_n the model's decision function regroups as
-S(i) = b + p_0(i) + Σ_k cg_{r_k}(p_k)(i), since coarse-graining is a mean.
+S(i) = b + p_0(i) + Σ_k cg_{r_k}(p_k)(i), since coarse-graining is a mean
+(:meth:`softscope.models.model.Model.linear_blocks`).
 
 One kernel (:func:`_projection_kernel`) evaluates a radial and an angular block from one
 gather per atom, so memory is O(n_query · K) (K = number of rows, 1 + n_cg) instead of
@@ -19,12 +20,11 @@ cos θ moments for integer ζ) and contracted with C at the end of the atom.  Sa
 triplets as :func:`~softscope.descriptors.radial.radial` and
 :func:`~softscope.descriptors.angular.angular` (d² < r_c², j ≠ i), same conventions
 (see those modules); the result equals ``raw @ C.T + c`` to ~1e-12 (tests/test_fix_fused.py).
-Other block kinds (entropy, interstice, external) are computed as raw columns and
-projected with numpy.
+Blocks of every other kind (entropy, interstice, external, any registered kind) are
+computed as raw columns by their block kind and projected with numpy.
 
-Faces: :func:`projection` (periodic frame), :func:`projection_from_neighbors`
-(a prebuilt :class:`~softscope.neighbors.NeighborList`: its points and query count),
-:func:`projection_from_points` (LAMMPS: local + ghost points, no periodicity added).
+Faces: :func:`projection` (periodic frame) and :func:`projection_from_points` (LAMMPS:
+local + ghost points, no periodicity added).
 """
 
 from __future__ import annotations
@@ -35,25 +35,22 @@ from typing import NamedTuple
 import numpy as np
 
 from softscope._jit import nb
-from softscope.descriptors.angular import _fc
-from softscope.descriptors.radial import _add_pair
+from softscope.descriptors.angular import check_angular_params, cosine_cutoff, species_pairs
+from softscope.descriptors.radial import WINDOW, add_gaussians, check_radial_params
+from softscope.descriptors.registry import PointSet, block_kind
+from softscope.descriptors.spec import DescriptorSpec
 from softscope.errors import SoftscopeError
 from softscope.frame import Frame
-from softscope.neighbors import (
-    NeighborList,
-    _gather,
-    cell_walk,
-    periodic_images,
-)
+from softscope.neighbors import cell_walk, gather, periodic_images
 
 __all__ = [
     "projection",
-    "projection_from_neighbors",
     "projection_from_points",
     "projection_names",
     "radial_table",
     "RadialTable",
     "TABLE_ATOL",
+    "common_unit",
 ]
 
 
@@ -67,7 +64,7 @@ def projection_names(n_rows: int, coarse_grain: tuple[float, ...] = ()) -> list[
 
 def projection(
     frame: Frame,
-    spec,
+    spec: DescriptorSpec,
     coef: np.ndarray,
     const: np.ndarray | None = None,
     extra: Mapping[str, np.ndarray] | None = None,
@@ -89,31 +86,8 @@ def projection(
     )
 
 
-def projection_from_neighbors(
-    nl: NeighborList,
-    point_species: np.ndarray,
-    spec,
-    coef: np.ndarray,
-    const: np.ndarray | None = None,
-    density: float | None = None,
-    extra: Mapping[str, np.ndarray] | None = None,
-) -> np.ndarray:
-    """Kernel face: projections of the ``nl.n_query`` query points among ``nl.points``
-    (``point_species``: one code per point, ``codes[nl.point_atom]`` for a periodic frame).
-    The fused kernels walk cell bins of ``nl.points`` themselves (no stored pairs are
-    read); ``nl.cutoff`` must be >= ``spec.cutoff``."""
-    if nl.cutoff < spec.cutoff * (1 - 1e-12):
-        raise SoftscopeError(
-            f"neighbour list cutoff {nl.cutoff} is below the spec's cutoff {spec.cutoff}; "
-            "build it with a cutoff >= the spec's"
-        )
-    return projection_from_points(
-        spec, nl.points, point_species, nl.n_query, coef, const, density=density, extra=extra
-    )
-
-
 def projection_from_points(
-    spec,
+    spec: DescriptorSpec,
     points: np.ndarray,
     point_species_codes: np.ndarray,
     n_query: int,
@@ -128,11 +102,10 @@ def projection_from_points(
     every query point); ``point_species_codes`` (M,) codes in the spec's species order;
     ``coef`` (K, n_raw) in the column order of ``spec.raw_names()``; ``const`` (K,)
     (default 0); ``density``/``extra`` as in
-    :meth:`~softscope.descriptors.spec.DescriptorSpec.compute_points` (other block kinds).
+    :meth:`~softscope.descriptors.spec.DescriptorSpec.compute_raw_points` (other block
+    kinds).
     """
-    from softscope.descriptors.spec import _block_names, _points_block
-
-    pts, codes, n_query = spec._check_points(points, point_species_codes, n_query)
+    pts, codes, n_query = spec.check_points(points, point_species_codes, n_query)
     n_raw = len(spec.raw_names())
     c = np.asarray(coef, dtype=np.float64)
     if c.ndim != 2 or c.shape[1] != n_raw:
@@ -146,14 +119,16 @@ def projection_from_points(
     ns = len(spec.species)
     f0 = 0
     pair_blocks = {"radial": [], "angular": []}
+    ps = PointSet(pts, codes, n_query, spec.species, density, extra)
     for b in spec.blocks:
-        nf = len(_block_names(b, spec.species))
+        kind = block_kind(b["kind"])
+        nf = len(kind.names(b, spec.species))
         cb = np.ascontiguousarray(c[:, f0 : f0 + nf])
         f0 += nf
         if b["kind"] in pair_blocks:
             pair_blocks[b["kind"]].append((b, cb))
         else:
-            raw = _points_block(b, pts, codes, n_query, spec.species, density, extra)
+            raw = kind.compute_points(b, ps)
             if not np.isfinite(raw).all():
                 raise SoftscopeError(f"{b['kind']} features contain NaN or inf")
             out = _add(out, raw @ cb.T)
@@ -211,9 +186,7 @@ def _pair_projection(points, codes, n_query, reach: float, rad: tuple, ang: tupl
 
 
 def _radial_args(b, coef, n_species) -> tuple:
-    from softscope.descriptors.radial import WINDOW, _check_params
-
-    mu, s = _check_params(b["centers"], b["sigma"])
+    mu, s = check_radial_params(b["centers"], b["sigma"])
     rc = float(b["cutoff"])
     tab = radial_table(mu, s, rc, bool(b["cutoff_function"]), coef, n_species)
     return (
@@ -379,9 +352,7 @@ def radial_table(
 
 
 def _angular_args(b, coef, n_species) -> tuple:
-    from softscope.descriptors.angular import _check_params, species_pairs
-
-    x, lam, zet = _check_params(b["xi"], b["lambdas"], b["zetas"])
+    x, lam, zet = check_angular_params(b["xi"], b["lambdas"], b["zetas"])
     pair_index = np.full((n_species, n_species), -1, dtype=np.int64)
     for k, (p, q) in enumerate(species_pairs(n_species)):
         pair_index[p, q] = pair_index[q, p] = k
@@ -391,7 +362,7 @@ def _angular_args(b, coef, n_species) -> tuple:
     if (zint >= 0).all() and zint.max() <= _MAX_MOMENT_ZETA:
         nmom = int(zint.max()) + 1
         coef = _moment_coefficients(coef, len(x), lam, zint, pref, nmom)
-    unit, xpow = _common_unit(1.0 / (x * x))
+    unit, xpow = common_unit(1.0 / (x * x))
     return (
         True,
         pair_index,
@@ -428,9 +399,12 @@ def _no_angular(nk: int) -> tuple:
     )
 
 
-def _common_unit(inv_xi2: np.ndarray, max_den: int = 16, max_power: int = 32):
-    """(u, n) with 1/ξ_a² = n_a·u for small integers n_a (e.g. ξ = 2, 3 Å: u = 1/36 Å⁻²,
-    n = 9, 4), so that every exp(−s/ξ_a²) is a power of one exp(−s·u); else (0, [])."""
+def common_unit(
+    inv_xi2: np.ndarray, max_den: int = 16, max_power: int = 32
+) -> tuple[float, np.ndarray]:
+    """(u, n) with 1/ξ_a² = n_a·u (length unit⁻²) for small integers n_a <= ``max_power``
+    (e.g. ξ = 2, 3 Å: u = 1/36 Å⁻², n = 9, 4), so that every exp(−s/ξ_a²) is a power of
+    one exp(−s·u); else (0, empty int64 array)."""
     lo = float(inv_xi2.min())
     ratios = inv_xi2 / lo
     for den in range(1, max_den + 1):
@@ -528,7 +502,7 @@ def _projection_kernel(
 
     Radial (``do_rad``): p_k(i) += Σ_{j: r_ij < r_c} h_k,X_j(r_ij), the quintic pieces of
     :func:`radial_table` plus its exactly evaluated centres: their windowed Gaussians are
-    summed per atom by :func:`~softscope.descriptors.radial._add_pair` (sorted centres;
+    summed per atom by :func:`~softscope.descriptors.radial.add_gaussians` (sorted centres;
     ``estep`` > 0: a uniform grid, walked by recurrence) and contracted with
     ``exact_coef`` (K, n_species·E).
 
@@ -584,7 +558,7 @@ def _projection_kernel(
             xi = qpos[i, 0]
             yi = qpos[i, 1]
             zi = qpos[i, 2]
-            m = _gather(
+            m = gather(
                 x, y, z, xi, yi, zi, qslot[i], qbin[i], cell_start, nb3, st, reach2, cand, cd2
             )
             racc[:] = 0.0
@@ -601,14 +575,16 @@ def _projection_kernel(
                     t = xr - j
                     su = spc[cand[u]]
                     for k in range(nk):
-                        a = table[su, j, k]
-                        racc[k] += a[0] + t * (
-                            a[1] + t * (a[2] + t * (a[3] + t * (a[4] + t * a[5])))
+                        # its own name: numba cannot type a name reused for an array
+                        # and an int (the ξ loops below use `a`)
+                        h = table[su, j, k]  # quintic piece of h_k,X(r) on interval j
+                        racc[k] += h[0] + t * (
+                            h[1] + t * (h[2] + t * (h[3] + t * (h[4] + t * h[5])))
                         )
                     if ne == 0 or r - exact_mu[ne - 1] > half:
                         continue
                     w = 0.5 * (np.cos(np.pi * r / rc_rad) + 1.0) if rad_fc else 1.0
-                    _add_pair(erow, su * ne, r, w, exact_mu, estep, inv2s2, half, cq)
+                    add_gaussians(erow, su * ne, r, w, exact_mu, estep, inv2s2, half, cq)
                 if ne:
                     for k in range(nk):
                         sk = racc[k]
@@ -630,7 +606,7 @@ def _projection_kernel(
                     r = np.sqrt(r2)
                     inv_r[na] = 1.0 / r
                     sp[na] = spc[q]
-                    fcv[na] = _fc(r, rc_ang) if ang_fc else 1.0
+                    fcv[na] = cosine_cutoff(r, rc_ang) if ang_fc else 1.0
                     if npw > 0:
                         e1 = np.exp(-r2 * unit)
                         for a in range(nx):
@@ -656,7 +632,7 @@ def _projection_kernel(
                             rjk = np.sqrt(rjk2)
                             if rjk >= rc_ang:
                                 continue
-                            w = fcv[u] * fcv[v] * _fc(rjk, rc_ang)
+                            w = fcv[u] * fcv[v] * cosine_cutoff(rjk, rc_ang)
                         cos = (ax * vx[v] + ay * vy[v] + az * vz[v]) * iu * inv_r[v]
                         col = pair_index[su, sp[v]] * per_pair
                         if npw > 0:

@@ -1,9 +1,13 @@
-"""Does training on direction-averaged labels help the isotropic softness model? (issue 3)
+"""Does training on direction-averaged labels help the isotropic softness model?
 
-    python scripts/consensus_study.py /work/zoo2 [--aniso /work/exp/aniso]
-        [--cache /work/exp/species/cache] [--out /work/exp/consensus]
+    python studies/consensus_labels/consensus_labels.py ZOO_DATA --aniso ANISO_OUT
+        --cache SPECIES_CACHE --out OUT
 
-``scripts/anisotropy_study.py`` found that the rearrangements under five other loading
+``ZOO_DATA`` is the zoo's data folder (``scripts/make_zoo.sh DATA_DIR``), ``ANISO_OUT`` the
+output folder of ``studies/anisotropy`` and ``SPECIES_CACHE`` the feature cache of
+``studies/species_models`` (its ``--cache``; filled here where missing).
+
+``studies/anisotropy`` found that the rearrangements under five other loading
 directions predict a direction's top-5 % D²min at ROC-AUC ~0.84 (an isotropic ceiling),
 while ``cuzr-softness`` reaches ~0.71: a single-direction label is a noisy sample of the
 direction-averaged propensity an isotropic model can learn.  Here the zoo recipe's model
@@ -21,8 +25,8 @@ of each of the three rotated folds:
 
 Judged on: ``dir6`` the six directions of window 0-1 %, ``xy_zoo`` the zoo's own +xy
 windows 0-1 %, ..., 4-5 % (the zoo card's metric), ``cons`` the consensus label.  Inputs:
-the per-direction D²min of ``anisotropy_study.py`` (``<aniso>/cache``) and the zoo-spec
-features of ``species_study.py``'s cache (computed here if missing).  Writes
+the per-direction D²min of ``studies/anisotropy`` (``<aniso>/cache``) and the zoo-spec
+features of ``studies/species_models``'s cache (computed here if missing).  Writes
 ``results.json`` and ``summary.md`` to ``--out``.
 """
 
@@ -78,9 +82,9 @@ def training_items(variant: str, feats, d2_xy, d2_dirs, cons) -> list:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("data", help="the zoo's data folder (cuzr64_sNN samples)")
-    ap.add_argument("--aniso", default="/work/exp/aniso")
-    ap.add_argument("--cache", default="/work/exp/species/cache")
-    ap.add_argument("--out", default="/work/exp/consensus")
+    ap.add_argument("--aniso", required=True, help="output folder of studies/anisotropy")
+    ap.add_argument("--cache", required=True, help="feature cache of studies/species_models")
+    ap.add_argument("--out", required=True, help="output folder")
     args = ap.parse_args(argv)
 
     from sklearn.preprocessing import StandardScaler
@@ -93,9 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     from softscope.training.dataset import find_samples
     from softscope.training.recipes import D2MIN_CUTOFF
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from species_study import cache_sample
-    from swap_study import FOLDS
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "species_models"))
+    from species_models import FOLDS, cache_sample
 
     warnings.filterwarnings("ignore", message=".*invalid.*")
     spec = load_model("cuzr-softness").spec

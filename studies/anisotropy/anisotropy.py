@@ -1,9 +1,12 @@
 """Loading-direction anisotropy of AQS rearrangements: the ceiling of isotropic predictors.
 
-    NUMBA_NUM_THREADS=1 OMP_NUM_THREADS=1 python scripts/anisotropy_study.py /work/zoo2 \
-        /work/exp/aniso [--samples 41,42,43,44,45,47] [--windows 2]
+    NUMBA_NUM_THREADS=1 OMP_NUM_THREADS=1 python studies/anisotropy/anisotropy.py ZOO_DATA \
+        OUT [--samples 41,42,43,44,45,47] [--windows 2]
 
-Question (issue 3).  ``cuzr-softness`` is built from isotropic structure functions, so it
+``ZOO_DATA`` is the zoo's data folder (``scripts/make_zoo.sh DATA_DIR``), ``OUT`` the output
+folder.
+
+Question.  ``cuzr-softness`` is built from isotropic structure functions, so it
 gives one number per atom whatever the loading direction, while which atoms rearrange
 depends on the shear plane and sign.  How well can ANY isotropic structural predictor do,
 i.e. how well does the rearrangement pattern under the other loading directions predict the
@@ -11,8 +14,8 @@ pattern under one direction?  Is the target ROC-AUC >= 0.85 (top 5 % D²min over
 1 % of AQS simple shear) above that ceiling for the zoo's Cu64Zr36 glasses?
 
 Method.  For each zoo glass ``<zoo>/cuzr64_sNN/glass/glass.data`` (2000 atoms, Mendelev
-EAM, 2e13 K/s) the LAMMPS setup of :func:`softscope.data.recipes.shear_aqs` is reused
-(``_open_lammps``, ``_setup_shear``: same potential, triclinic box, one thread) with the
+EAM, 2e13 K/s) the LAMMPS setup of :func:`softscope.simulate.shear_aqs` is reused
+(:func:`softscope.simulate.open_lammps`, :func:`softscope.simulate.setup_shear`: same potential, triclinic box, one thread) with the
 minimizer settings of the zoo's own ``shear_aqs/manifest.json`` (min_style, etol, ftol,
 maxiter, maxeval).  The unsheared glass is minimized once (frame 0); its state (positions,
 image flags, tilts) is stored and restored before each of six loading directions +xy, -xy,
@@ -63,10 +66,10 @@ from typing import Any  # noqa: E402
 import numpy as np  # noqa: E402
 
 import softscope  # noqa: E402,F401  (preloads libmpi before lammps)
-from softscope.data.recipes import _open_lammps, _setup_shear, read_manifest  # noqa: E402
 from softscope.frame import Frame  # noqa: E402
 from softscope.metrics import average_ranks, roc_auc, spearman  # noqa: E402
 from softscope.rearrangement import d2min, top_fraction  # noqa: E402
+from softscope.simulate import open_lammps, read_manifest, setup_shear  # noqa: E402
 
 Q = 0.05
 CUTOFF = 3.7
@@ -138,9 +141,9 @@ def simulate(sample_dir: Path, n_windows: int, log: Path, bar: Any) -> dict[str,
         f"minimize {float(mini_par['etol'])!r} {float(mini_par['ftol'])!r} "
         f"{int(mini_par['maxiter'])} {int(mini_par['maxeval'])}"
     )
-    lmp, _ = _open_lammps(log, 1)
+    lmp, _ = open_lammps(log, 1)
     try:
-        _setup_shear(lmp, sample_dir / "glass" / "glass.data", "cuzr")
+        setup_shear(lmp, sample_dir / "glass" / "glass.data", "cuzr")
         lmp.commands_string(
             f"""
 min_style {mini_par["style"]}
@@ -421,7 +424,7 @@ def write_markdown(res: dict[str, Any], path: Path) -> None:
         f"{', '.join(HELD_OUT)}).  Six simple-shear directions from a shared minimized frame 0, "
         f"AQS 0.2 % steps (zoo minimizer settings), label = top 5 % D²min (OVITO convention, "
         f"{CUTOFF} Å) over 0-1 %; ROC-AUC mean ± std over (sample, direction) pairs.  "
-        f"Produced by `scripts/anisotropy_study.py`: simulation + analysis "
+        f"Produced by `studies/anisotropy/anisotropy.py`: simulation + analysis "
         f"{res['sample_seconds'] / 60:.1f} min (cached per sample; LAMMPS alone "
         f"{res['simulation_cpu_s'] / 60:.1f} min), this run {res['runtime_s']:.0f} s.\n"
     )
@@ -556,7 +559,7 @@ def conclusion(res: dict[str, Any]) -> list[str]:
 # ----------------------------------------------------------------------------- main
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("zoo", type=Path, help="zoo folder holding cuzr64_sNN/")
+    ap.add_argument("zoo", type=Path, help="the zoo's data folder holding cuzr64_sNN/")
     ap.add_argument("out", type=Path, help="output folder")
     ap.add_argument("--samples", default="41,42,43,44,45,47", help="seeds of cuzr64_sNN")
     ap.add_argument(

@@ -1,21 +1,23 @@
-"""Does a more stable Cu64Zr36 glass make AQS rearrangements more predictable? (issue 3)
+"""Does a more stable Cu64Zr36 glass make AQS rearrangements more predictable?
 
 Takes the zoo's 2000-atom Cu64Zr36 glasses (quenched at 2e13 K/s), anneals each below Tg
 with NPT MD (P = 0) + Cu<->Zr swap Monte Carlo (``fix atom/swap ... ke yes``), cools it
 to 300 K, minimizes it like the glass recipe (``box/relax iso 0``, then fixed box), shears
-it AQS with the zoo's parameters (:data:`softscope.data.TRAINING_SHEAR`) and trains /
+it AQS with the zoo's parameters (:data:`softscope.simulate.TRAINING_SHEAR`) and trains /
 judges the ``softness`` recipe exactly like the zoo's ``cuzr-softness`` (train on 4
 samples, held-out ROC-AUC on 2, mean ± std over non-overlapping 1 % windows)::
 
-    python scripts/swap_study.py pilot  [--jobs 2]           # timing + T check, one glass
-    python scripts/swap_study.py anneal --schedule S [--jobs 2]
-    python scripts/swap_study.py train  --schedule S [--jobs 2]
-    python scripts/swap_study.py control [--jobs 2]          # the unannealed zoo samples
-    python scripts/swap_study.py control-reuse               # ... or the shipped model
-    python scripts/swap_study.py folds  [--jobs 2]           # 3 by-sample folds, paired
-    python scripts/swap_study.py report                      # markdown tables
+    S=studies/annealing/annealing.py; A="--zoo ZOO_DATA --out OUT"
+    python $S pilot $A [--jobs 2]                   # timing + T check, one glass
+    python $S anneal $A --schedule S [--jobs 2]
+    python $S train $A --schedule S [--jobs 2]
+    python $S control $A [--jobs 2]                 # the unannealed zoo samples
+    python $S control-reuse $A                      # ... or the shipped model
+    python $S folds $A [--jobs 2]                   # 3 by-sample folds, paired
+    python $S report --out OUT                      # markdown tables
 
-Everything goes to ``--out`` (default /work/swap, never the repository); progress is
+``ZOO_DATA`` is the zoo's data folder (``scripts/make_zoo.sh DATA_DIR``: the samples
+``cuzr64_sNN``).  Everything goes to ``--out`` (never the repository); progress is
 appended to ``<out>/swap_study.log``.  Energies in eV/atom, temperatures in K, times in
 ps; CPU seconds are ``time.process_time()`` of the (single-threaded) worker process.
 """
@@ -23,6 +25,7 @@ ps; CPU seconds are ``time.process_time()`` of the (single-threaded) worker proc
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import time
@@ -31,7 +34,6 @@ from typing import Any
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-ZOO = Path("/work/zoo2")
 SAMPLES = [f"cuzr64_s{s}" for s in (41, 42, 43, 44, 45, 47)]
 TEST = ["cuzr64_s45", "cuzr64_s47"]
 
@@ -75,9 +77,9 @@ def log(out: Path, msg: str) -> None:
 
 
 def _setup(lmp, data: Path) -> None:
-    from softscope.data.recipes import _potential_commands
+    from softscope.simulate import potential_commands
 
-    pot, _ = _potential_commands("cuzr")
+    pot, _ = potential_commands("cuzr")
     lmp.commands_string(
         f"""
 units metal
@@ -123,13 +125,7 @@ def anneal(
     import numpy as np
 
     import softscope  # noqa: F401  (preloads libmpi)
-    from softscope.data.recipes import (
-        TRAINING_SHEAR,
-        _open_lammps,
-        _sha256,
-        read_manifest,
-        shear_aqs,
-    )
+    from softscope.simulate import TRAINING_SHEAR, open_lammps, read_manifest, shear_aqs
 
     gdir = out / "glass"
     gdir.mkdir(parents=True, exist_ok=True)
@@ -150,7 +146,7 @@ def anneal(
     }
     t0 = time.process_time()
     w0 = time.perf_counter()
-    lmp, _ = _open_lammps(gdir / "log.lammps", 1)
+    lmp, _ = open_lammps(gdir / "log.lammps", 1)
     try:
         _setup(lmp, src / "glass" / "glass.data")
         lmp.command("run 0")
@@ -230,7 +226,9 @@ def anneal(
         {
             "parameters": params,
             "final": rec["final"],
-            "sha256": {"glass.data": _sha256(gdir / "glass.data")},
+            "sha256": {
+                "glass.data": hashlib.sha256((gdir / "glass.data").read_bytes()).hexdigest()
+            },
             "timings": {"cpu_anneal_s": rec["cpu_anneal_s"]},
         }
     )
@@ -243,6 +241,13 @@ def anneal(
     return rec
 
 
+def _zoo(args) -> Path:
+    """The zoo's data folder of ``--zoo`` (needed by every stage but ``report``)."""
+    if not args.zoo:
+        raise SystemExit(f"stage {args.stage!r} needs --zoo ZOO_DATA (the zoo's data folder)")
+    return Path(args.zoo)
+
+
 def _seed(name: str, schedule: str) -> int:
     return int(name.rsplit("_s", 1)[1]) * 1000 + sum(map(ord, schedule)) % 1000
 
@@ -251,6 +256,7 @@ def cmd_anneal(args) -> None:
     from joblib import Parallel, delayed
 
     root = Path(args.out)
+    zoo = _zoo(args)
     sched = SCHEDULES[args.schedule]
     dest = root / args.schedule
     dest.mkdir(parents=True, exist_ok=True)
@@ -258,7 +264,7 @@ def cmd_anneal(args) -> None:
     log(root, f"anneal {args.schedule} {sched}: {todo}")
     w = time.perf_counter()
     Parallel(n_jobs=args.jobs)(
-        delayed(anneal)(ZOO / n, dest / n, sched, _seed(n, args.schedule), True, root) for n in todo
+        delayed(anneal)(zoo / n, dest / n, sched, _seed(n, args.schedule), True, root) for n in todo
     )
     recs = [json.loads((dest / n / "anneal_record.json").read_text()) for n in SAMPLES]
     for r in recs:
@@ -274,7 +280,7 @@ def cmd_anneal(args) -> None:
 
 def _train_eval(data: list[Path], name: str, root: Path, jobs: int) -> dict[str, Any]:
     import softscope  # noqa: F401
-    from softscope.training.pipeline import _public, train_recipe
+    from softscope.training.pipeline import rounded_summary, train_recipe
 
     t = time.process_time()
     model, ev = train_recipe(
@@ -282,7 +288,7 @@ def _train_eval(data: list[Path], name: str, root: Path, jobs: int) -> dict[str,
     )
     model.save(root / f"{name}.ssm")
     return {
-        "held_out": _public(ev.summary),
+        "held_out": rounded_summary(ev.summary),
         "training": model.card["training"],
         "per_window_auc": [round(w["roc_auc"], 4) for w in ev.per_window],
         "windows": [(w["sample"], w.get("strain")) for w in ev.per_window],
@@ -295,7 +301,7 @@ def _cross(model_path: Path, data: list[Path], jobs: int) -> dict[str, Any]:
     from softscope.models.model import load_model
     from softscope.training.dataset import find_samples
     from softscope.training.evaluate import evaluate_model
-    from softscope.training.pipeline import _public, windows_of
+    from softscope.training.pipeline import rounded_summary, windows_of
     from softscope.training.recipes import D2MIN_CUTOFF
 
     smp = [s for s in find_samples(data) if s.name in TEST]
@@ -308,7 +314,7 @@ def _cross(model_path: Path, data: list[Path], jobs: int) -> dict[str, Any]:
         False,
     )
     return {
-        **_public(ev.summary),
+        **rounded_summary(ev.summary),
         "per_window_auc": [round(w["roc_auc"], 4) for w in ev.per_window],
     }
 
@@ -327,10 +333,11 @@ def cmd_control_reuse(args) -> None:
     and C selection on the unannealed zoo samples), re-judged here with the same code."""
     import shutil
 
-    from softscope.models.model import load_model
+    from softscope.models import load_model, zoo_path
     from softscope.training.recipes import recipe_spec
 
     root = Path(args.out)
+    zoo = _zoo(args)
     res_dir = root / "results"
     res_dir.mkdir(parents=True, exist_ok=True)
     m = load_model("cuzr-softness")
@@ -338,18 +345,16 @@ def cmd_control_reuse(args) -> None:
     split = m.card["split"]
     if not same or split["test_samples"] != TEST:
         raise SystemExit("the shipped cuzr-softness does not match the recipe/split; retrain")
-    from softscope.models.model import _zoo_dir
-
-    shutil.copy(_zoo_dir() / "cuzr-softness.ssm", res_dir / "softness_control.ssm")
-    ev = _cross(res_dir / "softness_control.ssm", [ZOO / n for n in SAMPLES], args.jobs)
-    zoo_ev = json.loads((ZOO / "evaluation_cuzr64" / "evaluation.json").read_text())
+    shutil.copy(zoo_path("cuzr-softness"), res_dir / "softness_control.ssm")
+    ev = _cross(res_dir / "softness_control.ssm", [zoo / n for n in SAMPLES], args.jobs)
+    zoo_ev = json.loads((zoo / "evaluation_cuzr64" / "evaluation.json").read_text())
     res = {
         "held_out": {k: v for k, v in ev.items() if k != "per_window_auc"},
         "per_window_auc": ev["per_window_auc"],
         "training": m.card["training"],
         "reused": "shipped cuzr-softness model (card: train "
         + str(split["train_samples"])
-        + "), re-evaluated; indicators from /work/zoo2/evaluation_cuzr64",
+        + f"), re-evaluated; indicators from {zoo / 'evaluation_cuzr64'}",
         "card_held_out": m.card["metrics"]["held_out"],
         "indicators": {r["name"]: round(r["roc_auc"], 4) for r in zoo_ev["table"]},
     }
@@ -366,8 +371,9 @@ def cmd_control_reuse(args) -> None:
 
 def cmd_train(args, control: bool = False) -> None:
     root = Path(args.out)
+    zoo = _zoo(args)
     name = "control" if control else args.schedule
-    base = ZOO if control else root / name
+    base = zoo if control else root / name
     data = [base / n for n in SAMPLES]
     res_dir = root / "results"
     res_dir.mkdir(parents=True, exist_ok=True)
@@ -381,13 +387,13 @@ def cmd_train(args, control: bool = False) -> None:
         f"Spearman {h['spearman']:.3f}), C = {res['training']['C']}, "
         f"per window {res['per_window_auc']}, train CPU {res['train_cpu_s']:.0f} s",
     )
-    other = ZOO if not control else None
+    other = zoo if not control else None
     if other is not None:
         ctl = res_dir / "softness_control.ssm"
         if ctl.exists():
             res["control_model_on_these"] = _cross(ctl, data, args.jobs)
             res["this_model_on_control"] = _cross(
-                res_dir / f"softness_{name}.ssm", [ZOO / n for n in SAMPLES], args.jobs
+                res_dir / f"softness_{name}.ssm", [zoo / n for n in SAMPLES], args.jobs
             )
             log(
                 root,
@@ -408,6 +414,7 @@ def cmd_pilot(args) -> None:
     from joblib import Parallel, delayed
 
     root = Path(args.out)
+    zoo = _zoo(args)
     dest = root / "pilot"
     runs = {
         f"T{int(T)}": {
@@ -421,7 +428,7 @@ def cmd_pilot(args) -> None:
     }
     log(root, f"pilot on cuzr64_s41: {runs}")
     recs = Parallel(n_jobs=args.jobs)(
-        delayed(anneal)(ZOO / "cuzr64_s41", dest / k, s, 7, False, None) for k, s in runs.items()
+        delayed(anneal)(zoo / "cuzr64_s41", dest / k, s, 7, False, None) for k, s in runs.items()
     )
     for k, r in zip(runs, recs, strict=True):
         log(
@@ -467,7 +474,7 @@ def cmd_folds(args) -> None:
 
     root = Path(args.out)
     conds = {
-        "control": ZOO,
+        "control": _zoo(args),
         **{
             k: root / k
             for k in SCHEDULES
@@ -567,7 +574,8 @@ def main(argv: list[str] | None = None) -> int:
         "stage", choices=["pilot", "anneal", "train", "control", "control-reuse", "report", "folds"]
     )
     ap.add_argument("--schedule", choices=list(SCHEDULES), default="swap650")
-    ap.add_argument("--out", default="/work/swap")
+    ap.add_argument("--zoo", help="the zoo's data folder (cuzr64_sNN samples); all but report")
+    ap.add_argument("--out", required=True, help="output folder (outside the repository)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--no-indicators", action="store_true")
     ap.add_argument("--pilot-T", type=float, nargs="+", default=[650.0, 700.0])

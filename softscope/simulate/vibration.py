@@ -29,17 +29,10 @@ from typing import Any
 
 import numpy as np
 
-from softscope.data.recipes import (
-    MANIFEST,
-    SYSTEMS,
-    _lmp_seeds,
-    _open_lammps,
-    _positive,
-    _potential_commands,
-    _write_json,
-    read_manifest,
-)
 from softscope.errors import SoftscopeError
+from softscope.simulate.manifest import MANIFEST, read_manifest, write_json
+from softscope.simulate.session import lammps_seeds, open_lammps
+from softscope.simulate.systems import SYSTEMS, positive, potential_commands
 
 __all__ = ["VIBRATION_DEFAULTS", "vibrational_msd", "read_vibrational_msd", "VIBRATION_DIR"]
 
@@ -81,9 +74,9 @@ def _one_frame(
     from lammps import LMP_STYLE_ATOM, LMP_TYPE_ARRAY
 
     step, triclinic = _dump_step(dump)
-    lmp, _ = _open_lammps(log, 1)
+    lmp, _ = open_lammps(log, 1)
     try:
-        pot_cmds, _ = _potential_commands(system)
+        pot_cmds, _ = potential_commands(system)
         lmp.commands_string(
             f"""
 units {SYSTEMS[system]["units"]}
@@ -161,7 +154,7 @@ def vibrational_msd(
         ("sample_time", sample_time),
     ):
         if v is not None:
-            d[k] = _positive(k, v)
+            d[k] = positive(k, v)
     if sample_every is not None:
         if int(sample_every) < 1:
             raise SoftscopeError(f"sample_every must be >= 1 step, got {sample_every}")
@@ -183,7 +176,7 @@ def vibrational_msd(
         if vman.get("parameters") != d or vman.get("seed") != seed:
             vman = {}
     done = {int(k): v for k, v in vman.get("frames", {}).items()}
-    seeds = _lmp_seeds(seed, max(all_idx) + 1)
+    seeds = lammps_seeds(seed, max(all_idx) + 1)
     from tqdm.auto import tqdm
 
     for i in tqdm(idx, desc="vibrational MSD", unit="frame", disable=not progress):
@@ -200,7 +193,7 @@ def vibrational_msd(
             "seconds": time.perf_counter() - t0,
             "mean_msd": float(msd.mean()),
         }
-        _write_json(
+        write_json(
             vman_path,
             {
                 "softscope_dataset": 1,

@@ -1,9 +1,13 @@
-"""Direction-aware features vs the isotropic ceiling (issue 3, session 6).
+"""Direction-aware features vs the isotropic ceiling.
 
-    python scripts/oriented_study.py /work/zoo2 [--aniso /work/exp/aniso]
-        [--cache /work/exp/species/cache] [--out /work/exp/oriented]
+    python studies/oriented_features/oriented_features.py ZOO_DATA --aniso ANISO_OUT
+        --cache SPECIES_CACHE --out OUT
 
-``scripts/anisotropy_study.py`` showed that which atoms rearrange depends on the loading
+``ZOO_DATA`` is the zoo's data folder (``scripts/make_zoo.sh DATA_DIR``), ``ANISO_OUT`` the
+output folder of ``studies/anisotropy`` and ``SPECIES_CACHE`` the feature cache written by
+``studies/species_models``.  Training rows are drawn like ``studies/consensus_labels``.
+
+``studies/anisotropy`` showed that which atoms rearrange depends on the loading
 direction, and that an isotropic indicator is capped near the orientation-averaged
 response (ROC-AUC ~0.84).  Can per-atom quantities that *know* the loading direction add
 to the zoo's isotropic features?  Two candidates, each evaluated for direction d = (a, b,
@@ -31,6 +35,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import sys  # noqa: E402
 import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -91,12 +96,12 @@ def atom_stress(zoo: Path, sample: str, cache: Path, x_ref: np.ndarray) -> np.nd
     path = cache / f"{sample}_stress.npz"
     if path.exists():
         return np.load(path)["stress"]
-    from softscope.data.recipes import _open_lammps, _setup_shear, read_manifest
+    from softscope.simulate import open_lammps, read_manifest, setup_shear
 
     par = read_manifest(zoo / sample / "shear_aqs")["parameters"]["minimize"]
-    lmp, _ = _open_lammps(cache / f"{sample}_stress.log", 1)
+    lmp, _ = open_lammps(cache / f"{sample}_stress.log", 1)
     try:
-        _setup_shear(lmp, zoo / sample / "glass" / "glass.data", "cuzr")
+        setup_shear(lmp, zoo / sample / "glass" / "glass.data", "cuzr")
         lmp.command(f"min_style {par['style']}")
         lmp.command(
             f"minimize {float(par['etol'])!r} {float(par['ftol'])!r} "
@@ -130,12 +135,15 @@ def stress_features(frame, st: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("zoo", type=Path, help="the zoo's data folder (cuzr64_sNN samples)")
-    ap.add_argument("--aniso", type=Path, default=Path("/work/exp/aniso"))
-    ap.add_argument("--cache", type=Path, default=Path("/work/exp/species/cache"))
-    ap.add_argument("--out", type=Path, default=Path("/work/exp/oriented"))
+    ap.add_argument("--aniso", type=Path, required=True, help="output of studies/anisotropy")
+    ap.add_argument(
+        "--cache", type=Path, required=True, help="feature cache of studies/species_models"
+    )
+    ap.add_argument("--out", type=Path, required=True, help="output folder")
     args = ap.parse_args(argv)
 
-    from consensus_study import balanced_rows
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "consensus_labels"))
+    from consensus_labels import balanced_rows
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import LinearSVC
 
