@@ -1,9 +1,18 @@
-"""Every linear model of the zoo is well-conditioned (issue 17): under 1e-4 Å random
-displacements of the shipped glass the 99.9th percentile of |ΔP| is <= 2 % of the
-predictions' spread; under 0.1 Å (the thermal amplitude at 300 K) max |ΔP| <= 10 spreads
-and |mean shift| <= 2 spreads; a 1e-4 affine shear moves the 99.9th percentile by <= 2 %.
-Tree models are reported (their thresholds make them piecewise constant), not held to it.
-Reference: ``Model.predict`` of the perturbed frames, nothing else."""
+"""The zoo's linear models are well-conditioned and stable under perturbations (targets in
+:data:`softscope.models.stability.STABILITY_TARGETS`, in spreads of the predictions):
+
+- conditioning: the largest coefficient on a raw feature < 1e4 (the unguarded zoo had
+  ~1e11: z-scored near-empty features);
+- small perturbations: under 1e-4 Å random displacements and a 1e-4 affine shear the 99.9th
+  percentile of |ΔP| is <= 2 % of the spread;
+- thermal-scale noise (0.1 Å per axis): max |ΔP| <= 10 spreads, |mean shift| <= 2 spreads.
+
+Measured with ``Model.predict`` of the perturbed shipped glass (the reference is the
+model's own prediction of the unperturbed glass, nothing else).  Where a model misses a
+target today the case is a strict xfail stating the measured value (docs/thermal_input.md):
+an improvement turns it into an XPASS, which fails the suite until the marker goes.
+Tree models (piecewise constant) are reported on their cards, not held to the targets.
+"""
 
 from __future__ import annotations
 
@@ -13,34 +22,80 @@ import pytest
 import softscope
 from softscope.data import default_glass
 from softscope.models.model import zoo_names
-from softscope.models.stability import STABILITY_TARGETS, meets_targets, stability
+from softscope.models.stability import STABILITY_TARGETS, stability
 
-CUZR = [n for n in zoo_names() if n.startswith("cuzr-")]
+LINEAR_CUZR = [
+    n
+    for n in zoo_names()
+    if n.startswith("cuzr-") and softscope.load_model(n).estimator.kind == "linear"
+]
+T = STABILITY_TARGETS
 
 
-# The shipped zoo predates the training guard: its linear models explode (largest raw
-# coefficient ~1e11, 0.1 Å noise -> ~2500 spreads). strict: once the zoo is regenerated
-# with the guard (scripts/make_zoo.sh), XPASS fails the suite until this marker goes.
-_UNGUARDED = pytest.mark.xfail(
-    strict=True, reason="zoo not yet regenerated with the training guard (issue 17)"
-)
+@pytest.fixture(scope="module")
+def figures():
+    glass = default_glass()
+    out = {}
+    for name in LINEAR_CUZR:
+        model = softscope.load_model(name)
+        extra = {"msd": np.full(len(glass), 0.02)} if model.spec.external else None
+        out[name] = stability(model, glass, extra=extra)
+    return out
+
+
+def _known(measured: dict[str, str]):
+    """Parametrize over the linear Cu-Zr models; those in ``measured`` are strict xfails."""
+    return [
+        pytest.param(
+            n,
+            marks=pytest.mark.xfail(strict=True, reason=f"measured {measured[n]}"),
+        )
+        if n in measured
+        else n
+        for n in LINEAR_CUZR
+    ]
+
+
+@pytest.mark.parametrize("name", [n for n in zoo_names()])
+def test_zoo_linear_models_are_well_conditioned(name):
+    model = softscope.load_model(name)
+    card = model.card["stability"]
+    if model.estimator.kind != "linear":
+        assert "max_raw_coefficient" not in card
+        return
+    est = model.estimator
+    coef = float(np.max(np.abs(est.weights / est.scale)))
+    assert coef < 1e4
+    assert card["max_raw_coefficient"] == pytest.approx(coef)  # the card states it
+    assert model.expected_input == "minimised"
 
 
 @pytest.mark.parametrize(
-    "name", [pytest.param(n, marks=_UNGUARDED) if n != "cuzr-qs" else n for n in CUZR]
+    "name",
+    _known(
+        {
+            "cuzr-softness": "1e-4 shear 99.9 % 0.044 spreads",
+            "cuzr-igd": "1e-4 shear 99.9 % 0.060 spreads",
+        }
+    ),
 )
-def test_zoo_model_prediction_is_stable_under_thermal_scale_noise(name):
-    model = softscope.load_model(name)
-    glass = default_glass()
-    extra = {"msd": np.full(len(glass), 0.02)} if model.spec.external else None
-    fig = stability(model, glass, extra=extra)
-    if model.estimator.kind != "linear":
-        assert np.isfinite(fig["noise_0.1"]["max"])
-        return
-    assert fig["max_raw_coefficient"] < 1e4, fig
-    assert meets_targets(fig), (fig, STABILITY_TARGETS)
-    # the card states the same conditioning
-    assert model.card["stability"]["max_raw_coefficient"] == pytest.approx(
-        fig["max_raw_coefficient"]
-    )
-    assert model.expected_input == "minimised"
+def test_small_perturbations_move_predictions_by_at_most_2_percent(figures, name):
+    f = figures[name]
+    assert f["noise_1e-4"]["p999"] <= T["noise_1e-4_p999"], f
+    assert f["shear_1e-4"]["p999"] <= T["shear_1e-4_p999"], f
+
+
+@pytest.mark.parametrize(
+    "name",
+    _known(
+        {
+            "cuzr-softness": "mean shift +4.0 spreads under 0.1 Å noise",
+            "cuzr-igd": "mean shift +3.4 spreads under 0.1 Å noise",
+        }
+    ),
+)
+def test_thermal_scale_noise_keeps_predictions_bounded(figures, name):
+    f = figures[name]
+    assert f["thermal_amplitude"] == 0.1
+    assert f["noise_thermal"]["max"] <= T["noise_thermal_max"], f
+    assert abs(f["noise_thermal"]["mean"]) <= T["noise_thermal_abs_mean"], f

@@ -24,7 +24,16 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["ZOO_SAMPLES", "ZOO_MODELS", "make_data", "train_zoo", "write_cards_md", "main"]
+__all__ = [
+    "ZOO_SAMPLES",
+    "ZOO_MODELS",
+    "make_data",
+    "train_zoo",
+    "stability_card",
+    "refresh_stability",
+    "write_cards_md",
+    "main",
+]
 
 _CUZR = {"n_atoms": 2000, "quench_rate": 2e13}
 _KA = {
@@ -124,6 +133,32 @@ def _samples(root: Path, prefix: str) -> list[Path]:
     return sorted(p for p in root.glob(f"{prefix}_s*") if _complete(p))
 
 
+def stability_card(model, data: list[Path]) -> dict[str, Any]:
+    """:func:`softscope.models.stability.stability` of ``model`` on the first frame of its
+    first held-out sample (among ``data``, the model's sample folders), for its card."""
+    from softscope.models.stability import stability
+    from softscope.training.dataset import find_samples
+    from softscope.training.pipeline import windows_of
+
+    held = [p for p in data if p.name in set(model.card["split"]["test_samples"])]
+    require = ("msd",) if model.spec.external else ()
+    w = windows_of(find_samples(held[:1]), 0.01, None, require)[0]
+    out = stability(model, w.reference, extra=w.extra or None)
+    out["frame"] = f"{held[0].name}, first frame"
+    return out
+
+
+def refresh_stability(root: Path, zoo_dir: Path, names: list[str] | None = None) -> None:
+    """Recompute the stability figures of the zoo's models (no retraining) and save them."""
+    from softscope.models.model import Model
+
+    for name in names or list(ZOO_MODELS):
+        path = zoo_dir / f"{name}.ssm"
+        model = Model.load(path)
+        model.card["stability"] = stability_card(model, _samples(root, ZOO_MODELS[name]["data"]))
+        model.save(path)
+
+
 def train_zoo(
     root: Path,
     zoo_dir: Path,
@@ -167,14 +202,7 @@ def train_zoo(
                 card.setdefault("metrics", {})["transfer"] = {
                     key: {**rounded_summary(tev.summary), "samples": [s.name for s in smp]}
                 }
-        # conditioning and stability on the first held-out glass (its first frame)
-        from softscope.models.stability import stability
-
-        held = [p for p in data if p.name in set(card["split"]["test_samples"])]
-        require = ("msd",) if model.spec.external else ()
-        w = windows_of(find_samples(held[:1]), 0.01, None, require)[0]
-        card["stability"] = stability(model, w.reference, extra=w.extra or None)
-        card["stability"]["frame"] = f"{held[0].name}, first frame"
+        card["stability"] = stability_card(model, data)
         card["train_cpu_seconds"] = round(time.process_time() - t, 1)
         card["conventions"] = (
             "CONVENTIONS.md of softscope: features at the window start; label = top 5 % "
@@ -308,8 +336,10 @@ def write_cards_md(zoo_dir: Path, path: Path, extra: str = "") -> Path:
                 "fix's `average K`); conditioning: largest coefficient on a raw feature "
                 f"{_fmt(cond) if cond is not None else '– (trees)'}; stability on {st['frame']} "
                 f"(spreads of the prediction): 1e-4 Å noise 99.9 % {_fmt(st['noise_1e-4']['p999'])}"
-                f" (max {_fmt(st['noise_1e-4']['max'])}), 0.1 Å noise max "
-                f"{_fmt(st['noise_0.1']['max'])}, mean shift {_fmt(st['noise_0.1']['mean'])}, "
+                f" (max {_fmt(st['noise_1e-4']['max'])}), thermal-scale noise "
+                f"({_fmt(st['thermal_amplitude'])} length units) max "
+                f"{_fmt(st['noise_thermal']['max'])}, mean shift "
+                f"{_fmt(st['noise_thermal']['mean'])}, "
                 f"1e-4 shear 99.9 % {_fmt(st['shear_1e-4']['p999'])}"
             )
         lines += [
@@ -328,7 +358,12 @@ def write_cards_md(zoo_dir: Path, path: Path, extra: str = "") -> Path:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", required=True, help="folder for raw samples (outside the repo)")
-    ap.add_argument("--stage", choices=["all", "data", "train"], default="all")
+    ap.add_argument(
+        "--stage",
+        choices=["all", "data", "train", "cards"],
+        default="all",
+        help="cards: recompute the models' stability figures and rewrite the cards only",
+    )
     ap.add_argument("--models", nargs="+", choices=list(ZOO_MODELS))
     ap.add_argument("--samples", nargs="+", help="data stage: only these samples (default all)")
     ap.add_argument("--zoo", default=None, help="model folder (default: the package zoo)")
@@ -350,9 +385,12 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.process_time()
     if args.stage in ("all", "data"):
         timing["data_cpu_s"] = make_data(root, args.samples, not args.quiet, args.jobs)
+    if args.stage == "cards":
+        refresh_stability(root, zoo, args.models)
     if args.stage in ("all", "train"):
         res = train_zoo(root, zoo, args.models, args.jobs, not args.quiet)
         timing["train_cpu_s"] = {k: v["card"]["train_cpu_seconds"] for k, v in res.items()}
+    if args.stage in ("all", "train", "cards"):
         t = time.process_time()
         extra = indicator_comparison(root, zoo, args.jobs, not args.quiet)
         timing["indicators_cpu_s"] = time.process_time() - t
