@@ -42,13 +42,14 @@ import numpy as np
 from softscope._jit import nb
 from softscope.errors import SoftscopeError
 from softscope.frame import Frame
-from softscope.neighbors import CellWalk, cell_walk, gather, neighbor_list
+from softscope.neighbors import CellWalk, cell_walk, gather, image_points, neighbor_list
 
 __all__ = [
     "d2min",
     "d2min_from_points",
     "d2min_from_walk",
     "d2min_min_image",
+    "d2min_since_reference",
     "d2min_from_vectors",
     "continued_cell",
     "d2min_names",
@@ -242,6 +243,32 @@ def d2min_from_walk(
         float(cutoff) ** 2,
         DET_EPS,
     )
+
+
+def d2min_since_reference(
+    reference_reduced: np.ndarray,
+    reference_cell: np.ndarray,
+    reference_origin: np.ndarray,
+    current: np.ndarray,
+    cell: np.ndarray,
+    pbc,
+    n_query: int,
+    cutoff: float,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """D²min of atoms ``0..n_query-1`` since a reference (the LAMMPS fix's face).
+
+    ``reference_reduced`` (n, 3): the atoms' reduced positions in ``reference_cell`` /
+    ``reference_origin`` (the query atoms first, then any other atoms they may neighbour);
+    ``current`` (n, 3): the same atoms' positions now, any periodic image each, in
+    ``cell`` (rows = cell vectors, periodic along ``pbc``).  Reference neighbours: a
+    periodic search within ``cutoff`` in the reference cell; current pair vectors: the
+    minimum image in ``cell`` (:func:`d2min_min_image`), so a box flip between the
+    reference and now changes nothing.  Returns ``(values, invalid, counts)`` as
+    :func:`d2min_min_image`."""
+    pts, point_atom = image_points(reference_reduced, reference_cell, reference_origin, pbc, cutoff)
+    walk = cell_walk(pts, cutoff, n_query=n_query)
+    del pts
+    return d2min_min_image(walk, point_atom, current, cell, pbc, n_query, cutoff)
 
 
 def d2min_min_image(

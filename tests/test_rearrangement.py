@@ -22,6 +22,7 @@ from softscope.rearrangement import (
     d2min_from_points,
     d2min_from_vectors,
     d2min_names,
+    d2min_since_reference,
     labels,
     lammps_nonaffine_to_sum,
     phop,
@@ -419,3 +420,18 @@ def test_labels_rearranging_top_stable_bottom_half_rest_ignored():
     assert (labels(v, q=0.1, stable_q=0.9) >= 0).sum() == 39  # classes may touch, never overlap
     with pytest.raises(SoftscopeError, match="q \\+ stable_q"):
         labels(v, q=0.2, stable_q=0.9)
+
+
+def test_d2min_since_reference_equals_frame_d2min_for_any_current_images(small_cuzr, rng):
+    """The fix's face: reference reduced positions + current positions of arbitrary
+    periodic images give the frame function's D²min (OVITO's convention, tested above)."""
+    ref = small_cuzr
+    cur = _sheared(ref, rng, gamma=0.03, noise=0.05, axes=(0, 1)).wrapped()
+    want = d2min(ref, cur, 3.7)
+    shifts = rng.integers(-2, 3, size=(len(cur), 3)) * cur.pbc
+    images = cur.positions + shifts @ cur.cell  # any image of each current atom
+    got, invalid, counts = d2min_since_reference(
+        ref.reduced_positions(), ref.cell, ref.origin, images, cur.cell, cur.pbc, len(ref), 3.7
+    )
+    assert not invalid.any() and counts.min() > 0
+    np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)

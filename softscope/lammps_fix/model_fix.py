@@ -607,14 +607,11 @@ class ModelFix(SoftscopeFix):
         reference reduced positions ``s_ref`` in the reference cell, current positions
         ``x_now``, any image): reference neighbours by a periodic search in the reference
         cell, current vectors by the minimum image in H1 (box flips change nothing)."""
-        from softscope.neighbors import cell_walk, image_points
-        from softscope.rearrangement import d2min_min_image
+        from softscope.rearrangement import d2min_since_reference
 
-        pbc = self._pbc
-        pts, point_atom = image_points(s_ref, self.H0, self.o0, pbc, self.R)
-        walk = cell_walk(pts, self.R, n_query=nq)
-        del pts
-        d2, _invalid, counts = d2min_min_image(walk, point_atom, x_now, H1, pbc, nq, self.R)
+        d2, _invalid, counts = d2min_since_reference(
+            s_ref, self.H0, self.o0, x_now, H1, self._pbc, nq, self.R
+        )
         return d2, counts
 
     def _d2min(self, v: AtomView, x, H1, o1, pbc, first: bool = False) -> np.ndarray:
