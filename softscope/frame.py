@@ -23,7 +23,7 @@ import numpy as np
 
 from softscope.errors import SoftscopeError
 
-__all__ = ["Frame"]
+__all__ = ["Frame", "cell_widths"]
 
 
 def _as_species(species: Sequence[str] | np.ndarray, n: int) -> np.ndarray:
@@ -158,15 +158,7 @@ class Frame:
 
     def perpendicular_widths(self) -> np.ndarray:
         """Distances between opposite faces of the cell along a, b, c (length unit)."""
-        a, b, c = self.cell
-        vol = self.volume
-        return np.array(
-            [
-                vol / np.linalg.norm(np.cross(b, c)),
-                vol / np.linalg.norm(np.cross(c, a)),
-                vol / np.linalg.norm(np.cross(a, b)),
-            ]
-        )
+        return cell_widths(self.cell)
 
     def reduced_positions(self) -> np.ndarray:
         """Positions in cell coordinates: r = origin + s @ cell."""
@@ -270,6 +262,12 @@ class Frame:
             raise SoftscopeError(f"{path} has {nframes} frame(s); frame={frame} is out of range")
         data = pipeline.compute(frame % nframes)
         return cls.from_ovito(data, elements=elements)
+
+
+def cell_widths(cell: np.ndarray) -> np.ndarray:
+    """(3,) distances between opposite faces of the cell with rows a, b, c (length unit)."""
+    h = np.asarray(cell, dtype=np.float64)
+    return abs(np.linalg.det(h)) / np.linalg.norm(np.cross(h[[1, 2, 0]], h[[2, 0, 1]]), axis=1)
 
 
 def _type_masses(data, tid: np.ndarray) -> dict[int, float]:

@@ -34,7 +34,7 @@ import numpy as np
 
 from softscope._jit import nb
 from softscope.errors import SoftscopeError
-from softscope.frame import Frame
+from softscope.frame import Frame, cell_widths
 
 __all__ = [
     "NeighborList",
@@ -140,9 +140,7 @@ def image_points(
     # periodic wrap can give exactly 1.0 after floor for tiny negatives
     s[:, pbc] = np.where(s[:, pbc] >= 1.0, 0.0, s[:, pbc])
     if widths is None:
-        widths = abs(np.linalg.det(cell)) / np.linalg.norm(
-            np.cross(cell[[1, 2, 0]], cell[[2, 0, 1]]), axis=1
-        )
+        widths = cell_widths(cell)
     pad = np.where(pbc, cutoff / widths, 0.0)
     nimg = np.where(pbc, np.ceil(pad).astype(np.int64), 0)
     n_total_images = np.prod(2 * nimg + 1)

@@ -41,6 +41,7 @@ __all__ = [
     "block_kind",
     "block_kinds",
     "normalise_block",
+    "frame_points",
 ]
 
 
@@ -62,6 +63,32 @@ class PointSet(NamedTuple):
     species: tuple[str, ...]
     density: float | None = None
     extra: Mapping[str, np.ndarray] | None = None
+
+
+def frame_points(
+    frame: Frame,
+    reach: float,
+    species: tuple[str, ...],
+    extra: Mapping[str, np.ndarray] | None = None,
+) -> tuple[PointSet, np.ndarray]:
+    """A periodic ``frame`` as a :class:`PointSet` and ``owner`` (M,), the atom each point
+    stands for: the wrapped atoms (the queries) followed by their periodic images within
+    ``reach`` (length unit) of the cell; ``reach <= 0`` (no neighbours needed): the atoms
+    as given.  Species codes in the order ``species``; ``extra`` per-atom columns (N rows)
+    are given to every image; density = N / V."""
+    from softscope.neighbors import periodic_images
+
+    n = len(frame)
+    codes, _ = frame.species_index(species)
+    if reach > 0:
+        points, owner = periodic_images(frame, reach)
+    else:
+        points, owner = np.asarray(frame.positions, dtype=np.float64), np.arange(n)
+    pe = None
+    if extra is not None:
+        pe = {k: np.asarray(v, dtype=np.float64).reshape(-1)[owner] for k, v in extra.items()}
+    density = n / frame.volume if frame.volume > 0 else None
+    return PointSet(points, codes[owner], n, tuple(species), density, pe), owner
 
 
 Block = Mapping[str, Any]

@@ -38,6 +38,7 @@ import math
 import numpy as np
 
 from softscope.errors import SoftscopeError
+from softscope.frame import cell_widths
 from softscope.lammps_fix.base import SoftscopeFix
 from softscope.lammps_fix.columns import model_columns
 from softscope.lammps_fix.comm import fix_comm
@@ -91,11 +92,6 @@ def _auc_spearman(
         roc_auc(p, top_fraction(m, q, tie_key=ids)) if auc else 0.0,
         spearman(p, m) if rho else 0.0,
     )
-
-
-def _widths(H: np.ndarray) -> np.ndarray:
-    """Perpendicular widths of the cell with rows H (length unit)."""
-    return abs(np.linalg.det(H)) / np.linalg.norm(np.cross(H[[1, 2, 0]], H[[2, 0, 1]]), axis=1)
 
 
 # --------------------------------------------------------------------------- keywords
@@ -388,7 +384,7 @@ class ModelFix(SoftscopeFix):
         prof.start()
         nloc, m = v.nlocal, v.ntotal
         H1, o1, pbc = self._box()
-        widths = _widths(H1)
+        widths = cell_widths(H1)
         reach = self.model_reach()
         if np.any(pbc & (widths < reach)):
             raise SoftscopeError(
@@ -622,7 +618,9 @@ class ModelFix(SoftscopeFix):
         a missing one is noticed)."""
         nloc, m = v.nlocal, v.ntotal
         self._pbc = pbc
-        wmin = min(_widths(H1)[pbc].min(initial=np.inf), _widths(self.H0)[pbc].min(initial=np.inf))
+        wmin = min(
+            cell_widths(H1)[pbc].min(initial=np.inf), cell_widths(self.H0)[pbc].min(initial=np.inf)
+        )
         if 2.0 * self.R >= wmin:
             msg = (
                 f"d2min {self.R} is not below half the smallest periodic box width "

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from softscope.descriptors.registry import frame_points
 from softscope.errors import SoftscopeError
 from softscope.frame import Frame
 
@@ -113,20 +114,11 @@ class Evaluator:
     ) -> np.ndarray:
         """(N,) predictions for every atom of a periodic ``frame``: the two steps on the
         wrapped atoms followed by their periodic images within :attr:`reach`."""
-        from softscope.neighbors import periodic_images
-
-        n = len(frame)
-        codes, _ = frame.species_index(self.spec.species)
-        if self.reach > 0:
-            points, owner = periodic_images(frame, self.reach)
-        else:  # external features only: no neighbours
-            points, owner = np.asarray(frame.positions, dtype=np.float64), np.arange(n)
-        pe = None
-        if extra is not None:
-            pe = {k: np.asarray(v, dtype=np.float64).reshape(-1)[owner] for k, v in extra.items()}
-        density = n / frame.volume if frame.volume > 0 else None
-        transit, partial = self.local(points, codes[owner], n, density=density, extra=pe)
-        pred = self.finish(points, transit[owner], n, partial)
+        ps, owner = frame_points(frame, self.reach, self.spec.species, extra)
+        transit, partial = self.local(
+            ps.points, ps.codes, ps.n_query, density=ps.density, extra=ps.extra
+        )
+        pred = self.finish(ps.points, transit[owner], ps.n_query, partial)
         if not np.isfinite(pred).all():
             raise SoftscopeError("prediction contains NaN or inf (check the features' input)")
         return pred

@@ -37,11 +37,11 @@ import numpy as np
 from softscope._jit import nb
 from softscope.descriptors.angular import check_angular_params, cosine_cutoff, species_pairs
 from softscope.descriptors.radial import WINDOW, add_gaussians, check_radial_params
-from softscope.descriptors.registry import PointSet, block_kind
+from softscope.descriptors.registry import PointSet, block_kind, frame_points
 from softscope.descriptors.spec import DescriptorSpec
 from softscope.errors import SoftscopeError
 from softscope.frame import Frame
-from softscope.neighbors import cell_walk, gather, periodic_images
+from softscope.neighbors import cell_walk, gather
 
 __all__ = [
     "projection",
@@ -71,18 +71,9 @@ def projection(
 ) -> np.ndarray:
     """(N, K) float64: p_k(i) = Σ_f coef[k, f] raw_f(i) + const[k] for every atom of a
     periodic ``frame``; ``raw`` = ``spec.compute_raw(frame)`` (periodic images count)."""
-    codes, _ = frame.species_index(spec.species)
-    cut = spec.cutoff
-    if cut <= 0:  # external blocks only
-        points, point_atom = frame.positions.astype(np.float64), np.arange(len(frame))
-    else:
-        points, point_atom = periodic_images(frame, cut)
-    pe = None
-    if extra is not None:
-        pe = {k: np.asarray(v, dtype=np.float64).reshape(-1)[point_atom] for k, v in extra.items()}
-    density = len(frame) / frame.volume if frame.volume > 0 else None
+    ps, _ = frame_points(frame, spec.cutoff, spec.species, extra)
     return projection_from_points(
-        spec, points, codes[point_atom], len(frame), coef, const, density=density, extra=pe
+        spec, ps.points, ps.codes, ps.n_query, coef, const, density=ps.density, extra=ps.extra
     )
 
 
