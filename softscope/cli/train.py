@@ -1,5 +1,6 @@
-"""``softscope train`` and ``softscope evaluate``: training recipes on AQS datasets and
-judging models and single indicators on held-out windows (:mod:`softscope.training`)."""
+"""``softscope train`` and ``softscope evaluate``: training recipes on trajectories of any
+origin (``--trajectory``) or on softscope's AQS dataset folders (``--data``), and judging
+models and single indicators on held-out windows (:mod:`softscope.training`)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,75 @@ from softscope.errors import SoftscopeError
 __all__ = ["register_train", "register_evaluate"]
 
 
+def _check_source(args: argparse.Namespace) -> None:
+    if bool(args.data) == bool(args.trajectory):
+        raise SoftscopeError(
+            "give either --trajectory FILE [FILE ...] (dumps of any origin) or --data "
+            "FOLDER [...] (softscope AQS datasets)"
+        )
+    if args.trajectory:
+        if args.window is None:
+            raise SoftscopeError("--trajectory needs --window K: the label window in frames")
+        if args.window != int(args.window) or args.window < 1:
+            raise SoftscopeError(
+                f"--window {args.window:g}: with --trajectory the window is a whole number "
+                "of frames >= 1"
+            )
+        args.window = int(args.window)
+    else:
+        for flag in ("elements", "frames", "cutoff", "spec", "threshold", "stable_frames"):
+            if getattr(args, flag, None) is not None:
+                raise SoftscopeError(f"--{flag.replace('_', '-')} applies to --trajectory only")
+        if args.label != "d2min":
+            raise SoftscopeError("--label phop needs --trajectory (frames at equal times)")
+        if args.window is None:
+            args.window = 0.01
+
+
+def _print_model(model, path, ev) -> None:
+    tr = model.card["training"]
+    print(f"model {model.name!r} written to {path} ({path.stat().st_size / 1024:.0f} KiB)")
+    if "C" in tr:
+        print(f"C = {tr['C']} (grouped CV ROC-AUC by C: {json.dumps(tr['cv_auc_by_C'])})")
+    if ev is not None:
+        from softscope.training.report import format_summary
+
+        print("held-out samples: " + format_summary(model.name, ev.summary))
+
+
+def _train_trajectories(args: argparse.Namespace) -> int:
+    from softscope.training.from_trajectories import train_from_trajectories
+
+    model, ev = train_from_trajectories(
+        args.recipe,
+        args.trajectory,
+        elements=args.elements,
+        units=args.units,
+        label=args.label,
+        window=args.window,
+        q=args.q,
+        cutoff=args.cutoff,
+        frames=args.frames,
+        stride=None if args.stride is None else int(args.stride),
+        test_trajectories=args.test_trajectories,
+        spec=args.spec,
+        threshold=args.threshold,
+        stable_frames=args.stable_frames,
+        name=args.name,
+        n_jobs=args.jobs,
+        seed=args.seed,
+        progress=not args.quiet,
+    )
+    _print_model(model, model.save(args.out), ev)
+    return 0
+
+
 def _cmd_train(args: argparse.Namespace) -> int:
     from softscope.training.pipeline import train_recipe
 
+    _check_source(args)
+    if args.trajectory:
+        return _train_trajectories(args)
     check_data_args(args.data)
     test = args.test if args.test else args.test_samples
     model, ev = train_recipe(
@@ -30,16 +97,21 @@ def _cmd_train(args: argparse.Namespace) -> int:
         seed=args.seed,
         progress=not args.quiet,
     )
-    path = model.save(args.out)
-    tr = model.card["training"]
-    print(f"model {model.name!r} written to {path} ({path.stat().st_size / 1024:.0f} KiB)")
-    if "C" in tr:
-        print(f"C = {tr['C']} (grouped CV ROC-AUC by C: {json.dumps(tr['cv_auc_by_C'])})")
-    if ev is not None:
-        from softscope.training.report import format_summary
-
-        print("held-out samples: " + format_summary(model.name, ev.summary))
+    _print_model(model, model.save(args.out), ev)
     return 0
+
+
+def _trajectory_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--trajectory",
+        nargs="+",
+        help="trajectories OVITO reads (LAMMPS dump, .gz, extended XYZ, or a pattern "
+        "'dir/frame_*.dump'); one trajectory = one glass sample",
+    )
+    p.add_argument("--elements", nargs="+", help="element of type 1, 2, ... (as pair_coeff)")
+    p.add_argument("--label", choices=["d2min", "phop"], default="d2min")
+    p.add_argument("--frames", help="START:STOP[:STEP] of each trajectory (default: all)")
+    p.add_argument("--cutoff", type=float, help="D²min cutoff (default: from the data)")
 
 
 def register_train(subparsers) -> None:
@@ -48,20 +120,30 @@ def register_train(subparsers) -> None:
 
     p = subparsers.add_parser(
         "train",
-        help="train a softness / igd / qs model on AQS datasets",
-        description="Train a recipe on AQS shear datasets (softscope data sample). "
-        "Split by glass sample: the last K samples by name (or --test NAMES) are held out "
-        "and the model card records their metrics.",
+        help="train a softness / igd / qs model on your trajectories or AQS datasets",
+        description="Train a recipe on trajectories (--trajectory: dumps of any alloy, AQS "
+        "or MD; --window K frames; d2min or phop labels; grids and D²min cutoff follow the "
+        "data's g(r)) or on softscope AQS datasets (--data; --window in strain). Split by "
+        "glass sample: the last N trajectories / K samples are held out and the model card "
+        "records their metrics.",
     )
     p.add_argument("--recipe", required=True, choices=list(RECIPES))
-    p.add_argument("--data", required=True, nargs="+", help="sample folders or their parents")
+    _trajectory_options(p)
+    p.add_argument("--units", choices=["metal", "real", "lj"], default="metal")
+    p.add_argument("--test-trajectories", type=int, default=1, help="hold out the last N")
+    p.add_argument("--spec", help="descriptor spec JSON instead of the recipe's grids")
+    p.add_argument("--threshold", type=float, help="phop: p_c (default: top-q quantile)")
+    p.add_argument("--stable-frames", type=int, help="phop: frames either side below p_c")
+    p.add_argument("--data", nargs="+", help="softscope AQS sample folders or their parents")
     p.add_argument("--test-samples", type=int, default=1, help="hold out the last K samples")
     p.add_argument("--test", nargs="+", help="hold out these sample names instead")
     p.add_argument("--out", required=True, help="model file to write (.ssm)")
     p.add_argument("--name", help="model name (default: the recipe)")
     p.add_argument("--q", type=float, default=0.05, help="top fraction labelled rearranging")
-    p.add_argument("--window", type=float, default=0.01, help="strain window of a label")
-    p.add_argument("--stride", type=float, help="strain between training windows")
+    p.add_argument(
+        "--window", type=float, help="label window: K frames (--trajectory) or strain (--data)"
+    )
+    p.add_argument("--stride", type=float, help="frames / strain between training windows")
     p.add_argument("--jobs", type=int, default=1, help="joblib workers over windows")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -74,6 +156,9 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     # every input is checked before run_evaluation creates --out
     if not args.model and not args.indicators:
         raise SoftscopeError("nothing to evaluate: give --model NAME_OR_FILE and/or --indicators")
+    _check_source(args)
+    if args.trajectory:
+        return _evaluate_trajectories(args)
     models = {name: load_model_arg(name) for name in args.model or []}
     _, units, elements = check_data_args(args.data)
     for name, m in models.items():
@@ -95,16 +180,45 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluate_trajectories(args: argparse.Namespace) -> int:
+    from softscope.training.from_trajectories import evaluate_on_trajectories
+
+    if args.indicators or not args.model or len(args.model) != 1:
+        raise SoftscopeError("with --trajectory give exactly one --model (no --indicators)")
+    model = load_model_arg(args.model[0])
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise SoftscopeError(f"--out {out}: exists and is not a folder; give a folder path")
+    evaluate_on_trajectories(
+        model,
+        args.trajectory,
+        out,
+        elements=args.elements,
+        label=args.label,
+        window=args.window,
+        q=args.q,
+        cutoff=args.cutoff,
+        frames=args.frames,
+        n_jobs=args.jobs,
+        progress=not args.quiet,
+    )
+    print(f"metrics written to {out / 'metrics.json'} (+ PNG plots)")
+    return 0
+
+
 def register_evaluate(subparsers) -> None:
     """``softscope evaluate``: judge models and single indicators on held-out windows."""
     p = subparsers.add_parser(
         "evaluate",
         help="ROC-AUC, AP, precision@q, Pearson, Spearman, P_R(S) of models / indicators",
-        description="Prediction at each window start vs top-q D²min of the window "
-        "(OVITO convention). Writes evaluation.json and PNG plots to --out.",
+        description="Prediction at each window start vs the top-q of the rearrangement "
+        "measure over the window that follows (D²min, OVITO convention, or p_hop). With "
+        "--trajectory writes metrics.json and PNG plots to --out; with --data "
+        "evaluation.json.",
     )
     p.add_argument("--model", nargs="+", help="zoo names or model files")
-    p.add_argument("--data", required=True, nargs="+", help="sample folders or their parents")
+    _trajectory_options(p)
+    p.add_argument("--data", nargs="+", help="softscope AQS sample folders or their parents")
     p.add_argument(
         "--indicators",
         action="store_true",
@@ -113,7 +227,9 @@ def register_evaluate(subparsers) -> None:
     )
     p.add_argument("--out", default="evaluation", help="output folder (default ./evaluation)")
     p.add_argument("--q", type=float, default=0.05)
-    p.add_argument("--window", type=float, default=0.01)
+    p.add_argument(
+        "--window", type=float, help="label window: K frames (--trajectory) or strain (--data)"
+    )
     p.add_argument("--jobs", type=int, default=1)
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=_cmd_evaluate)

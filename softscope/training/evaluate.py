@@ -57,13 +57,14 @@ def summarise(per_window: Sequence[dict[str, Any]]) -> dict[str, Any]:
 
 
 def window_d2min(w: Window, cutoff: float) -> np.ndarray:
-    """D²min of every atom over window ``w`` (OVITO convention, neighbours within ``cutoff``
-    in the reference frame, length²); atoms without a valid fit are NaN, silently."""
+    """The rearrangement measure of window ``w``: its given ``measure`` (e.g. p_hop), else
+    D²min of every atom (OVITO convention, neighbours within ``cutoff`` in the reference
+    frame, length²); atoms without a valid fit are NaN, silently."""
     import warnings
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # invalid atoms are NaN and left out
-        return w.d2min(cutoff)
+        return w.rearrangement(cutoff)
 
 
 def evaluate_scores(

@@ -45,6 +45,8 @@ __all__ = [
     "windows_of",
     "check_consistent",
     "rounded_summary",
+    "fit_recipe",
+    "json_default",
 ]
 
 
@@ -137,12 +139,7 @@ def train_recipe(
         )
     tr_w = windows_of(train, window, stride, require)
     ts = build_training_set(tr_w, spec, cutoff, q, stable_q, seed, n_jobs, progress)
-    if info["estimator"] == "linear":
-        names = spec.feature_names()
-        est, fit_info = fit_linear(ts, cs=cs, seed=seed, families=feature_families(names))
-        fit_info["features_dropped"] = [names[i] for i in fit_info["features_dropped"]]
-    else:
-        est, fit_info = fit_trees(ts, n_estimators=n_estimators, max_depth=max_depth, seed=seed)
+    est, fit_info = fit_recipe(info["estimator"], ts, spec, cs, n_estimators, max_depth, seed)
     card: dict[str, Any] = {
         "recipe": recipe,
         "created": _dt.date.today().isoformat(),
@@ -183,13 +180,33 @@ def train_recipe(
     return model, ev
 
 
+def fit_recipe(
+    estimator: str,
+    ts,
+    spec,
+    cs: Sequence[float],
+    n_estimators: int = 300,
+    max_depth: int = 3,
+    seed: int = 0,
+):
+    """``(estimator, fit info)`` of a recipe's estimator kind (``linear``: guarded linear SVM,
+    C by sample-grouped CV; ``trees``: gradient boosting) on the training set ``ts``."""
+    if estimator == "linear":
+        names = spec.feature_names()
+        est, fit_info = fit_linear(ts, cs=cs, seed=seed, families=feature_families(names))
+        fit_info["features_dropped"] = [names[i] for i in fit_info["features_dropped"]]
+        return est, fit_info
+    return fit_trees(ts, n_estimators=n_estimators, max_depth=max_depth, seed=seed)
+
+
 def rounded_summary(summary: dict[str, Any]) -> dict[str, Any]:
     """An :class:`~softscope.training.evaluate.Evaluation` summary as stored in model cards
     and reports: every float rounded to 4 decimals, other values unchanged."""
     return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in summary.items()}
 
 
-def _json_default(o):
+def json_default(o):
+    """``json.dumps`` default for numpy scalars and arrays."""
     if isinstance(o, (np.floating, np.integer)):
         return o.item()
     if isinstance(o, np.ndarray):
@@ -301,5 +318,5 @@ def run_evaluation(
         plot_indicator_bars(table, out / "indicators.png")
     if len(evals) > 1:
         plot_roc({n: (e.prediction, e.label) for n, e in evals.items()}, out / "roc_models.png")
-    (out / "evaluation.json").write_text(json.dumps(report, indent=1, default=_json_default))
+    (out / "evaluation.json").write_text(json.dumps(report, indent=1, default=json_default))
     return report

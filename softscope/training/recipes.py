@@ -24,7 +24,15 @@ import numpy as np
 from softscope.descriptors.spec import DescriptorSpec
 from softscope.errors import SoftscopeError
 
-__all__ = ["RECIPES", "recipe_spec", "recipe_info", "recipe_feature_names", "D2MIN_CUTOFF"]
+__all__ = [
+    "RECIPES",
+    "recipe_spec",
+    "recipe_info",
+    "recipe_feature_names",
+    "grid_scale",
+    "D2MIN_CUTOFF",
+    "R_PEAK_REFERENCE",
+]
 
 RECIPES = ("softness", "softness-radial", "igd", "qs")
 
@@ -40,7 +48,20 @@ _INFO: dict[str, dict[str, str]] = {
     "qs": {"output_name": "QuenchInSoftness", "estimator": "trees"},
 }
 
-_SCALE = {"metal": 1.0, "lj": 1.0 / 2.5}
+_SCALE = {"metal": 1.0, "real": 1.0, "lj": 1.0 / 2.5}
+
+#: First peak of the total g(r) of the Cu64Zr36 training glasses (Å; measured with
+#: :func:`softscope.pair_distribution.first_shell` on the zoo's AQS frames: 2.73 Å).
+#: The recipes' grids are written for it; other systems scale them by r_peak / this.
+R_PEAK_REFERENCE = 2.73
+
+
+def grid_scale(r_peak: float) -> float:
+    """Factor on the recipes' Cu-Zr Å grids for a system whose total g(r) peaks first at
+    ``r_peak`` (its length unit): ``r_peak / R_PEAK_REFERENCE``, rounded to 4 digits."""
+    if not r_peak > 0:
+        raise SoftscopeError(f"r_peak must be > 0, got {r_peak}")
+    return round(float(r_peak) / R_PEAK_REFERENCE, 4)
 
 
 def _check_recipe(recipe: str) -> None:
@@ -82,16 +103,21 @@ def recipe_spec(
     species: Sequence[str],
     units: str = "metal",
     coarse_grain: Sequence[float] | None = None,
+    length_scale: float | None = None,
 ) -> DescriptorSpec:
     """The :class:`DescriptorSpec` of a recipe for a species order and unit style.
 
-    ``coarse_grain`` radii default to (4, 6) Å (``metal``) or (1.6, 2.4) σ (``lj``);
+    Every length of the Cu-Zr grids (Å) is multiplied by ``length_scale`` (default: 1 for
+    ``metal``/``real``, 1/2.5 for ``lj``; for another system :func:`grid_scale` of its
+    g(r)).  ``coarse_grain`` radii default to (4, 6) Å (``metal``) or (1.6, 2.4) σ (``lj``);
     ``softness-radial`` (the fast softness of the LAMMPS fix) to 4 Å / 1.6 σ only.
     """
     _check_recipe(recipe)
     if units not in _SCALE:
         raise SoftscopeError(f"recipes are defined for units {sorted(_SCALE)}, got {units!r}")
-    s = _SCALE[units]
+    s = _SCALE[units] if length_scale is None else float(length_scale)
+    if not s > 0:
+        raise SoftscopeError(f"length_scale must be > 0, got {length_scale}")
     default_cg = (_r(4.0 * s),) if recipe == "softness-radial" else (_r(4.0 * s), _r(6.0 * s))
     cg = tuple(coarse_grain) if coarse_grain is not None else default_cg
     if recipe == "softness":

@@ -52,11 +52,18 @@ def _window_rows(
     from softscope.rearrangement import labels
 
     feats = spec.compute(w.reference, extra=w.extra or None)
-    lab = labels(w.d2min(cutoff), q=q, stable_q=stable_q)
+    lab = w.train_labels
+    if lab is None:
+        m = w.rearrangement(cutoff)
+        if not np.nanmax(m, initial=0.0) > 1e-12 * cutoff**2:  # nothing moved
+            return feats[:0], np.zeros(0, dtype=np.int8)
+        lab = labels(m, q=q, stable_q=stable_q)
     pos = np.flatnonzero(lab == 1)
     neg = np.flatnonzero(lab == 0)
     rng = np.random.default_rng(seed)
     n = min(pos.size, neg.size)
+    if n == 0:
+        return feats[:0], np.zeros(0, dtype=np.int8)
     pick = np.concatenate([rng.choice(pos, n, replace=False), rng.choice(neg, n, replace=False)])
     return feats[pick], (lab[pick] == 1).astype(np.int8)
 
@@ -88,6 +95,11 @@ def build_training_set(
     )
     x = np.concatenate([r[0] for r in rows])
     y = np.concatenate([r[1] for r in rows])
+    if not y.any():
+        raise SoftscopeError(
+            f"no rearranging atoms (with stable ones beside them) in any of the {len(windows)} "
+            "label windows; use a longer --window, a larger --q, or (p_hop) a lower threshold"
+        )
     g = np.concatenate(
         [np.full(r[1].size, w.sample, dtype=object) for r, w in zip(rows, windows, strict=True)]
     )

@@ -30,12 +30,23 @@ class Window:
     index: tuple[int, int] | None = None
     #: path of the reference frame's file, when the window was read from a dataset
     reference_file: str | None = None
+    #: per-atom rearrangement measure given with the window (e.g. p_hop, length²); None:
+    #: the window's D²min
+    measure: np.ndarray | None = None
+    #: per-atom training labels (+1 rearranging, 0 stable, −1 ignored) given with the
+    #: window (e.g. the classic p_hop protocol); None: top-q of the measure
+    train_labels: np.ndarray | None = None
 
     def d2min(self, cutoff: float) -> np.ndarray:
         """D²min of the window (OVITO convention), in the reference frame's atom order."""
         from softscope.rearrangement import d2min
 
         return d2min(self.reference, self.current, cutoff)
+
+    def rearrangement(self, cutoff: float) -> np.ndarray:
+        """The window's rearrangement measure: ``measure`` if given, else its D²min with
+        neighbours within ``cutoff`` (reference frame's atom order)."""
+        return self.d2min(cutoff) if self.measure is None else self.measure
 
 
 def windows_by_strain(
