@@ -2,8 +2,9 @@
 vibrational MSD of sheared frames.
 
 =================  ==========================================================
-``systems``        the two model systems (Cu-Zr EAM, Kob-Andersen LJ), potentials,
-                   parameter checks in the system's units
+``systems``        the two preset systems (Cu-Zr EAM, Kob-Andersen LJ),
+                   :func:`custom_system` (any potential file or pair snippet),
+                   compositions, parameter checks in the system's units
 ``session``        opening a quiet LAMMPS, seeds, chunked MD runs, thermo state
 ``manifest``       dataset folders and their ``manifest.json``
 ``glass``          :func:`make_glass` (melt, quench, relax, minimize)
@@ -21,10 +22,25 @@ from __future__ import annotations
 
 from softscope.simulate.glass import DEFAULT_GLASS_RECIPE, make_glass
 from softscope.simulate.manifest import GLASS_FILE, LOG_FILE, MANIFEST, read_manifest
-from softscope.simulate.sample import TRAINING_GLASS, TRAINING_SHEAR, make_training_sample
+from softscope.simulate.sample import (
+    TRAINING_GLASS,
+    TRAINING_SHEAR,
+    make_training_sample,
+    training_glass,
+)
 from softscope.simulate.session import lammps_info, lammps_seeds, open_lammps
 from softscope.simulate.shear import DUMP_COLUMNS, setup_shear, shear_aqs, shear_md
-from softscope.simulate.systems import SYSTEMS, potential_commands, potential_path
+from softscope.simulate.systems import (
+    SYSTEMS,
+    System,
+    as_system,
+    custom_system,
+    parse_composition,
+    potential_commands,
+    potential_path,
+    shipped_potentials,
+    system_from_manifest,
+)
 from softscope.simulate.vibration import (
     VIBRATION_DEFAULTS,
     VIBRATION_DIR,
@@ -34,6 +50,13 @@ from softscope.simulate.vibration import (
 
 __all__ = [
     "SYSTEMS",
+    "System",
+    "as_system",
+    "custom_system",
+    "parse_composition",
+    "shipped_potentials",
+    "system_from_manifest",
+    "training_glass",
     "DEFAULT_GLASS_RECIPE",
     "TRAINING_GLASS",
     "TRAINING_SHEAR",

@@ -1,9 +1,10 @@
 """Melt-quench glasses: random start, melt, linear quench, relax, minimize.
 
-``cuzr``: melt, quench and relax under NPT (Nosé-Hoover, isotropic pressure), then
-minimize energy with the box relaxed to the target pressure (``fix box/relax iso``) and
-once more at fixed box.  ``ka``: NVT (Nosé-Hoover) at fixed number density (default 1.2),
-then minimized at fixed box.  Units, rates and temperatures follow the system
+``metal`` / ``real`` units (``cuzr``, custom potentials): melt, quench and relax under NPT
+(Nosé-Hoover, isotropic pressure), then minimize energy with the box relaxed to the target
+pressure (``fix box/relax iso``) and once more at fixed box.  ``lj`` units (``ka``, LJ
+snippets): NVT (Nosé-Hoover) at fixed number density (default 1.2), then minimized at
+fixed box.  Units, rates and temperatures follow the system
 (:mod:`softscope.simulate.systems`).  The same seed with ``threads=1`` reproduces the
 same files bit for bit.
 """
@@ -27,13 +28,20 @@ from softscope.simulate.manifest import (
     prepare_out,
     write_json,
 )
-from softscope.simulate.session import MDRunner, lammps_seeds, open_lammps, thermo_state
+from softscope.simulate.session import (
+    MDRunner,
+    check_potential,
+    lammps_seeds,
+    open_lammps,
+    run_commands,
+    thermo_state,
+)
 from softscope.simulate.systems import (
+    System,
+    as_system,
     atom_counts,
-    check_system,
     file_sha256,
     positive,
-    potential_commands,
     rate_per_time,
 )
 
@@ -59,8 +67,7 @@ DEFAULT_GLASS_RECIPE: dict[str, Any] = {
 class _GlassPlan:
     """Checked parameters of one glass (units of the system) and its step counts."""
 
-    system: str
-    spec: dict[str, Any]
+    system: System
     composition: dict[str, float]
     n_atoms: int
     counts: list[int]
@@ -77,16 +84,20 @@ class _GlassPlan:
     n_quench: int
     n_relax: int
     seed: int
-    seeds: tuple[int, int, int]  # positions of type 1, of type 2, velocities
+    seeds: tuple[int, ...]  # positions of type 1, 2, ..., then velocities
 
     @property
-    def is_cuzr(self) -> bool:
-        return self.system == "cuzr"
+    def npt(self) -> bool:
+        return self.system.npt
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        return dict(self.system.defaults)
 
 
 def _plan(
     *,
-    system: str,
+    system: str | System,
     composition: Mapping[str, float] | None,
     n_atoms: int,
     melt_T: float | None,
@@ -105,11 +116,19 @@ def _plan(
     threads: int,
 ) -> _GlassPlan:
     """Check every parameter (defaults from the system) before anything is written."""
-    spec = check_system(system)
-    composition = dict(composition if composition is not None else spec["composition"])
+    system = as_system(system)
+    spec = system.defaults
+    composition = dict(composition if composition is not None else system.composition)
     if not isinstance(n_atoms, (int, np.integer)) or n_atoms < 2:
         raise SoftscopeError(f"n_atoms must be an integer >= 2, got {n_atoms!r}")
-    counts = atom_counts(composition, spec["elements"], int(n_atoms))
+    bad = [k for k in composition if k not in system.elements]
+    if bad and not system.preset:
+        raise SoftscopeError(
+            f"composition has unknown element(s) {bad}: it names {len(composition)} "
+            f"element(s) {list(composition)} but the types of {system.name} (elements, "
+            f"--elements) are {list(system.elements)}; every composition element must be a type"
+        )
+    counts = atom_counts(composition, system.elements, int(n_atoms))
     melt_T = positive("melt_T", spec["melt_T"] if melt_T is None else melt_T)
     T_final = positive("T_final", spec["T_final"] if T_final is None else T_final)
     if T_final > melt_T:
@@ -127,10 +146,11 @@ def _plan(
     threads = int(threads)
     if threads < 1:
         raise SoftscopeError(f"threads must be >= 1, got {threads}")
-    if system == "ka":
+    if not system.npt:
         if pressure:
             raise SoftscopeError(
-                "pressure applies to system='cuzr' only; the KA glass is made at fixed density"
+                "pressure applies to metal and real units only; a glass in lj units "
+                f"({system.name}) is made at fixed density"
             )
         density = positive("density", spec["density"] if density is None else density)
     elif density is not None:
@@ -138,10 +158,9 @@ def _plan(
     n_melt = int(melt_steps) if melt_steps is not None else int(round(melt_time / dt))
     n_relax = int(relax_steps) if relax_steps is not None else int(round(relax_time / dt))
     n_quench = int(round((melt_T - T_final) / rate_per_time(system, quench_rate) / dt))
-    s_pos1, s_pos2, s_vel = lammps_seeds(seed, 3)
+    seeds = lammps_seeds(seed, system.n_types + 1)
     return _GlassPlan(
         system=system,
-        spec=spec,
         composition=composition,
         n_atoms=int(n_atoms),
         counts=counts,
@@ -158,39 +177,43 @@ def _plan(
         n_quench=n_quench,
         n_relax=n_relax,
         seed=int(seed),
-        seeds=(s_pos1, s_pos2, s_vel),
+        seeds=tuple(seeds),
     )
 
 
 def _create_random_box(lmp: Any, plan: _GlassPlan, pot_cmds: str) -> None:
     """Cubic box at the starting density with atoms at random (minimum separation
     ``overlap`` of the system), exact counts per type; potential and thermo output."""
-    spec, counts = plan.spec, plan.counts
-    if plan.density is None:  # Cu-Zr: start near the liquid density
-        vol = sum(c * spec["v_atom"][e] for c, e in zip(counts, spec["elements"], strict=False))
+    sys_, counts = plan.system, plan.counts
+    if plan.density is None:  # metal / real units: start near the liquid density
+        v_atom = sys_.v_atom or (16.0,) * sys_.n_types
+        vol = sum(c * v for c, v in zip(counts, v_atom, strict=False))
         vol *= 1.1
     else:
         vol = plan.n_atoms / plan.density
     L = vol ** (1.0 / 3.0)
-    ov = spec["overlap"]
-    s_pos1, s_pos2, _ = plan.seeds
+    ov = sys_.defaults["overlap"]
     n_md = plan.n_melt + plan.n_quench + plan.n_relax
-    lmp.commands_string(
+    create = "".join(
+        f"create_atoms {t + 1} random {c} {s} NULL overlap {ov} maxtry 1000\n"
+        for t, (c, s) in enumerate(zip(counts, plan.seeds, strict=False))
+    )
+    run_commands(
+        lmp,
         f"""
-units {spec["units"]}
+units {sys_.units}
 atom_style atomic
 boundary p p p
 atom_modify map array sort 0 0.0
 region box block 0 {L!r} 0 {L!r} 0 {L!r}
-create_box 2 box
-create_atoms 1 random {counts[0]} {s_pos1} NULL overlap {ov} maxtry 1000
-create_atoms 2 random {counts[1]} {s_pos2} NULL overlap {ov} maxtry 1000
-{pot_cmds}
+create_box {sys_.n_types} box
+{create}{pot_cmds}
 timestep {plan.dt!r}
 thermo_style custom step temp pe press vol density
 thermo {max(100, min(5000, n_md // 50 or 100))}
 thermo_modify norm no flush yes
-"""
+""",
+        sys_,
     )
     if int(lmp.get_natoms()) != plan.n_atoms:
         raise SoftscopeError(
@@ -209,10 +232,10 @@ def _melt_quench_relax(
     lmp.command("minimize 0 1e-4 500 5000")
     lmp.command("reset_timestep 0")
     lmp.command(
-        f"velocity all create {plan.melt_T!r} {plan.seeds[2]} mom yes rot yes dist gaussian"
+        f"velocity all create {plan.melt_T!r} {plan.seeds[-1]} mom yes rot yes dist gaussian"
     )
     tdamp = plan.spec["tdamp"]
-    if plan.is_cuzr:
+    if plan.npt:
         baro = f"iso {plan.pressure!r} {plan.pressure!r} {plan.spec['pdamp']!r}"
         ens = "npt"
     else:
@@ -245,7 +268,7 @@ def _minimize(lmp: Any, plan: _GlassPlan, timings: dict[str, float]) -> dict[str
     lmp.command("velocity all set 0.0 0.0 0.0")
     lmp.command("thermo_style custom step temp pe press vol fmax fnorm")
     lmp.command("thermo_modify norm no")
-    if plan.is_cuzr:
+    if plan.npt:
         lmp.command(f"fix br all box/relax iso {plan.pressure!r} vmax 0.001")
         lmp.command(mini)
         lmp.command("unfix br")
@@ -258,8 +281,8 @@ def _minimize(lmp: Any, plan: _GlassPlan, timings: dict[str, float]) -> dict[str
 
 def _parameters(plan: _GlassPlan) -> dict[str, Any]:
     """The ``parameters`` record of the manifest."""
-    cuzr = plan.is_cuzr
-    s_pos1, s_pos2, s_vel = plan.seeds
+    cuzr = plan.npt
+    seeds = {f"positions_type{t + 1}": s for t, s in enumerate(plan.seeds[:-1])}
     return {
         "n_atoms": plan.n_atoms,
         "composition": plan.composition,
@@ -283,7 +306,7 @@ def _parameters(plan: _GlassPlan) -> dict[str, Any]:
             "box_relax": f"iso {plan.pressure}" if cuzr else None,
         },
         "seed": plan.seed,
-        "lammps_seeds": {"positions_type1": s_pos1, "positions_type2": s_pos2, "velocity": s_vel},
+        "lammps_seeds": {**seeds, "velocity": plan.seeds[-1]},
         "threads": plan.threads,
     }
 
@@ -291,20 +314,19 @@ def _parameters(plan: _GlassPlan) -> dict[str, Any]:
 def _final_record(plan: _GlassPlan, final: dict[str, float]) -> dict[str, Any]:
     """The ``final`` record of the manifest: thermo state plus per-atom and density values."""
     n, vol = plan.n_atoms, final["vol"]
-    els = plan.spec["elements"]
-    mass = sum(c * plan.spec["masses"][e] for c, e in zip(plan.counts, els, strict=False))
+    mass = sum(c * m for c, m in zip(plan.counts, plan.system.masses, strict=False))
     return {
         **final,
         "pe_per_atom": final["pe"] / n,
         "volume_per_atom": vol / n,
         "number_density": n / vol,
-        **({"mass_density_g_cm3": mass / 0.602214076 / vol} if plan.is_cuzr else {}),
+        **({"mass_density_g_cm3": mass / 0.602214076 / vol} if plan.npt else {}),
     }
 
 
 def make_glass(
     out_dir: str | Path,
-    system: str = "cuzr",
+    system: str | System = "cuzr",
     composition: Mapping[str, float] | None = None,
     n_atoms: int = 2000,
     melt_T: float | None = None,
@@ -326,15 +348,18 @@ def make_glass(
 ) -> Path:
     """Melt, quench, relax and minimize a glass; write ``out_dir/glass.data`` + manifest.
 
-    Parameters (units of the system: K, ps, bar for ``cuzr``; ε/k_B, τ for ``ka``):
+    ``system``: a preset name (``"cuzr"``, ``"ka"``) or a :class:`~softscope.simulate.System`
+    (:func:`~softscope.simulate.custom_system`: any potential).  Parameters (units of the
+    system: K, ps, bar for ``metal``; K, fs, atm for ``real``; ε/k_B, τ for ``lj``):
     ``melt_T`` melt temperature, held for ``melt_time`` (or ``melt_steps``);
-    ``quench_rate`` linear cooling rate from ``melt_T`` to ``T_final`` (K/s for ``cuzr``,
-    per τ for ``ka``); then ``relax_time`` (or ``relax_steps``) at ``T_final``; then
-    energy minimization (``etol``, ``ftol``; Cu-Zr: box relaxed to ``pressure`` first).
-    ``pressure`` (bar) is the NPT target for ``cuzr``; ``density`` (atoms/σ³) the fixed
-    number density for ``ka`` (default 1.2).  Initial positions are random (minimum
-    separation ``SYSTEMS[system]["overlap"]``), types assigned by exact counts from
-    ``composition``.  Returns the dataset folder.
+    ``quench_rate`` linear cooling rate from ``melt_T`` to ``T_final`` (K/s in ``metal`` /
+    ``real`` units, per τ in ``lj``); then ``relax_time`` (or ``relax_steps``) at
+    ``T_final``; then energy minimization (``etol``, ``ftol``; ``metal`` / ``real``: box
+    relaxed to ``pressure`` first).  ``pressure`` is the NPT target in ``metal`` / ``real``
+    units; ``density`` (atoms/σ³) the fixed number density in ``lj`` units (default 1.2).
+    Initial positions are random (minimum separation ``defaults["overlap"]`` of the
+    system), types assigned by exact counts from ``composition`` (fractions per element;
+    elements left out get 0).  Returns the dataset folder.
     """
     t_start = time.perf_counter()
     plan = _plan(
@@ -356,16 +381,18 @@ def make_glass(
         ftol=ftol,
         threads=threads,
     )
+    if not plan.system.preset:
+        check_potential(plan.system)
     out = prepare_out(out_dir, overwrite)
     lmp, parallel = open_lammps(out / LOG_FILE, plan.threads)
     timings: dict[str, float] = {}
     try:
-        pot_cmds, pot_rec = potential_commands(system)
+        pot_cmds, pot_rec = plan.system.commands, dict(plan.system.potential)
         _create_random_box(lmp, plan, pot_cmds)
         state_relaxed = _melt_quench_relax(lmp, plan, progress, timings)
         final = _minimize(lmp, plan, timings)
         lmp.command(f"write_data {out / GLASS_FILE} nocoeff")
-        man = base_manifest("glass", system, _parameters(plan), lmp, parallel)
+        man = base_manifest("glass", plan.system, _parameters(plan), lmp, parallel)
     finally:
         lmp.close()
     timings["total_s"] = time.perf_counter() - t_start
@@ -374,7 +401,7 @@ def make_glass(
     man.update(
         {
             "potential": pot_rec,
-            "composition": dict(zip(plan.spec["elements"], plan.counts, strict=False)),
+            "composition": dict(zip(plan.system.elements, plan.counts, strict=False)),
             "n_atoms": plan.n_atoms,
             "seed": plan.seed,
             "files": {"data": GLASS_FILE, "log": LOG_FILE},

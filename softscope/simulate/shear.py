@@ -25,14 +25,22 @@ from softscope.simulate.manifest import (
     read_manifest,
     write_json,
 )
-from softscope.simulate.session import MDRunner, lammps_seeds, open_lammps, thermo_state
+from softscope.simulate.session import (
+    MDRunner,
+    check_potential,
+    lammps_seeds,
+    open_lammps,
+    run_commands,
+    thermo_state,
+)
 from softscope.simulate.systems import (
     SYSTEMS,
-    check_system,
+    System,
+    as_system,
     file_sha256,
     positive,
-    potential_commands,
     rate_per_time,
+    system_from_manifest,
 )
 
 __all__ = [
@@ -58,10 +66,17 @@ def frame_file(index: int) -> str:
     return f"frame_{index:04d}.dump"
 
 
-def resolve_glass(glass: str | Path, system: str | None) -> tuple[Path, str, dict | None]:
+def resolve_glass(
+    glass: str | Path, system: str | System | None
+) -> tuple[Path, System, dict | None]:
     """``(data file, system, glass manifest or None)`` of a glass dataset folder or a
-    LAMMPS data file; for a bare data file without ``system`` the system is read from the
-    header's ``units =``."""
+    LAMMPS data file.
+
+    A folder's system is rebuilt from its manifest (preset name or ``system_spec``); a
+    given ``system`` must agree with it (same preset, or same units and elements for a
+    :class:`System`, which then replaces the recorded potential).  For a bare data file
+    without ``system`` the preset is read from the header's ``units =``.
+    """
     p = Path(glass)
     if p.is_dir():
         man = read_manifest(p)
@@ -70,55 +85,71 @@ def resolve_glass(glass: str | Path, system: str | None) -> tuple[Path, str, dic
                 f"{p} is a {man.get('kind')!r} dataset; shear needs a glass dataset"
             )
         data = p / man["files"]["data"]
+        if isinstance(system, System):
+            if system.units != man["units"] or list(system.elements) != list(man["elements"]):
+                raise SoftscopeError(
+                    f"the given system ({system.units} units, elements "
+                    f"{' '.join(system.elements)}) does not fit the glass in {p} "
+                    f"({man['units']} units, elements {' '.join(man['elements'])})"
+                )
+            return data, system, man
         if system is not None and system != man["system"]:
             raise SoftscopeError(f"system={system!r} but the glass in {p} is {man['system']!r}")
-        return data, man["system"], man
+        return data, system_from_manifest(man, f"the glass {p}"), man
     if not p.is_file():
         raise SoftscopeError(f"glass {p} is neither a dataset folder nor a LAMMPS data file")
+    head = p.open("r", errors="replace").readline()
+    m = re.search(r"units\s*=\s*(\w+)", head)
+    units = m.group(1) if m else None
     if system is None:
-        head = p.open("r", errors="replace").readline()
-        m = re.search(r"units\s*=\s*(\w+)", head)
-        units = m.group(1) if m else None
         by_units = {spec["units"]: name for name, spec in SYSTEMS.items()}
         if units not in by_units:
             raise SoftscopeError(
                 f"cannot tell the system of {p} from its header; "
-                f"pass system= one of {sorted(SYSTEMS)}"
+                f"pass system= one of {sorted(SYSTEMS)} or a custom system (--potential)"
             )
         system = by_units[units]
-    check_system(system)
-    return p, system, None
+    sys_ = as_system(system)
+    if units is not None and units != sys_.units:
+        raise SoftscopeError(f"{p} is in {units} units but system {sys_.name} uses {sys_.units}")
+    return p, sys_, None
 
 
-def setup_shear(lmp: Any, data: Path, system: str) -> list[int]:
+def setup_shear(lmp: Any, data: Path, system: str | System) -> list[int]:
     """Read the glass ``data`` into a fresh LAMMPS instance, make the box triclinic,
     define the system's potential, per-atom energy ``c_pe`` and its sum ``c_pesum``.
 
-    Returns the atom counts of types 1 and 2 (a file with more types is an error).
+    Returns the atom counts per type (a file with more types than the system is an error).
     """
-    pot_cmds, _ = potential_commands(system)
-    lmp.commands_string(
+    sys_ = as_system(system)
+    run_commands(
+        lmp,
         f"""
-units {SYSTEMS[system]["units"]}
+units {sys_.units}
 atom_style atomic
 boundary p p p
 atom_modify map array sort 0 0.0
 read_data {data}
 change_box all triclinic
-{pot_cmds}
+{sys_.commands}
 compute pe all pe/atom
 compute pesum all reduce sum c_pe
-"""
+""",
+        sys_,
     )
+    n = sys_.n_types
     types = np.asarray(lmp.numpy.extract_atom("type"))[: lmp.extract_global("nlocal")]
-    if types.size and int(types.max()) > 2:
-        raise SoftscopeError(f"{data} has atom types up to {int(types.max())}; recipes use 2 types")
-    return [int(c) for c in np.bincount(types, minlength=3)[1:3]]
+    if types.size and int(types.max()) > n:
+        raise SoftscopeError(
+            f"{data} has atom types up to {int(types.max())}; the system has {n} "
+            f"({' '.join(sys_.elements)})"
+        )
+    return [int(c) for c in np.bincount(types, minlength=n + 1)[1 : n + 1]]
 
 
 def _shear_manifest(
     kind: str,
-    system: str,
+    system: System,
     params: dict[str, Any],
     lmp: Any,
     parallel: dict[str, Any],
@@ -127,16 +158,15 @@ def _shear_manifest(
     counts: list[int],
 ) -> dict[str, Any]:
     man = base_manifest(kind, system, params, lmp, parallel)
-    _, pot_rec = potential_commands(system)
     man.update(
         {
-            "potential": pot_rec,
+            "potential": dict(system.potential),
             "glass": {
                 "file": str(Path(data).resolve()),
                 "sha256": file_sha256(Path(data)),
                 "recipe": src.get("parameters") if src else None,
             },
-            "composition": dict(zip(SYSTEMS[system]["elements"], counts, strict=False)),
+            "composition": dict(zip(system.elements, counts, strict=False)),
             "n_atoms": int(sum(counts)),
             "dump_columns": DUMP_COLUMNS,
             "files": {"log": LOG_FILE},
@@ -156,7 +186,7 @@ def shear_aqs(
     maxiter: int = 10000,
     maxeval: int = 100000,
     min_style: str = "cg",
-    system: str | None = None,
+    system: str | System | None = None,
     threads: int = 1,
     progress: bool = True,
     overwrite: bool = False,
@@ -170,8 +200,9 @@ def shear_aqs(
     ``frame_0000.dump ...`` (LAMMPS dump: id type x y z ix iy iz c_pe, sorted by id, full
     precision; c_pe = per-atom potential energy).  ``n_steps`` defaults to
     ``round(max_strain / strain_step)``.  ``glass`` is a dataset folder of
-    :func:`~softscope.simulate.make_glass` or a LAMMPS data file (then ``system`` comes
-    from the header's ``units =`` or must be given).  Returns the dataset folder.
+    :func:`~softscope.simulate.make_glass` (its system, preset or custom potential, comes
+    from its manifest) or a LAMMPS data file (then ``system`` comes from the header's
+    ``units =`` or must be given).  Returns the dataset folder.
     """
     t_start = time.perf_counter()
     data, system, src = resolve_glass(glass, system)
@@ -181,12 +212,14 @@ def shear_aqs(
     if int(n_steps) < 1:
         raise SoftscopeError(f"need at least one strain step, got n_steps={n_steps}")
     n_steps = int(n_steps)
-    ftol = positive("ftol", SYSTEMS[system]["ftol"] if ftol is None else ftol)
+    ftol = positive("ftol", system.defaults["ftol"] if ftol is None else ftol)
     etol = positive("etol", etol, True)
     if min_style not in MIN_STYLES:
         raise SoftscopeError(
             f"min_style {min_style!r} not allowed; use cg, sd, fire, hftn or quickmin"
         )
+    if not system.preset:
+        check_potential(system)
     out = prepare_out(out_dir, overwrite)
     lmp, parallel = open_lammps(out / LOG_FILE, int(threads))
     frames: list[dict[str, Any]] = []
@@ -272,7 +305,7 @@ def shear_md(
     equil_time: float | None = None,
     tdamp: float | None = None,
     seed: int = 1,
-    system: str | None = None,
+    system: str | System | None = None,
     threads: int = 1,
     progress: bool = True,
     overwrite: bool = False,
@@ -283,12 +316,12 @@ def shear_md(
     for ``equil_time``, then ``fix deform xy erate`` (``remap v``, no box flip) with
     ``fix nvt/sllod`` (SLLOD equations; temperature from ``compute temp/deform``, i.e.
     relative to the streaming profile) at the glass's volume.  ``strain_rate`` is in 1/s
-    for ``cuzr`` and 1/τ for ``ka``; ``T`` in K or ε/k_B.  A frame (same dump format as
+    in ``metal`` / ``real`` units and 1/τ in ``lj``; ``T`` in K or ε/k_B.  A frame (same dump format as
     :func:`shear_aqs`) is written every ``dump_every`` steps from strain 0.
     """
     t_start = time.perf_counter()
     data, system, src = resolve_glass(glass, system)
-    spec = SYSTEMS[system]
+    spec = system.defaults
     T = positive("T", spec["shear_T"] if T is None else T)
     strain_rate = positive(
         "strain_rate", spec["strain_rate"] if strain_rate is None else strain_rate
@@ -308,6 +341,8 @@ def shear_md(
     if n_steps < 1:
         raise SoftscopeError("max_strain / (strain_rate * timestep) is below one step")
     (s_vel,) = lammps_seeds(seed, 1)
+    if not system.preset:
+        check_potential(system)
     out = prepare_out(out_dir, overwrite)
     lmp, parallel = open_lammps(out / LOG_FILE, int(threads))
     frames: list[dict[str, Any]] = []
@@ -372,7 +407,7 @@ dump_modify d {_DUMP_MODIFY}
         params = {
             "T": T,
             "strain_rate": strain_rate,
-            "strain_rate_units": "1/s" if system == "cuzr" else "1/tau",
+            "strain_rate_units": system.rate_units,
             "max_strain": n_steps * rate * dt,
             "timestep": dt,
             "steps": {"equilibrate": n_equil, "shear": n_steps},

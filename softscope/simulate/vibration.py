@@ -15,7 +15,8 @@ mean position during a short NVT run at a low temperature, started from an AQS f
    is zero so there is no centre-of-mass drift).
 
 Defaults: ``cuzr`` T = 50 K, timestep 2 fs, 0.5 ps + 1.5 ps, a sample every 20 fs;
-``ka`` T = 0.05 ε/k_B, timestep 0.005 τ, 5 τ + 10 τ, a sample every 0.05 τ.
+``ka`` T = 0.05 ε/k_B, timestep 0.005 τ, 5 τ + 10 τ, a sample every 0.05 τ; custom
+systems those of their unit style (:data:`UNIT_VIBRATION_DEFAULTS`).
 Results go to ``<shear dataset>/vibration/msd_<index>.npy`` ((N,) float64 in the order of
 atom ids, as the dump frames) with a ``manifest.json`` recording every parameter.
 """
@@ -32,9 +33,16 @@ import numpy as np
 from softscope.errors import SoftscopeError
 from softscope.simulate.manifest import MANIFEST, read_manifest, write_json
 from softscope.simulate.session import lammps_seeds, open_lammps
-from softscope.simulate.systems import SYSTEMS, positive, potential_commands
+from softscope.simulate.systems import System, positive, system_from_manifest
 
-__all__ = ["VIBRATION_DEFAULTS", "vibrational_msd", "read_vibrational_msd", "VIBRATION_DIR"]
+__all__ = [
+    "VIBRATION_DEFAULTS",
+    "UNIT_VIBRATION_DEFAULTS",
+    "vibration_defaults",
+    "vibrational_msd",
+    "read_vibrational_msd",
+    "VIBRATION_DIR",
+]
 
 VIBRATION_DIR = "vibration"
 
@@ -59,6 +67,28 @@ VIBRATION_DEFAULTS: dict[str, dict[str, float]] = {
 }
 
 
+#: Default thermal window of a custom system per unit style (``real``: K, fs).
+UNIT_VIBRATION_DEFAULTS: dict[str, dict[str, float]] = {
+    "metal": VIBRATION_DEFAULTS["cuzr"],
+    "lj": VIBRATION_DEFAULTS["ka"],
+    "real": {
+        "T": 50.0,
+        "timestep": 2.0,
+        "equil_time": 500.0,
+        "sample_time": 1500.0,
+        "sample_every": 10,
+        "tdamp": 100.0,
+    },
+}
+
+
+def vibration_defaults(system: System) -> dict[str, float]:
+    """The default thermal window of ``system``: its preset's, else its unit style's."""
+    if system.preset and system.name in VIBRATION_DEFAULTS:
+        return dict(VIBRATION_DEFAULTS[system.name])
+    return dict(UNIT_VIBRATION_DEFAULTS[system.units])
+
+
 def _dump_step(path: Path) -> tuple[int, bool]:
     """(timestep, triclinic box?) of a one-frame LAMMPS text dump."""
     with open(path) as fh:
@@ -69,17 +99,17 @@ def _dump_step(path: Path) -> tuple[int, bool]:
 
 
 def _one_frame(
-    glass: Path, dump: Path, system: str, par: dict[str, Any], seed: int, log: Path
+    glass: Path, dump: Path, system: System, par: dict[str, Any], seed: int, log: Path
 ) -> np.ndarray:
     from lammps import LMP_STYLE_ATOM, LMP_TYPE_ARRAY
 
     step, triclinic = _dump_step(dump)
     lmp, _ = open_lammps(log, 1)
     try:
-        pot_cmds, _ = potential_commands(system)
+        pot_cmds = system.commands
         lmp.commands_string(
             f"""
-units {SYSTEMS[system]["units"]}
+units {system.units}
 atom_style atomic
 boundary p p p
 atom_modify map array sort 0 0.0
@@ -145,8 +175,8 @@ def vibrational_msd(
     man = read_manifest(sd)
     if man.get("kind") != "shear_aqs":
         raise SoftscopeError(f"{sd} is a {man.get('kind')!r} dataset; need a shear_aqs folder")
-    system = man["system"]
-    d = dict(VIBRATION_DEFAULTS[system])
+    system = system_from_manifest(man, f"the shear run {sd}")
+    d = vibration_defaults(system)
     for k, v in (
         ("T", T),
         ("timestep", timestep),
@@ -198,8 +228,8 @@ def vibrational_msd(
             {
                 "softscope_dataset": 1,
                 "kind": "vibration",
-                "system": system,
-                "units": SYSTEMS[system]["units"],
+                "system": system.name,
+                "units": system.units,
                 "method": "NVT (Nose-Hoover) from the AQS frame; velocities at T, zero momentum; "
                 "MSD about the mean position over the sampling window, length^2, "
                 "atom order = sorted ids",
