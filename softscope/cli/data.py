@@ -140,6 +140,7 @@ def _cmd_shear(args: argparse.Namespace) -> int:
             timestep=args.timestep,
             equil_time=args.equil_time,
             seed=args.seed,
+            duration=args.duration,
             **common,
         )
     _summary(path, f"shear ({args.mode})")
@@ -270,6 +271,11 @@ def register(subparsers) -> None:
     s.add_argument("--T", type=float, help="md: temperature")
     s.add_argument("--strain-rate", type=float, help="md: 1/s (metal, real) or 1/tau (lj)")
     s.add_argument("--dump-every", type=int, default=1000, help="md: steps between frames")
+    s.add_argument(
+        "--duration",
+        type=float,
+        help="md with --strain-rate 0: length of the quiescent NVT run (ps, fs or tau)",
+    )
     s.add_argument("--timestep", type=float, help="md: timestep")
     s.add_argument("--equil-time", type=float, help="md: thermalisation before shearing")
     s.add_argument("--seed", type=int, default=1, help="md: velocity seed")

@@ -309,8 +309,13 @@ def shear_md(
     threads: int = 1,
     progress: bool = True,
     overwrite: bool = False,
+    duration: float | None = None,
 ) -> Path:
     """Finite-temperature simple shear (xy) at constant engineering strain rate.
+
+    ``strain_rate=0`` runs the same protocol without deformation (Nosé-Hoover NVT) for
+    ``duration`` (ps, fs or τ): a quiescent trajectory, e.g. of a supercooled liquid for
+    p_hop labels.
 
     Standard homogeneous-shear NEMD: velocities drawn at ``T`` (seeded), Nosé-Hoover NVT
     for ``equil_time``, then ``fix deform xy erate`` (``remap v``, no box flip) with
@@ -324,9 +329,14 @@ def shear_md(
     spec = system.defaults
     T = positive("T", spec["shear_T"] if T is None else T)
     strain_rate = positive(
-        "strain_rate", spec["strain_rate"] if strain_rate is None else strain_rate
+        "strain_rate", spec["strain_rate"] if strain_rate is None else strain_rate, True
     )
-    max_strain = positive("max_strain", max_strain)
+    quiescent = strain_rate == 0.0
+    if quiescent and duration is None:
+        raise SoftscopeError("strain_rate 0 (no shear) needs duration= (time of the MD run)")
+    if not quiescent and duration is not None:
+        raise SoftscopeError("duration applies to strain_rate 0; a shear ends at max_strain")
+    max_strain = 0.0 if quiescent else positive("max_strain", max_strain)
     dt = positive("timestep", spec["timestep"] if timestep is None else timestep)
     equil_time = positive(
         "equil_time", spec["equil_time"] if equil_time is None else equil_time, True
@@ -336,7 +346,10 @@ def shear_md(
     if dump_every < 1:
         raise SoftscopeError(f"dump_every must be >= 1 step, got {dump_every}")
     rate = rate_per_time(system, strain_rate)
-    n_steps = int(round(max_strain / (rate * dt)))
+    if quiescent:
+        n_steps = int(round(positive("duration", duration) / dt))
+    else:
+        n_steps = int(round(max_strain / (rate * dt)))
     n_equil = int(round(equil_time / dt))
     if n_steps < 1:
         raise SoftscopeError("max_strain / (strain_rate * timestep) is below one step")
@@ -389,19 +402,26 @@ velocity all create {T!r} {s_vel} mom yes rot yes dist gaussian
             )
 
         record()
-        lmp.commands_string(
-            f"""
+        if quiescent:
+            lmp.command(f"fix md all nvt temp {T!r} {T!r} {tdamp!r}")
+        else:
+            lmp.commands_string(
+                f"""
 fix def all deform 1 xy erate {rate!r} remap v flip no
 fix md all nvt/sllod temp {T!r} {T!r} {tdamp!r}
 fix_modify md temp tdef
 thermo_modify temp tdef
+"""
+            )
+        lmp.commands_string(
+            f"""
 dump d all custom {dump_every} {out}/raw.*.dump {_DUMP_COLS}
 dump_modify d {_DUMP_MODIFY}
 """
         )
         run.chunk = dump_every
         t0 = time.perf_counter()
-        run.run(n_steps, "MD shear", after_chunk=record)
+        run.run(n_steps, "MD" if quiescent else "MD shear", after_chunk=record)
         lmp.command("undump d")
         timings["shear_s"] = time.perf_counter() - t0
         params = {
@@ -413,8 +433,13 @@ dump_modify d {_DUMP_MODIFY}
             "steps": {"equilibrate": n_equil, "shear": n_steps},
             "dump_every": dump_every,
             "tdamp": tdamp,
-            "thermostat": "nvt (Nose-Hoover) equilibration, then fix nvt/sllod with temp/deform",
-            "deform": "fix deform xy erate, remap v, flip no; volume fixed",
+            "thermostat": "nvt (Nose-Hoover)"
+            if quiescent
+            else "nvt (Nose-Hoover) equilibration, then fix nvt/sllod with temp/deform",
+            "deform": "none (quiescent NVT)"
+            if quiescent
+            else "fix deform xy erate, remap v, flip no; volume fixed",
+            "duration": n_steps * dt,
             "seed": int(seed),
             "lammps_seeds": {"velocity": s_vel},
             "threads": int(threads),

@@ -126,4 +126,8 @@ def evaluate_model(
     scores = Parallel(n_jobs=n_jobs)(delayed(_predict)(predict, w) for w in it)
     ev = evaluate_scores(windows, scores, cutoff, q)
     ev.summary["model"] = model.name
+    # the field's reading of a softness: how many rearranging atoms were predicted soft
+    above = ev.prediction > model.threshold
+    ev.summary["rearranging_above_threshold"] = float(above[ev.label].mean())
+    ev.summary["all_above_threshold"] = float(above.mean())
     return ev

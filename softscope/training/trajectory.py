@@ -185,7 +185,7 @@ def open_trajectory(
     if name is None:
         p = Path(files[0])
         name = p.name if len(files) == 1 else p.parent.name
-        if name in ("shear_aqs", "shear_md"):  # a softscope dataset: name the sample
+        if name in ("shear_aqs", "shear_md", "md"):  # a softscope dataset: name the sample
             name = p.parent.parent.name
     return Trajectory(name, src, tuple(frames), tuple(extras), tuple(steps))
 

