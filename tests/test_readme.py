@@ -109,6 +109,12 @@ COMMANDS = {
     "bash scripts/test.sh": "fast: stubbed run + .ci/run; slow: verbatim with --collect-only",
     "softscope demo --out softscope-demo": "fast: flags; slow: verbatim",
     "ovitos -m pip install softscope": "skipped: OVITO Pro's interpreter",
+    "softscope train --recipe softness --trajectory s1.dump s2.dump s3.dump --elements Fe P "
+    "--window 2 --out fep.ssm": "fast: flags; slow: verbatim on plain-LAMMPS Fe-P dumps",
+    "softscope evaluate --model fep.ssm --trajectory s4.dump --elements Fe P --window 2 "
+    "--out ev/": "fast: flags; slow: verbatim",
+    "softscope data sample --seed 1 --potential FeP_mm.eam.fs --elements Fe P "
+    "--composition Fe80P20 --out fep/s1": "fast: flags; slow: verbatim",
     "softscope data glass --system cuzr --atoms 2000 --quench-rate 2e13 --seed 1 --out glass1": (
         "fast: flags; slow: verbatim"
     ),
@@ -374,8 +380,32 @@ def test_slow_demo_verbatim(tmp_path):
 
 
 @pytest.mark.slow
+def test_slow_trajectory_train_evaluate_verbatim(tmp_path):
+    from plain_trajectories import aqs_trajectory
+
+    train, evaluate = commands_of_block("softscope train --recipe softness --trajectory")
+    for k in range(1, 5):  # four Fe80P20 glasses, AQS in 0.5 % steps, plain write_dump
+        path = aqs_trajectory(tmp_path / f"g{k}", seed=30 + k, steps=10, strain_step=0.005)
+        shutil.copy(path["xyz"], tmp_path / f"s{k}.dump")
+    _sh(train, tmp_path, 3600)
+    _sh(evaluate, tmp_path, 3600)
+    met = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert met["n_windows"] == 5 and 0.0 <= met["roc_auc"] <= 1.0
+
+
+@pytest.mark.slow
+def test_slow_data_sample_with_a_potential_verbatim(tmp_path):
+    (sample, glass, shear) = commands_of_block("softscope data sample --seed 1 --potential")
+    _sh(sample, tmp_path, 7200)
+    from softscope.simulate import read_manifest
+
+    man = read_manifest(tmp_path / "fep" / "s1" / "shear_aqs")
+    assert man["potential"]["file"] == "FeP_mm.eam.fs" and len(man["frames"]) == 26
+
+
+@pytest.mark.slow
 def test_slow_data_glass_and_shear_verbatim(tmp_path):
-    glass, shear = commands_of_block("softscope data glass")
+    _, glass, shear = commands_of_block("softscope data sample --seed 1 --potential")
     _sh(glass, tmp_path, 7200)
     _sh(shear, tmp_path, 7200)
     from softscope.simulate import read_manifest
