@@ -76,7 +76,7 @@ ZOO_SAMPLES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     **{f"cuzr64_s{s}": (_CUZR, {}) for s in (41, 42, 43, 44, 45, 47)},
     **{f"cuzr50_s{s}": (_CUZR50, {}) for s in (61, 62, 63)},
     **{f"cuzr36_s{s}": (_CUZR36, {}) for s in (71, 72, 73)},
-    **{f"fep_s{s}": (_FEP, {}) for s in range(81, 87)},
+    **{f"fep_s{s}": (_FEP, {}) for s in range(81, 86)},
     **{f"ka_s{s}": (_KA, {"ftol": None}) for s in range(24, 30)},
     **{f"kaliq_s{s}": (_KA_LIQUID, _KA_MD) for s in range(31, 37)},
 }
