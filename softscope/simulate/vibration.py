@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from softscope.errors import SoftscopeError
+from softscope.position_windows import PositionWindows
 from softscope.simulate.manifest import MANIFEST, read_manifest, write_json
 from softscope.simulate.session import lammps_seeds, open_lammps
 from softscope.simulate.systems import System, positive, system_from_manifest
@@ -138,18 +139,13 @@ thermo 0
             u = lmp.numpy.extract_compute("u", LMP_STYLE_ATOM, LMP_TYPE_ARRAY)
             return np.array(u[:nloc], dtype=np.float64)[order]
 
-        x0 = pos()
-        s1 = np.zeros_like(x0)
-        s2 = np.zeros_like(x0)
-        n = 0
+        # running sums about the first sample (softscope.position_windows, as the fix's
+        # msd keyword): the population variance of the n samples, summed over x, y, z
+        win = PositionWindows(np.zeros((nloc, PositionWindows.width())))
         for _ in range(max(n_s // every, 1)):
             lmp.command(f"run {every} pre no post no")
-            d = pos() - x0  # relative to a fixed reference: no cancellation
-            s1 += d
-            s2 += d * d
-            n += 1
-        mean = s1 / n
-        return np.ascontiguousarray(((s2 / n) - mean * mean).sum(axis=1), dtype=np.float64)
+            win.add(pos())
+        return np.ascontiguousarray(win.msd(), dtype=np.float64)
     finally:
         lmp.close()
 
