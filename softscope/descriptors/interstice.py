@@ -616,9 +616,47 @@ def _compute(b, frame: Frame, species, extra) -> np.ndarray:
 
 
 def _compute_points(b, p: PointSet) -> np.ndarray:
-    return interstice_from_points(
-        p.points, p.codes, p.n_query, radii_by_code(list(p.species), b["radii"]), b["medium_range"]
-    )
+    """Features of the query points from the fewest neighbours that keep them exact: the
+    points within a padding of the query points (starting at 2.2 mean spacings, enlarged
+    until every circumsphere the features depend on lies inside it), not every point
+    within the block's cutoff (which the cutoff must allow for the worst glass)."""
+    rbc = radii_by_code(list(p.species), b["radii"])
+    points = _check_points(p.points, p.n_query)
+    nq = p.n_query
+    codes = _check_codes(p.codes, points.shape[0], rbc)
+    owner = np.arange(points.shape[0], dtype=np.int64) if p.owner is None else p.owner
+    if points.shape[0] == nq:
+        return interstice_from_points(points, codes, nq, rbc, b["medium_range"])
+    from scipy.spatial import cKDTree
+
+    dist = cKDTree(points[:nq]).query(points[nq:])[0]
+    if p.density:
+        spacing = float(p.density) ** (-1.0 / 3.0)
+    else:
+        span = np.ptp(points[:nq], axis=0)
+        spacing = float(np.prod(np.maximum(span, 1e-12)) / nq) ** (1.0 / 3.0)
+    pad = _PAD_START * spacing
+    while True:
+        if pad >= dist.max():
+            keep = np.arange(points.shape[0])
+        else:
+            keep = np.concatenate([np.arange(nq), nq + np.flatnonzero(dist <= pad)])
+        sub = np.ascontiguousarray(points[keep])
+        # images of query atoms reuse the query's short-range values (owner < n_query)
+        own = owner[keep]
+        own = np.where(own < nq, own, np.arange(keep.size))
+        out, need = _features(
+            sub,
+            codes[keep],
+            np.ascontiguousarray(own, dtype=np.int64),
+            nq,
+            np.asarray(rbc, float),
+            _tessellate(sub),
+            b["medium_range"],
+        )
+        if need <= pad or keep.size == points.shape[0]:
+            return out
+        pad = 1.1 * need
 
 
 register_block(

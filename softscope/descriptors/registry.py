@@ -54,7 +54,9 @@ class PointSet(NamedTuple):
     others are their neighbours and must reach the block's cutoff beyond them);
     ``species``: the spec's species names; ``density``: number density N/V of the whole
     system (length unit⁻³) or None; ``extra``: per-point columns (M values each) for the
-    kinds with :attr:`BlockKind.inputs`.
+    kinds with :attr:`BlockKind.inputs`; ``owner`` (M,) int64: the query point each point
+    is a periodic image of (a frame's points: a block may reuse the query's values for its
+    images), or None (LAMMPS ghosts: every point is its own atom).
     """
 
     points: np.ndarray
@@ -63,6 +65,7 @@ class PointSet(NamedTuple):
     species: tuple[str, ...]
     density: float | None = None
     extra: Mapping[str, np.ndarray] | None = None
+    owner: np.ndarray | None = None
 
 
 def frame_points(
@@ -88,7 +91,7 @@ def frame_points(
     if extra is not None:
         pe = {k: np.asarray(v, dtype=np.float64).reshape(-1)[owner] for k, v in extra.items()}
     density = n / frame.volume if frame.volume > 0 else None
-    return PointSet(points, codes[owner], n, tuple(species), density, pe), owner
+    return PointSet(points, codes[owner], n, tuple(species), density, pe, owner), owner
 
 
 Block = Mapping[str, Any]

@@ -209,6 +209,7 @@ class DescriptorSpec:
         n_query: int,
         density: float | None = None,
         extra: Mapping[str, np.ndarray] | None = None,
+        owner: np.ndarray | None = None,
     ) -> np.ndarray:
         """(n_query, n_raw) float64 raw block features of ``points[:n_query]`` only.
 
@@ -216,11 +217,21 @@ class DescriptorSpec:
         only reach :attr:`cutoff` beyond the query points.  ``point_species_codes`` (M,)
         int codes in the spec's species order, ``density`` the number density N/V of the
         **whole** system (length unit⁻³; needed by entropy blocks), ``extra`` per-point
-        columns (M rows) for :attr:`external`.  The caller communicates the rows of the
-        owners to their ghosts and calls :meth:`coarse_grain_points`.
+        columns (M rows) for :attr:`external`, ``owner`` (M,) the query point each point is
+        an image of, when the points are a periodic frame's (:class:`PointSet`).  The
+        caller communicates the rows of the owners to their ghosts and calls
+        :meth:`coarse_grain_points`.
         """
         pts, codes, n_query = self.check_points(points, point_species_codes, n_query)
-        ps = PointSet(pts, codes, n_query, self.species, density, extra)
+        if owner is not None:
+            owner = np.asarray(owner, dtype=np.int64)
+            if owner.shape != (pts.shape[0],) or (
+                owner.size and (owner.min() < 0 or owner.max() >= n_query)
+            ):
+                raise SoftscopeError(
+                    f"owner must map each of the {pts.shape[0]} points to a query point"
+                )
+        ps = PointSet(pts, codes, n_query, self.species, density, extra, owner)
         cols = [block_kind(b["kind"]).compute_points(b, ps) for b in self.blocks]
         return np.ascontiguousarray(np.concatenate(cols, axis=1))
 

@@ -76,12 +76,14 @@ class Evaluator:
         n_query: int,
         density: float | None = None,
         extra: Mapping[str, np.ndarray] | None = None,
+        owner: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Step 1: ``(transit, partial)`` for ``points[:n_query]``.
 
         ``codes`` (M,) species codes in the spec's order; ``density`` the number density
         N/V of the whole system (length unit⁻³); ``extra`` per-point columns (M rows) for
-        the spec's external features.  ``transit`` is (n_query, transit_width) float64;
+        the spec's external features; ``owner`` (M,) the query point each point is a
+        periodic image of (frames only).  ``transit`` is (n_query, transit_width) float64;
         ``partial`` is (n_query,) (projection: b + p_0; features: the prediction) or the
         raw features (coarse_grain)."""
         if self.strategy == "projection":
@@ -92,7 +94,9 @@ class Evaluator:
                 self.spec, points, codes, n_query, coef, const, density=density, extra=extra
             )
             return np.ascontiguousarray(proj[:, 1:]), bias + proj[:, 0]
-        raw = self.spec.compute_raw_points(points, codes, n_query, density=density, extra=extra)
+        raw = self.spec.compute_raw_points(
+            points, codes, n_query, density=density, extra=extra, owner=owner
+        )
         if self.strategy == "coarse_grain":
             return raw, raw
         return np.zeros((n_query, 0)), self.model.predict_features(raw)
@@ -116,7 +120,7 @@ class Evaluator:
         wrapped atoms followed by their periodic images within :attr:`reach`."""
         ps, owner = frame_points(frame, self.reach, self.spec.species, extra)
         transit, partial = self.local(
-            ps.points, ps.codes, ps.n_query, density=ps.density, extra=ps.extra
+            ps.points, ps.codes, ps.n_query, density=ps.density, extra=ps.extra, owner=owner
         )
         pred = self.finish(ps.points, transit[owner], ps.n_query, partial)
         if not np.isfinite(pred).all():
