@@ -50,6 +50,7 @@ KERNEL_MODULES = (
     "softscope.descriptors.interstice",
     "softscope.models.linear_projection",
     "softscope.models.estimators",
+    "softscope.models.mlp",
     "softscope.metrics",
 )
 

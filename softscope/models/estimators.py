@@ -1,26 +1,67 @@
 """Estimators stored as plain arrays and evaluated without scikit-learn.
 
-- :class:`LinearEstimator` — z-scoring + a linear decision function
+- :class:`LinearEstimator` (``kind = "linear"``) — z-scoring + a linear decision function
   ``S = w · (x - mean)/scale + b`` (softness: signed distance to the SVM hyperplane
   in the units of the decision function, as scikit-learn's ``decision_function``).
-- :class:`TreeEnsemble` — gradient-boosted regression trees of a binary
-  classifier, exported node by node; the output is the probability of the
-  rearranging class, ``sigmoid(init + lr * Σ_t tree_t(x))``, evaluated by numba.
+- :class:`TreeEnsemble` (``kind = "trees"``) — regression trees exported node by node,
+  evaluated by numba: gradient boosting (``aggregate = "boosting"``, raw score
+  ``init + lr * Σ_t tree_t(x)``; output the probability of the rearranging class
+  ``sigmoid(raw)`` or, for a regressor, the raw score) or a forest (``"mean"``: the mean
+  of the trees' leaf values, for a classifier each leaf's class-1 fraction).
+- :class:`~softscope.models.mlp.MLPEstimator` (``kind = "mlp"``, in
+  :mod:`softscope.models.mlp`) — a dense network.
 
-Both are built from fitted scikit-learn estimators (``from_sklearn``) and
-round-trip through :mod:`softscope.models.format` as arrays.
+Every estimator has ``output``: ``"probability"`` (in [0, 1], decision threshold 0.5) or
+``"raw"`` (a signed score or regression value, threshold 0); see :data:`THRESHOLDS`.
+All round-trip through :mod:`softscope.models.format` as arrays;
+:func:`softscope.models.importers.from_sklearn` builds them from fitted scikit-learn
+estimators.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from softscope._jit import nb
 from softscope.errors import ModelFormatError, SoftscopeError
+from softscope.models.mlp import MLPEstimator
 
-__all__ = ["LinearEstimator", "TreeEnsemble", "estimator_from_arrays"]
+__all__ = [
+    "LinearEstimator",
+    "TreeEnsemble",
+    "MLPEstimator",
+    "THRESHOLDS",
+    "KINDS",
+    "AGGREGATES",
+    "OUTPUTS",
+    "estimator_from_arrays",
+    "scaler_arrays",
+]
+
+#: decision threshold of each ``output`` convention ("predicted to rearrange" above it)
+THRESHOLDS = {"probability": 0.5, "raw": 0.0}
+
+
+def scaler_arrays(scaler, n_features: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(mean, scale)`` (n_features,) float64 of a fitted scikit-learn ``StandardScaler``
+    (z = (x - mean) / scale, honouring ``with_mean``/``with_std``); zeros and ones for
+    ``scaler=None``."""
+    if scaler is None:
+        return np.zeros(n_features), np.ones(n_features)
+    mean = getattr(scaler, "mean_", None)
+    scale = getattr(scaler, "scale_", None)
+    mean = np.zeros(n_features) if mean is None or not scaler.with_mean else mean
+    scale = np.ones(n_features) if scale is None or not scaler.with_std else scale
+    mean = np.array(mean, dtype=np.float64)
+    scale = np.array(scale, dtype=np.float64)
+    if mean.shape != (n_features,) or scale.shape != (n_features,):
+        raise SoftscopeError(
+            f"the scaler was fitted on {mean.shape[0]} features, the estimator on {n_features}"
+        )
+    return mean, scale
 
 
 def _check_features(x: np.ndarray, n_features: int) -> np.ndarray:
@@ -42,6 +83,7 @@ class LinearEstimator:
     bias: float
 
     kind = "linear"
+    output = "raw"
 
     @property
     def n_features(self) -> int:
@@ -68,19 +110,25 @@ class LinearEstimator:
 
     @classmethod
     def from_sklearn(cls, scaler, linear) -> LinearEstimator:
-        """From a fitted ``StandardScaler`` and a binary linear classifier (``LinearSVC``, ``SVC(kernel='linear')``, ``LogisticRegression``)."""
-        coef = np.asarray(linear.coef_, dtype=np.float64)
+        """From a fitted ``StandardScaler`` (or None) and a fitted binary linear classifier
+        (``LinearSVC``, ``SVC(kernel='linear')``, ``LogisticRegression``, ...: output its
+        ``decision_function``) or single-output linear regressor (``Ridge``, ...: its
+        ``predict``), i.e. any estimator whose output is ``x · coef_ + intercept_``."""
+        coef = np.array(linear.coef_, dtype=np.float64)
         if coef.ndim == 2:
             if coef.shape[0] != 1:
-                raise SoftscopeError("only binary linear classifiers can be exported")
+                raise SoftscopeError(
+                    f"only binary linear classifiers and single-output linear regressors can "
+                    f"be exported (this one has {coef.shape[0]} rows of coefficients)"
+                )
             coef = coef[0]
-        scale = np.asarray(scaler.scale_, dtype=np.float64)
-        return cls(
-            mean=np.asarray(scaler.mean_, dtype=np.float64),
-            scale=scale,
-            weights=coef,
-            bias=float(np.ravel(linear.intercept_)[0]),
-        )
+        intercept = np.ravel(np.asarray(linear.intercept_, dtype=np.float64))
+        if intercept.size != 1:
+            raise SoftscopeError(
+                f"a linear estimator with {intercept.size} intercepts cannot be exported"
+            )
+        mean, scale = scaler_arrays(scaler, coef.shape[0])
+        return cls(mean=mean, scale=scale, weights=coef, bias=float(intercept[0]))
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         return {
@@ -101,14 +149,25 @@ class LinearEstimator:
         return est
 
 
+#: ``tree_mode`` codes (stored only when not the default boosting + probability)
+AGGREGATES = ("boosting", "mean")
+OUTPUTS = ("probability", "raw")
+
+
 @dataclass(frozen=True)
 class TreeEnsemble:
-    """Gradient-boosted binary classifier as flat node arrays (all trees concatenated).
+    """Regression trees as flat node arrays (all trees concatenated).
 
     ``feature[k] < 0`` marks a leaf; internal nodes send x to ``left`` when
-    ``x[feature] <= threshold`` (scikit-learn's rule).  ``roots[t]`` is tree t's
-    first node.  ``value`` is the leaf value (raw score contribution).
-    Optional ``mean``/``scale`` z-score the features first.
+    ``x[feature] <= threshold`` (scikit-learn's rule, on float32-rounded features).
+    ``roots[t]`` is tree t's first node.  ``value`` is the leaf value.
+
+    ``aggregate``: ``"boosting"`` — raw score ``init + learning_rate * Σ_t value``;
+    output ``"probability"`` = sigmoid(raw) (binary log-loss classifier) or ``"raw"``
+    (regressor).  ``"mean"`` — ``Σ_t value / n_trees`` (a forest; ``init`` and
+    ``learning_rate`` unused), output ``"probability"`` when the leaf values are class-1
+    fractions (classifier), else ``"raw"``.  Optional ``mean``/``scale`` z-score the
+    features first (a ``StandardScaler`` in front).
     """
 
     feature: np.ndarray
@@ -120,16 +179,36 @@ class TreeEnsemble:
     init: float
     learning_rate: float
     n_features_in: int
+    aggregate: str = "boosting"
+    output: str = "probability"
+    mean: np.ndarray | None = None
+    scale: np.ndarray | None = None
 
     kind = "trees"
+
+    def __post_init__(self) -> None:
+        if self.aggregate not in AGGREGATES:
+            raise SoftscopeError(
+                f"unknown tree aggregate {self.aggregate!r}; known: {', '.join(AGGREGATES)}"
+            )
+        if self.output not in OUTPUTS:
+            raise SoftscopeError(
+                f"unknown tree output {self.output!r}; known: {', '.join(OUTPUTS)}"
+            )
+        if (self.mean is None) != (self.scale is None):
+            raise SoftscopeError("a tree ensemble's mean and scale come together")
 
     @property
     def n_features(self) -> int:
         return self.n_features_in
 
     def decision_function(self, x: np.ndarray) -> np.ndarray:
+        """(N,) aggregated tree values (boosting: the raw score before the sigmoid)."""
+        x = _check_features(x, self.n_features)
+        if self.mean is not None:
+            x = (x - self.mean) / self.scale
         # scikit-learn compares float32-rounded features with float64 thresholds
-        x = _check_features(x, self.n_features).astype(np.float32).astype(np.float64)
+        x = x.astype(np.float32).astype(np.float64)
         return _eval_trees(
             x,
             self.feature,
@@ -138,25 +217,92 @@ class TreeEnsemble:
             self.right,
             self.value,
             self.roots,
-            self.init,
-            self.learning_rate,
+            float(self.init),
+            float(self.learning_rate),
+            self.aggregate == "mean",
         )
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        """Probability of the rearranging class."""
-        return 1.0 / (1.0 + np.exp(-self.decision_function(x)))
+        """(N,) output: probability of the rearranging class, or the raw value."""
+        d = self.decision_function(x)
+        if self.aggregate == "boosting" and self.output == "probability":
+            return 1.0 / (1.0 + np.exp(-d))
+        return d
 
     @classmethod
-    def from_sklearn(cls, gbc) -> TreeEnsemble:
-        """From a fitted binary ``sklearn.ensemble.GradientBoostingClassifier`` (log-loss)."""
-        if getattr(gbc, "n_classes_", 2) != 2:
-            raise SoftscopeError("only binary gradient-boosted classifiers can be exported")
-        if getattr(gbc, "loss", "log_loss") not in ("log_loss", "deviance"):
-            raise SoftscopeError("only log-loss gradient boosting can be exported")
-        feats, thr, left, right, val, roots = [], [], [], [], [], []
+    def from_sklearn(cls, ensemble, scaler=None) -> TreeEnsemble:
+        """From a fitted scikit-learn tree model, with an optional ``StandardScaler`` in
+        front: ``GradientBoostingClassifier`` (binary, log-loss: ``predict_proba[:, 1]``),
+        ``GradientBoostingRegressor`` (``predict``), ``RandomForest``/``ExtraTrees``
+        ``Classifier`` (binary: ``predict_proba[:, 1]``, the mean of the trees' class-1
+        fractions) or ``Regressor`` (``predict``), or a single ``DecisionTree...``."""
+        from sklearn.ensemble import (
+            ExtraTreesClassifier,
+            ExtraTreesRegressor,
+            GradientBoostingClassifier,
+            GradientBoostingRegressor,
+            RandomForestClassifier,
+            RandomForestRegressor,
+        )
+        from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+
+        forests = (RandomForestClassifier, RandomForestRegressor, ExtraTreesClassifier)
+        forests += (ExtraTreesRegressor,)
+        single = (DecisionTreeClassifier, DecisionTreeRegressor)
+        classifier = isinstance(
+            ensemble,
+            (GradientBoostingClassifier, RandomForestClassifier, ExtraTreesClassifier)
+            + (DecisionTreeClassifier,),
+        )
+        if classifier and len(getattr(ensemble, "classes_", ())) != 2:
+            raise SoftscopeError(
+                f"only binary tree classifiers can be exported ({type(ensemble).__name__} "
+                f"has {len(getattr(ensemble, 'classes_', ()))} classes)"
+            )
+        if getattr(ensemble, "n_outputs_", 1) != 1:
+            raise SoftscopeError("only single-output tree models can be exported")
+        n_features = int(ensemble.n_features_in_)
+        if isinstance(ensemble, (GradientBoostingClassifier, GradientBoostingRegressor)):
+            if classifier and getattr(ensemble, "loss", "log_loss") not in (
+                "log_loss",
+                "deviance",
+            ):
+                raise SoftscopeError(
+                    f"only log-loss gradient boosting classifiers can be exported (loss "
+                    f"{ensemble.loss!r})"
+                )
+            if ensemble.init not in (None, "zero"):
+                raise SoftscopeError(
+                    "gradient boosting with a custom init estimator cannot be exported "
+                    "(use init=None or 'zero')"
+                )
+            trees = [est.tree_ for est in ensemble.estimators_[:, 0]]
+            values = [t.value[:, 0, 0].astype(np.float64) for t in trees]
+            # init raw score: scikit-learn's _raw_predict_init on any x (constant for init None/'zero')
+            x0 = np.zeros((1, n_features))
+            init = float(ensemble._raw_predict_init(x0).ravel()[0])
+            lr, aggregate = float(ensemble.learning_rate), "boosting"
+            output = "probability" if classifier else "raw"
+        elif isinstance(ensemble, forests + single):
+            ests = [ensemble] if isinstance(ensemble, single) else list(ensemble.estimators_)
+            trees = [est.tree_ for est in ests]
+            if classifier:
+                # each tree's predict_proba: class counts (or fractions) normalised per node
+                values = []
+                for t in trees:
+                    v = t.value[:, 0, :2].astype(np.float64)
+                    norm = v.sum(axis=1)
+                    norm[norm == 0.0] = 1.0
+                    values.append(v[:, 1] / norm)
+            else:
+                values = [t.value[:, 0, 0].astype(np.float64) for t in trees]
+            init, lr, aggregate = 0.0, 1.0, "mean"
+            output = "probability" if classifier else "raw"
+        else:
+            raise SoftscopeError(f"{type(ensemble).__name__} is not a supported tree model")
+        feats, thr, left, right, roots = [], [], [], [], []
         start = 0
-        for est in gbc.estimators_[:, 0]:
-            t = est.tree_
+        for t in trees:
             roots.append(start)
             f = t.feature.astype(np.int64)
             leaf = t.children_left < 0
@@ -165,25 +311,28 @@ class TreeEnsemble:
             thr.append(t.threshold.astype(np.float64))
             left.append(np.where(leaf, -1, t.children_left + start).astype(np.int64))
             right.append(np.where(leaf, -1, t.children_right + start).astype(np.int64))
-            val.append(t.value[:, 0, 0].astype(np.float64))
             start += t.node_count
-        # init raw score: scikit-learn's _raw_predict_init on any x (constant for default init)
-        x0 = np.zeros((1, gbc.n_features_in_))
-        init = float(gbc._raw_predict_init(x0).ravel()[0])
+        mean = scale = None
+        if scaler is not None:
+            mean, scale = scaler_arrays(scaler, n_features)
         return cls(
             np.concatenate(feats),
             np.concatenate(thr),
             np.concatenate(left),
             np.concatenate(right),
-            np.concatenate(val),
+            np.concatenate(values),
             np.array(roots, dtype=np.int64),
             init,
-            float(gbc.learning_rate),
-            int(gbc.n_features_in_),
+            lr,
+            n_features,
+            aggregate,
+            output,
+            mean,
+            scale,
         )
 
     def to_arrays(self) -> dict[str, np.ndarray]:
-        return {
+        arrays = {
             "tree_feature": self.feature,
             "tree_threshold": self.threshold,
             "tree_left": self.left,
@@ -192,10 +341,34 @@ class TreeEnsemble:
             "tree_roots": self.roots,
             "tree_scalars": np.array([self.init, self.learning_rate, self.n_features_in]),
         }
+        # written only when not the defaults, so that files of the original kind (boosted
+        # classifier, no scaler) stay byte for byte what earlier versions wrote
+        if (self.aggregate, self.output) != (AGGREGATES[0], OUTPUTS[0]):
+            arrays["tree_mode"] = np.array(
+                [AGGREGATES.index(self.aggregate), OUTPUTS.index(self.output)], dtype=np.int64
+            )
+        if self.mean is not None:
+            arrays["tree_mean"] = np.asarray(self.mean, dtype=np.float64)
+            arrays["tree_scale"] = np.asarray(self.scale, dtype=np.float64)
+        return arrays
 
     @classmethod
-    def from_arrays(cls, a: dict[str, np.ndarray]) -> TreeEnsemble:
+    def from_arrays(cls, a: Mapping[str, np.ndarray]) -> TreeEnsemble:
         s = a["tree_scalars"]
+        mode = np.asarray(a.get("tree_mode", np.zeros(2, dtype=np.int64)))
+        if (
+            mode.shape != (2,)
+            or mode.dtype.kind not in "iu"
+            or not 0 <= mode[0] < len(AGGREGATES)
+            or not 0 <= mode[1] < len(OUTPUTS)
+        ):
+            raise ModelFormatError("tree_mode must hold two valid codes (aggregate, output)")
+        if ("tree_mean" in a) != ("tree_scale" in a):
+            raise ModelFormatError("a tree model stores tree_mean and tree_scale together")
+        mean = scale = None
+        if "tree_mean" in a:
+            mean = np.ascontiguousarray(a["tree_mean"], dtype=np.float64)
+            scale = np.ascontiguousarray(a["tree_scale"], dtype=np.float64)
         est = cls(
             a["tree_feature"].astype(np.int64),
             a["tree_threshold"].astype(np.float64),
@@ -206,11 +379,23 @@ class TreeEnsemble:
             float(s[0]),
             float(s[1]),
             int(s[2]),
+            AGGREGATES[int(mode[0])],
+            OUTPUTS[int(mode[1])],
+            mean,
+            scale,
         )
         n = est.feature.shape[0]
         internal = est.feature >= 0
         if not all(x.shape == (n,) for x in (est.threshold, est.left, est.right, est.value)):
             raise ModelFormatError("tree arrays have inconsistent shapes")
+        if est.roots.ndim != 1 or est.roots.size < 1:
+            raise ModelFormatError("a tree model needs at least one tree root")
+        if mean is not None and (
+            mean.shape != (est.n_features_in,)
+            or scale.shape != (est.n_features_in,)
+            or not np.all(scale > 0)
+        ):
+            raise ModelFormatError("tree_mean/tree_scale: wrong shape or non-positive scales")
         if (
             np.any(est.feature >= est.n_features_in)
             or np.any(est.left[internal] < 0)
@@ -230,8 +415,12 @@ class TreeEnsemble:
         return est
 
 
-@nb.njit(parallel=True, cache=True)
-def _eval_trees(x, feature, threshold, left, right, value, roots, init, lr):
+@nb.njit(
+    parallel=True,
+    cache=True,
+    aot="f8[::1](f8[:,::1], i8[::1], f8[::1], i8[::1], i8[::1], f8[::1], i8[::1], f8, f8, b1)",
+)
+def _eval_trees(x, feature, threshold, left, right, value, roots, init, lr, average):
     n = x.shape[0]
     out = np.empty(n, dtype=np.float64)
     for i in nb.prange(n):
@@ -244,17 +433,25 @@ def _eval_trees(x, feature, threshold, left, right, value, roots, init, lr):
                 else:
                     k = right[k]
             s += value[k]
-        out[i] = init + lr * s
+        if average:
+            out[i] = s / roots.shape[0]
+        else:
+            out[i] = init + lr * s
     return out
 
 
-def estimator_from_arrays(kind: str, arrays: dict[str, np.ndarray]):
-    """Rebuild a stored estimator of the given kind."""
+#: estimator classes by the ``kind`` stored in a model file
+KINDS = {"linear": LinearEstimator, "trees": TreeEnsemble, "mlp": MLPEstimator}
+
+
+def estimator_from_arrays(kind: str, arrays: Mapping[str, np.ndarray]):
+    """Rebuild a stored estimator of the given kind (a name of :data:`KINDS`)."""
+    cls = KINDS.get(kind)
+    if cls is None:
+        raise ModelFormatError(
+            f"unknown estimator kind {kind!r}; known: {', '.join(repr(k) for k in KINDS)}"
+        )
     try:
-        if kind == "linear":
-            return LinearEstimator.from_arrays(arrays)
-        if kind == "trees":
-            return TreeEnsemble.from_arrays(arrays)
+        return cls.from_arrays(arrays)
     except KeyError as exc:
         raise ModelFormatError(f"model file lacks array {exc} needed by a {kind!r} model") from exc
-    raise ModelFormatError(f"unknown estimator kind {kind!r}; known: 'linear', 'trees'")

@@ -19,7 +19,13 @@ import numpy as np
 from softscope.descriptors.spec import DescriptorSpec
 from softscope.errors import ConventionMismatch, ModelFormatError, SoftscopeError
 from softscope.frame import Frame
-from softscope.models.estimators import LinearEstimator, TreeEnsemble, estimator_from_arrays
+from softscope.models.estimators import (
+    THRESHOLDS,
+    LinearEstimator,
+    MLPEstimator,
+    TreeEnsemble,
+    estimator_from_arrays,
+)
 from softscope.models.evaluator import Evaluator
 from softscope.models.format import SUFFIX, load_arrays, save_arrays
 
@@ -36,14 +42,15 @@ class Model:
     output_name : per-atom property name, e.g. ``"Softness"``.
     spec : the :class:`DescriptorSpec` the estimator was trained on.
     estimator : :class:`LinearEstimator` (output: signed distance, >0 = likely to
-        rearrange) or :class:`TreeEnsemble` (output: probability of rearranging).
+        rearrange), :class:`TreeEnsemble` or :class:`MLPEstimator`; its ``output`` says
+        whether it predicts a probability or a raw score (see :attr:`threshold`).
     card : provenance and measured metrics (JSON-serialisable).
     """
 
     name: str
     output_name: str
     spec: DescriptorSpec
-    estimator: LinearEstimator | TreeEnsemble
+    estimator: LinearEstimator | TreeEnsemble | MLPEstimator
     card: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -80,8 +87,9 @@ class Model:
 
     @property
     def threshold(self) -> float:
-        """Decision threshold: 0 for signed distances, 0.5 for probabilities."""
-        return 0.5 if self.estimator.kind == "trees" else 0.0
+        """Decision threshold: 0.5 for probabilities, 0 for signed distances and raw
+        scores (from the estimator's ``output``)."""
+        return THRESHOLDS[self.estimator.output]
 
     # -------------------------------------------------------------- prediction
     def check_units(self, units: str | None) -> None:

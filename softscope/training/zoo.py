@@ -471,7 +471,7 @@ def write_cards_md(zoo_dir: Path, path: Path, extra: str = "") -> Path:
         lines += [
             f"## `{m.name}`",
             "",
-            f"- output: `{m.output_name}` ({'signed distance to the SVM hyperplane, > 0 = likely to rearrange' if m.estimator.kind != 'trees' else 'probability of the rearranging class'}); "
+            f"- output: `{m.output_name}` ({'probability of the rearranging class' if m.estimator.output == 'probability' else 'signed score (linear SVM: distance to the hyperplane), > 0 = likely to rearrange'}); "
             f"units `{m.units}`, species {list(m.species)}, {m.spec.n_features} features, "
             f"neighbour reach {m.cutoff:g}",
             f"- descriptor blocks: {[b['kind'] for b in m.spec.blocks]}, coarse-grained over "

@@ -1,0 +1,238 @@
+"""Your own fitted estimators as softscope models (stored as arrays: no pickle).
+
+:func:`from_sklearn` turns a fitted scikit-learn estimator, optionally behind a
+``StandardScaler`` (a ``Pipeline`` or a ``(scaler, estimator)`` pair), trained on the
+feature matrix of a :class:`~softscope.descriptors.spec.DescriptorSpec`
+(``spec.compute(frame)``, columns in ``spec.feature_names()`` order), into a
+:class:`~softscope.models.model.Model`: usable by ``Model.predict``, the OVITO modifiers
+and the LAMMPS fix, savable as a ``.ssm`` file.  The model's output is, per atom:
+
+- linear classifiers (``LinearSVC``, ``LogisticRegression``, ``SVC(kernel='linear')``,
+  ``RidgeClassifier``, ...): ``decision_function`` (threshold 0); linear regressors
+  (``Ridge``, ``LinearRegression``, ``Lasso``, ...): ``predict``;
+- binary tree and network classifiers (``GradientBoostingClassifier``,
+  ``RandomForestClassifier``, ``ExtraTreesClassifier``, ``MLPClassifier``):
+  ``predict_proba[:, 1]``, the probability of ``classes_[1]`` (threshold 0.5);
+- their regressors: ``predict`` (threshold 0).
+
+Trees compare float32-rounded features, as scikit-learn does; everything else agrees with
+scikit-learn to rounding.  Not (yet) supported: multi-class or multi-output models,
+kernels other than linear, ``HistGradientBoosting*``, other transformers in a pipeline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from softscope.descriptors.spec import DescriptorSpec
+from softscope.errors import SoftscopeError
+from softscope.models.estimators import LinearEstimator, TreeEnsemble, scaler_arrays
+from softscope.models.mlp import MLPEstimator
+from softscope.models.model import Model
+
+__all__ = ["from_sklearn", "SKLEARN_SUPPORTED"]
+
+#: scikit-learn estimators whose output is ``x · coef_ + intercept_`` (classifiers:
+#: ``decision_function``; regressors: ``predict``)
+_LINEAR = (
+    "LinearSVC",
+    "LinearSVR",
+    "SVC",
+    "NuSVC",
+    "LogisticRegression",
+    "LogisticRegressionCV",
+    "RidgeClassifier",
+    "RidgeClassifierCV",
+    "SGDClassifier",
+    "Perceptron",
+    "LinearRegression",
+    "Ridge",
+    "RidgeCV",
+    "Lasso",
+    "LassoCV",
+    "ElasticNet",
+    "ElasticNetCV",
+    "Lars",
+    "LassoLars",
+    "BayesianRidge",
+    "ARDRegression",
+    "HuberRegressor",
+    "SGDRegressor",
+)
+_TREES = (
+    "GradientBoostingClassifier",
+    "GradientBoostingRegressor",
+    "RandomForestClassifier",
+    "RandomForestRegressor",
+    "ExtraTreesClassifier",
+    "ExtraTreesRegressor",
+    "DecisionTreeClassifier",
+    "DecisionTreeRegressor",
+)
+_MLP = ("MLPClassifier", "MLPRegressor")
+
+#: names of the scikit-learn estimators :func:`from_sklearn` converts
+SKLEARN_SUPPORTED = _LINEAR + _TREES + _MLP
+
+_PLANNED = {
+    "HistGradientBoostingClassifier": "histogram gradient boosting (binned trees)",
+    "HistGradientBoostingRegressor": "histogram gradient boosting (binned trees)",
+}
+
+
+def _supported_text() -> str:
+    return (
+        "supported: an optional StandardScaler followed by one of "
+        + ", ".join(SKLEARN_SUPPORTED)
+        + " (binary classifiers or single-output regressors; SVC/NuSVC with kernel='linear')"
+    )
+
+
+def _steps(estimator: Any) -> tuple[Any, Any]:
+    """``(scaler or None, final estimator)`` of a Pipeline, a pair or a bare estimator."""
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    if isinstance(estimator, Pipeline):
+        steps = [s for _, s in estimator.steps if s is not None and s != "passthrough"]
+    elif isinstance(estimator, (tuple, list)):
+        steps = list(estimator)
+    else:
+        steps = [estimator]
+    if len(steps) == 1:
+        return None, steps[0]
+    if len(steps) == 2 and isinstance(steps[0], StandardScaler):
+        return steps[0], steps[1]
+    names = [type(s).__name__ for s in steps]
+    raise SoftscopeError(f"cannot export the pipeline {names}; {_supported_text()}")
+
+
+def _check_fitted(est: Any) -> None:
+    from sklearn.exceptions import NotFittedError
+    from sklearn.utils.validation import check_is_fitted
+
+    try:
+        check_is_fitted(est)
+    except NotFittedError as exc:
+        raise SoftscopeError(f"{type(est).__name__} is not fitted: fit it first") from exc
+    except TypeError as exc:  # not a scikit-learn estimator at all
+        raise SoftscopeError(
+            f"{type(est).__name__} is not a scikit-learn estimator; {_supported_text()}"
+        ) from exc
+
+
+def _convert(scaler: Any, est: Any) -> tuple[LinearEstimator | TreeEnsemble | MLPEstimator, str]:
+    """The stored estimator and a description of its output."""
+    from sklearn.base import is_classifier
+
+    cls = type(est).__name__
+    classifier = is_classifier(est)
+    n_classes = len(getattr(est, "classes_", ())) if classifier else 0
+    if classifier and n_classes != 2:
+        raise SoftscopeError(
+            f"{cls} has {n_classes} classes; only binary classifiers can be exported "
+            "(one per-atom output: train one-vs-rest models for more classes)"
+        )
+    if cls in _PLANNED:
+        raise SoftscopeError(
+            f"{cls} ({_PLANNED[cls]}) cannot be exported yet; use GradientBoosting"
+            f"{'Classifier' if classifier else 'Regressor'} or a random forest; "
+            f"{_supported_text()}"
+        )
+    if cls not in SKLEARN_SUPPORTED:
+        raise SoftscopeError(f"{cls} cannot be exported; {_supported_text()}")
+    if cls in _TREES:
+        tree = TreeEnsemble.from_sklearn(est, scaler)
+        return tree, "predict_proba[:, 1]" if classifier else "predict"
+    if cls in _MLP:
+        return _mlp_from_sklearn(est, scaler), "predict_proba[:, 1]" if classifier else "predict"
+    if cls in ("SVC", "NuSVC") and est.kernel != "linear":
+        raise SoftscopeError(
+            f"{cls}(kernel={est.kernel!r}) cannot be exported: only kernel='linear' (its "
+            "decision function is then linear in the features)"
+        )
+    return LinearEstimator.from_sklearn(scaler, est), (
+        "decision_function" if classifier else "predict"
+    )
+
+
+def _mlp_from_sklearn(mlp: Any, scaler: Any) -> MLPEstimator:
+    """A fitted binary ``MLPClassifier`` (logistic output unit) or single-output
+    ``MLPRegressor`` (identity output; exp for the Poisson loss) as an
+    :class:`MLPEstimator`."""
+    coefs = [np.array(c, dtype=np.float64) for c in mlp.coefs_]
+    out = str(mlp.out_activation_)
+    if out not in ("logistic", "identity", "exp") or coefs[-1].shape[1] != 1:
+        raise SoftscopeError(
+            f"{type(mlp).__name__} with {coefs[-1].shape[1]} output units ({out!r}) cannot "
+            "be exported: only binary classifiers and single-output regressors"
+        )
+    mean, scale = scaler_arrays(scaler, coefs[0].shape[0])
+    return MLPEstimator(
+        mean,
+        scale,
+        tuple(coefs),
+        tuple(np.array(b, dtype=np.float64) for b in mlp.intercepts_),
+        (str(mlp.activation),) * (len(coefs) - 1) + (out,),
+    )
+
+
+def _json_value(v: Any) -> Any:
+    v = v.item() if isinstance(v, np.generic) else v
+    return v if isinstance(v, (str, int, float, bool)) else str(v)
+
+
+def from_sklearn(
+    estimator: Any,
+    spec: DescriptorSpec | Mapping[str, Any],
+    *,
+    name: str,
+    output_name: str,
+    card: Mapping[str, Any] | None = None,
+) -> Model:
+    """A :class:`Model` from a fitted scikit-learn estimator trained on ``spec``'s features.
+
+    ``estimator``: a fitted estimator, a ``Pipeline`` of an optional ``StandardScaler``
+    and one estimator, or a ``(scaler, estimator)`` pair (see the module docstring for
+    the kinds and their outputs).  ``spec``: the :class:`DescriptorSpec` (or its dict)
+    whose ``compute(frame)`` gave the training features.  ``name``: the model's short
+    name; ``output_name``: its per-atom property (e.g. ``"Softness"``).  ``card``:
+    provenance and metrics (JSON); ``card["imported"]`` records the source estimator.
+    Raises :class:`SoftscopeError` naming what is supported for anything else.
+    """
+    import sklearn
+
+    if not isinstance(spec, DescriptorSpec):
+        spec = DescriptorSpec.from_dict(spec)
+    scaler, est = _steps(estimator)
+    _check_fitted(est)
+    if scaler is not None:
+        _check_fitted(scaler)
+    n_in = getattr(est, "n_features_in_", None)
+    if n_in is not None and int(n_in) != spec.n_features:
+        raise SoftscopeError(
+            f"{type(est).__name__} was fitted on {n_in} features; the spec computes "
+            f"{spec.n_features} (fit on spec.compute(frame))"
+        )
+    names = getattr(est if scaler is None else scaler, "feature_names_in_", None)
+    want = spec.feature_names()
+    if names is not None and list(names) != want and sorted(names) == sorted(want):
+        raise SoftscopeError(
+            "the estimator was fitted on the spec's features in another column order; "
+            "fit on the columns in spec.feature_names() order"
+        )
+    stored, output = _convert(scaler, est)
+    card = dict(card or {})
+    imported: dict[str, Any] = {
+        "library": "scikit-learn",
+        "version": sklearn.__version__,
+        "pipeline": ([type(scaler).__name__] if scaler is not None else []) + [type(est).__name__],
+        "output": output,
+    }
+    if output == "predict_proba[:, 1]":
+        imported["positive_class"] = _json_value(est.classes_[1])
+    card.setdefault("imported", imported)
+    return Model(name, output_name, spec, stored, card)
