@@ -576,3 +576,32 @@ def test_aot_kernels_of_the_new_kinds_equal_the_jit(fitted, data):
     np.testing.assert_allclose(aot[0], jit[0], rtol=1e-13, atol=1e-15)
     np.testing.assert_array_equal(aot[1], jit[1])
     np.testing.assert_array_equal(aot[2], jit[2])
+
+
+def test_softness_mlp_recipe_equals_its_sklearn_network_on_the_used_features():
+    """fit_mlp drops near-empty features (zero input weights) and must still give exactly
+    scikit-learn's predict_proba of the network it fitted on the kept columns."""
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.preprocessing import StandardScaler
+
+    from softscope.data import default_glass
+    from softscope.training.recipes import recipe_spec
+    from softscope.training.train import TrainingSet, feature_families, fit_mlp, usable_features
+
+    frame = default_glass()
+    spec = recipe_spec("softness-mlp", ["Cu", "Zr"])
+    x = spec.compute(frame)
+    rng = np.random.default_rng(3)
+    y = (x[:, 10] + 0.5 * rng.standard_normal(len(x)) > np.median(x[:, 10])).astype(np.int8)
+    ts = TrainingSet(x, y, np.array(["a"] * (len(x) // 2) + ["b"] * (len(x) - len(x) // 2)))
+    fam = feature_families(spec.feature_names())
+    est, info = fit_mlp(ts, seed=1, families=fam)
+    keep = usable_features(x, fam)
+    assert 0 < keep.sum() < x.shape[1] and info["features_used"] == keep.sum()
+    sc = StandardScaler().fit(x[:, keep])
+    ref = MLPClassifier(
+        hidden_layer_sizes=(32, 8), alpha=1e-2, early_stopping=True, validation_fraction=0.1,
+        max_iter=500, random_state=1,
+    ).fit(sc.transform(x[:, keep]), y)  # fmt: skip
+    want = ref.predict_proba(sc.transform(x[:, keep]))[:, 1]
+    np.testing.assert_allclose(est.predict(x), want, rtol=1e-9, atol=1e-12)

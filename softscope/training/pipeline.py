@@ -35,6 +35,7 @@ from softscope.training.train import (
     build_training_set,
     feature_families,
     fit_linear,
+    fit_mlp,
     fit_trees,
 )
 from softscope.training.windows import Window
@@ -190,7 +191,10 @@ def fit_recipe(
     seed: int = 0,
 ):
     """``(estimator, fit info)`` of a recipe's estimator kind (``linear``: guarded linear SVM,
-    C by sample-grouped CV; ``trees``: gradient boosting) on the training set ``ts``."""
+    C by sample-grouped CV; ``trees``: gradient boosting; ``mlp``: a small neural network)
+    on the training set ``ts``."""
+    if estimator == "mlp":
+        return fit_mlp(ts, seed=seed, families=feature_families(spec.feature_names()))
     if estimator == "linear":
         names = spec.feature_names()
         est, fit_info = fit_linear(ts, cs=cs, seed=seed, families=feature_families(names))

@@ -10,6 +10,8 @@ the LJ grids are the Cu-Zr ones scaled by ~1/2.5 (σ_AA ≈ 2.5 Å for Cu).
 - ``igd``: radial SF (as softness) + two-body excess entropy s2 (σ = 0.2 Å, r_m = 5 Å) +
   vibrational MSD (external column ``msd``, see :mod:`softscope.simulate.vibration`),
   raw and coarse-grained over 4 and 6 Å → z-score → linear SVM.
+- ``softness-mlp``: the ``softness`` features → z-score → a small dense network
+  (``MLPClassifier``, relu 32 → 8, L2 1e-2, early stopping): probability of rearranging.
 - ``qs``: interstice features (Miracle radii, short + medium range), raw and
   coarse-grained over 4 and 6 Å → gradient-boosted trees (probability of rearranging).
 """
@@ -34,7 +36,7 @@ __all__ = [
     "R_PEAK_REFERENCE",
 ]
 
-RECIPES = ("softness", "softness-radial", "igd", "qs")
+RECIPES = ("softness", "softness-radial", "softness-mlp", "igd", "qs")
 
 #: D²min neighbour cutoff (OVITO convention) per unit style: 3.7 Å for Cu-Zr (the first
 #: minimum of g(r)); 1.4 σ for KA (near the first minimum of g_AA(r) ≈ 1.4 σ).
@@ -44,6 +46,7 @@ D2MIN_CUTOFF = {"metal": 3.7, "lj": 1.4}
 _INFO: dict[str, dict[str, str]] = {
     "softness": {"output_name": "Softness", "estimator": "linear"},
     "softness-radial": {"output_name": "Softness", "estimator": "linear"},
+    "softness-mlp": {"output_name": "RearrangementProbability", "estimator": "mlp"},
     "igd": {"output_name": "IGD", "estimator": "linear"},
     "qs": {"output_name": "QuenchInSoftness", "estimator": "trees"},
 }
@@ -70,7 +73,8 @@ def _check_recipe(recipe: str) -> None:
 
 
 def recipe_info(recipe: str) -> dict[str, str]:
-    """``{"output_name", "estimator"}`` of a recipe (estimator: ``linear`` or ``trees``)."""
+    """``{"output_name", "estimator"}`` of a recipe (estimator: ``linear``, ``trees`` or
+    ``mlp``)."""
     _check_recipe(recipe)
     return dict(_INFO[recipe])
 
@@ -120,7 +124,7 @@ def recipe_spec(
         raise SoftscopeError(f"length_scale must be > 0, got {length_scale}")
     default_cg = (_r(4.0 * s),) if recipe == "softness-radial" else (_r(4.0 * s), _r(6.0 * s))
     cg = tuple(coarse_grain) if coarse_grain is not None else default_cg
-    if recipe == "softness":
+    if recipe in ("softness", "softness-mlp"):
         # μ ≤ 6 Å and an angular cutoff of 4 Å (ξ = 2, 3 Å): the same held-out ROC-AUC as
         # μ ≤ 8 Å + angular 5 Å with ξ = 2, 2.5, 3 Å (0.722 vs 0.709 on the zoo's Cu-Zr
         # data, studies/descriptor_grid) at 2.6x less evaluation cost (docs/training.md)

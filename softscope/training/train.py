@@ -20,6 +20,7 @@ from joblib import Parallel, delayed
 from softscope.descriptors.spec import DescriptorSpec
 from softscope.errors import SoftscopeError
 from softscope.models.estimators import LinearEstimator, TreeEnsemble
+from softscope.models.mlp import MLPEstimator
 from softscope.training.windows import Window
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "build_training_set",
     "fit_linear",
     "fit_trees",
+    "fit_mlp",
     "usable_features",
     "feature_families",
     "MIN_RELATIVE_STD",
@@ -247,3 +249,52 @@ def fit_trees(
         "n_samples": ts.n_samples,
     }
     return TreeEnsemble.from_sklearn(gbc), info
+
+
+def fit_mlp(
+    ts: TrainingSet,
+    hidden: Sequence[int] = (32, 8),
+    alpha: float = 1e-2,
+    seed: int = 0,
+    families: Sequence[str] | None = None,
+    min_relative_std: float = MIN_RELATIVE_STD,
+) -> tuple[MLPEstimator, dict]:
+    """StandardScaler + ``MLPClassifier`` (relu hidden layers ``hidden``, a small bottleneck
+    last, L2 ``alpha``, early stopping on 10 % of the rows) on the usable features
+    (:func:`usable_features`; the others get zero input weights, mean 0, scale 1); output:
+    probability of rearranging."""
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.preprocessing import StandardScaler
+
+    keep = usable_features(ts.x, families, min_relative_std)
+    if not keep.any():
+        raise SoftscopeError("every feature is (near-)constant over the training rows")
+    sc = StandardScaler().fit(ts.x[:, keep])
+    mlp = MLPClassifier(
+        hidden_layer_sizes=tuple(int(h) for h in hidden),
+        alpha=alpha,
+        early_stopping=True,
+        validation_fraction=0.1,
+        max_iter=500,
+        random_state=seed,
+    ).fit(sc.transform(ts.x[:, keep]), ts.y)
+    f = ts.x.shape[1]
+    mean, scale = np.zeros(f), np.ones(f)
+    mean[keep], scale[keep] = sc.mean_, sc.scale_
+    w0 = np.zeros((f, mlp.coefs_[0].shape[1]))
+    w0[keep] = mlp.coefs_[0]
+    acts = [mlp.activation] * (len(mlp.coefs_) - 1) + [mlp.out_activation_]
+    est = MLPEstimator(mean, scale, (w0, *mlp.coefs_[1:]), tuple(mlp.intercepts_), tuple(acts))
+    info = {
+        "estimator": "MLPClassifier",
+        "hidden_layer_sizes": list(mlp.hidden_layer_sizes),
+        "activation": mlp.activation,
+        "alpha": alpha,
+        "early_stopping": "10 % of the rows",
+        "n_iter": int(mlp.n_iter_),
+        "n_rows": int(ts.y.size),
+        "n_samples": ts.n_samples,
+        "features_used": int(keep.sum()),
+        "min_relative_std": float(min_relative_std),
+    }
+    return est, info
