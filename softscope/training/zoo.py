@@ -206,9 +206,12 @@ def make_data(
     return {k: v for p in parts for k, v in p.items()}
 
 
+def _prefixes(prefix: str | list[str]) -> list[str]:
+    return [prefix] if isinstance(prefix, str) else list(prefix)
+
+
 def _samples(root: Path, prefix: str | list[str]) -> list[Path]:
-    prefixes = [prefix] if isinstance(prefix, str) else list(prefix)
-    return sorted(p for x in prefixes for p in root.glob(f"{x}_s*") if _complete(p))
+    return sorted(p for x in _prefixes(prefix) for p in root.glob(f"{x}_s*") if _complete(p))
 
 
 def stability_card(model, data: list[Path], trajectory: str | None = None) -> dict[str, Any]:
@@ -391,7 +394,7 @@ def indicator_comparison(root: Path, zoo_dir: Path, n_jobs: int = 1, progress: b
         models = [
             p
             for p in sorted(zoo_dir.glob("*.ssm"))
-            if ZOO_MODELS.get(p.stem, {}).get("data") == prefix
+            if prefix in _prefixes(ZOO_MODELS.get(p.stem, {}).get("data", ()))
         ]
         if not models:
             continue
