@@ -67,7 +67,10 @@ def test_zoo_linear_models_are_well_conditioned(name):
     coef = float(np.max(np.abs(est.weights / est.scale)))
     assert coef < 1e4
     assert card["max_raw_coefficient"] == pytest.approx(coef)  # the card states it
-    assert model.expected_input == "minimised"
+    # the card says what to feed it: AQS-trained models minimised frames, MD-trained ones
+    # thermal snapshots (the fix advises time-averaging for the former)
+    want = "thermal snapshot" if model.card["labels"].get("label") == "phop" else "minimised"
+    assert model.expected_input == want
 
 
 @pytest.mark.parametrize(

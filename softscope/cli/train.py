@@ -30,7 +30,7 @@ def _check_source(args: argparse.Namespace) -> None:
             )
         args.window = int(args.window)
     else:
-        for flag in ("elements", "frames", "cutoff", "spec", "threshold", "stable_frames"):
+        for flag in ("elements", "frames", "cutoff", "spec", "threshold", "stable_frames", "input"):
             if getattr(args, flag, None) is not None:
                 raise SoftscopeError(f"--{flag.replace('_', '-')} applies to --trajectory only")
         if args.label != "d2min":
@@ -69,6 +69,7 @@ def _train_trajectories(args: argparse.Namespace) -> int:
         threshold=args.threshold,
         stable_frames=args.stable_frames,
         name=args.name,
+        input_kind=args.input,
         n_jobs=args.jobs,
         seed=args.seed,
         progress=not args.quiet,
@@ -134,6 +135,11 @@ def register_train(subparsers) -> None:
     p.add_argument("--spec", help="descriptor spec JSON instead of the recipe's grids")
     p.add_argument("--threshold", type=float, help="phop: p_c (default: top-q quantile)")
     p.add_argument("--stable-frames", type=int, help="phop: frames either side below p_c")
+    p.add_argument(
+        "--input",
+        choices=["minimised", "thermal snapshot", "time-averaged", "unknown"],
+        help="what the frames are (AQS: minimised; MD: thermal snapshot); on the card",
+    )
     p.add_argument("--data", nargs="+", help="softscope AQS sample folders or their parents")
     p.add_argument("--test-samples", type=int, default=1, help="hold out the last K samples")
     p.add_argument("--test", nargs="+", help="hold out these sample names instead")

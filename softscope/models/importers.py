@@ -18,6 +18,11 @@ and the LAMMPS fix, savable as a ``.ssm`` file.  The model's output is, per atom
 Trees compare float32-rounded features, as scikit-learn does; everything else agrees with
 scikit-learn to rounding.  Not (yet) supported: multi-class or multi-output models,
 kernels other than linear, ``HistGradientBoosting*``, other transformers in a pipeline.
+
+:func:`from_xgboost` and :func:`from_lightgbm` read XGBoost's JSON and LightGBM's text
+model formats (or the libraries' objects, converted through those formats) into tree
+ensembles; see :mod:`softscope.models.boosters` for their exact split rules.  The
+libraries are needed only to pass their objects, never to evaluate the models.
 """
 
 from __future__ import annotations
@@ -29,11 +34,17 @@ import numpy as np
 
 from softscope.descriptors.spec import DescriptorSpec
 from softscope.errors import SoftscopeError
+from softscope.models.boosters import (
+    lightgbm_ensemble,
+    lightgbm_text,
+    xgboost_ensemble,
+    xgboost_json,
+)
 from softscope.models.estimators import LinearEstimator, TreeEnsemble, scaler_arrays
 from softscope.models.mlp import MLPEstimator
 from softscope.models.model import Model
 
-__all__ = ["from_sklearn", "SKLEARN_SUPPORTED"]
+__all__ = ["from_sklearn", "from_xgboost", "from_lightgbm", "SKLEARN_SUPPORTED"]
 
 #: scikit-learn estimators whose output is ``x · coef_ + intercept_`` (classifiers:
 #: ``decision_function``; regressors: ``predict``)
@@ -236,3 +247,89 @@ def from_sklearn(
         imported["positive_class"] = _json_value(est.classes_[1])
     card.setdefault("imported", imported)
     return Model(name, output_name, spec, stored, card)
+
+
+def _booster_model(
+    est: TreeEnsemble,
+    info: dict[str, Any],
+    spec: DescriptorSpec | Mapping[str, Any],
+    name: str,
+    output_name: str,
+    card: Mapping[str, Any] | None,
+) -> Model:
+    """The Model of an imported XGBoost / LightGBM ensemble, after checking its features
+    against ``spec`` (count, and not the spec's columns in another order)."""
+    if not isinstance(spec, DescriptorSpec):
+        spec = DescriptorSpec.from_dict(spec)
+    library = {"xgboost": "XGBoost", "lightgbm": "LightGBM"}[info["library"]]
+    if est.n_features != spec.n_features:
+        raise SoftscopeError(
+            f"the {library} model was trained on {est.n_features} features; the spec "
+            f"computes {spec.n_features} (train on spec.compute(frame))"
+        )
+    names, want = info.pop("feature_names", []), spec.feature_names()
+    if names and list(names) != want and sorted(names) == sorted(want):
+        raise SoftscopeError(
+            f"the {library} model was trained on the spec's features in another column "
+            "order; train on the columns in spec.feature_names() order"
+        )
+    card = dict(card or {})
+    card.setdefault("imported", info)
+    return Model(name, output_name, spec, est, card)
+
+
+def from_xgboost(
+    booster_or_json: Any,
+    spec: DescriptorSpec | Mapping[str, Any],
+    *,
+    name: str,
+    output_name: str,
+    card: Mapping[str, Any] | None = None,
+    all_trees: bool = False,
+) -> Model:
+    """A :class:`Model` from an XGBoost model trained on ``spec``'s features.
+
+    ``booster_or_json``: a ``Booster``, a fitted ``XGBClassifier``/``XGBRegressor``, the
+    path of a JSON model (``booster.save_model("m.json")``), its text, bytes
+    (``save_raw("json")``) or parsed dict.  ``gbtree`` booster; objectives
+    ``binary:logistic``/``reg:logistic`` (output: probability, as ``predict_proba[:, 1]``)
+    and ``binary:logitraw``, ``reg:squarederror``, ``reg:absoluteerror``,
+    ``reg:pseudohubererror`` (output: raw, as ``predict``).  Trees up to the recorded best
+    iteration (early stopping), as the scikit-learn wrapper predicts; ``all_trees``: all,
+    as ``Booster.predict``.  Routing is XGBoost's exactly; values agree to XGBoost's
+    float32 summation.  ``card``: provenance and metrics; ``card["imported"]`` records the
+    source.  Raises :class:`SoftscopeError` for anything else.
+    """
+    est, info = xgboost_ensemble(xgboost_json(booster_or_json), all_trees=all_trees)
+    return _booster_model(est, info, spec, name, output_name, card)
+
+
+def from_lightgbm(
+    booster_or_text: Any,
+    spec: DescriptorSpec | Mapping[str, Any],
+    *,
+    name: str,
+    output_name: str,
+    card: Mapping[str, Any] | None = None,
+) -> Model:
+    """A :class:`Model` from a LightGBM model trained on ``spec``'s features.
+
+    ``booster_or_text``: a ``Booster``, a fitted ``LGBMClassifier``/``LGBMRegressor``,
+    the text model (``booster.model_to_string()``) or the path of a ``save_model`` file.
+    Objectives ``binary``/``cross_entropy`` (output: probability, as
+    ``predict_proba[:, 1]``) and ``regression``, ``regression_l1``, ``huber``, ``fair``,
+    ``quantile``, ``mape`` (output: raw, as ``predict``); gbdt or rf boosting.  Raw scores
+    equal LightGBM's except for features within a float32 step of a threshold (see
+    :mod:`softscope.models.boosters`).  Categorical splits, linear trees and multi-class
+    models raise :class:`SoftscopeError`.
+    """
+    est, info = lightgbm_ensemble(lightgbm_text(booster_or_text))
+    if _is_library_object(booster_or_text, "lightgbm"):
+        import lightgbm
+
+        info["version"] = lightgbm.__version__
+    return _booster_model(est, info, spec, name, output_name, card)
+
+
+def _is_library_object(obj: Any, library: str) -> bool:
+    return type(obj).__module__.split(".")[0] == library

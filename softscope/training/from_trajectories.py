@@ -32,6 +32,7 @@ from softscope.training.windows import Window
 
 __all__ = [
     "LABELS",
+    "INPUT_KINDS",
     "read_trajectories",
     "measure_shell",
     "trajectory_spec",
@@ -41,6 +42,9 @@ __all__ = [
 ]
 
 LABELS = ("d2min", "phop")
+
+#: what a trajectory's frames are (the card's ``input``; ``Model.expected_input``)
+INPUT_KINDS = ("minimised", "thermal snapshot", "time-averaged", "unknown")
 
 
 def read_trajectories(
@@ -199,6 +203,7 @@ def train_from_trajectories(
     threshold: float | None = None,
     stable_frames: int | None = None,
     name: str | None = None,
+    input_kind: str | None = None,
     cs: Sequence[float] = (1e-4, 3e-4, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0),
     n_estimators: int = 300,
     max_depth: int = 3,
@@ -209,7 +214,10 @@ def train_from_trajectories(
     """Train ``recipe`` on trajectories; the last ``test_trajectories`` are held out.
 
     Returns ``(model, held-out Evaluation or None)``.  ``window`` is K frames; labels as in
-    :mod:`softscope.training.trajectory`.  The card records the files (names, SHA-256),
+    :mod:`softscope.training.trajectory`.  ``input_kind`` says what the frames are
+    (:data:`INPUT_KINDS`: ``minimised`` for AQS frames, ``thermal snapshot`` for MD,
+    ``time-averaged``; default ``unknown``); the fix and the demo read it to advise on
+    time-averaged input.  The card records the files (names, SHA-256),
     g(r) shell, grid scale, label convention, split and held-out metrics.
     """
     from softscope.models.model import Model
@@ -221,6 +229,9 @@ def train_from_trajectories(
     info = recipe_info(recipe)
     if label not in LABELS:
         raise SoftscopeError(f"--label {label!r}: one of {', '.join(LABELS)}")
+    input_kind = "unknown" if input_kind is None else input_kind
+    if input_kind not in INPUT_KINDS:
+        raise SoftscopeError(f"--input {input_kind!r}: one of {', '.join(INPUT_KINDS)}")
     trajs = read_trajectories(trajectories, elements, progress)
     k = int(test_trajectories)
     if not 0 <= k < len(trajs):
@@ -280,7 +291,7 @@ def train_from_trajectories(
             "grid_scale": None if spec is not None else grid_scale(shell.r_peak),
             "spec": "user file" if spec is not None else f"recipe {recipe}, scaled to g(r)",
         },
-        "input": "as in the trajectories (minimised frames for AQS, snapshots for MD)",
+        "input": input_kind,
         "split": {
             "by": "trajectory (glass sample; never by atom)",
             "train_samples": [t.name for t in train],

@@ -117,6 +117,7 @@ ZOO_MODELS: dict[str, dict[str, Any]] = {
         "window": 5,
         "stride": 1,
         "test": 2,
+        "input": "minimised",
         "transfer": None,
     },
     "ka-softness-phop": {
@@ -130,6 +131,7 @@ ZOO_MODELS: dict[str, dict[str, Any]] = {
         "window": 10,
         "stride": 2,
         "test": 2,
+        "input": "thermal snapshot",
         "transfer": None,
     },
 }
@@ -284,6 +286,7 @@ def _train_on_trajectories(name: str, z: dict[str, Any], data: list[Path], n_job
         stride=z["stride"],
         test_trajectories=test if isinstance(test, int) else len(test),
         name=name,
+        input_kind=z["input"],
         n_jobs=n_jobs,
         progress=progress,
     )
@@ -505,8 +508,13 @@ def write_cards_md(zoo_dir: Path, path: Path, extra: str = "") -> Path:
         if st:
             cond = st.get("max_raw_coefficient")
             lines.append(
-                f"- expected input: {m.expected_input} configurations (AQS frames; in MD use the "
-                "fix's `average K`); conditioning: largest coefficient on a raw feature "
+                f"- expected input: {m.expected_input} configurations"
+                + (
+                    " (AQS frames; in MD use the fix's `average K`)"
+                    if m.expected_input == "minimised"
+                    else ""
+                )
+                + "; conditioning: largest coefficient on a raw feature "
                 f"{_fmt(cond) if cond is not None else '– (trees)'}; stability on {st['frame']} "
                 f"(spreads of the prediction): 1e-4 Å noise 99.9 % {_fmt(st['noise_1e-4']['p999'])}"
                 f" (max {_fmt(st['noise_1e-4']['max'])}), thermal-scale noise "
