@@ -4,7 +4,7 @@
 ``data``       ``softscope data {glass,shear,sample,default}`` (LAMMPS recipes)
 ``render``     ``softscope render`` (OVITO picture of a window)
 ``train``      ``softscope train``, ``softscope evaluate``
-``models``     ``softscope models`` (the pretrained zoo)
+``models``     ``softscope models`` (the pretrained zoo), ``models import`` (XGBoost/LightGBM)
 ``demo``       ``softscope demo`` (short LAMMPS shear with the fix)
 ``common``     argument checks shared by the groups, :func:`output_guard`
 =============  ===============================================================

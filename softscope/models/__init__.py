@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from softscope.models.estimators import LinearEstimator, TreeEnsemble
-from softscope.models.importers import from_sklearn
+from softscope.models.importers import from_lightgbm, from_sklearn, from_xgboost
 from softscope.models.mlp import MLPEstimator
 from softscope.models.model import Model, load_model, resolve, zoo_dir, zoo_names, zoo_path
 
@@ -13,6 +13,8 @@ __all__ = [
     "TreeEnsemble",
     "MLPEstimator",
     "from_sklearn",
+    "from_xgboost",
+    "from_lightgbm",
     "load_model",
     "resolve",
     "zoo_dir",
