@@ -257,14 +257,24 @@ def test_cli_trains_and_evaluates_on_plain_dumps(fep, trained):
     assert met["n_windows"] == 5 and 0.5 < met["roc_auc"] < 1.0
 
 
+def _zoo_fep() -> str:
+    from softscope.models.model import zoo_names
+
+    if "fep-softness" not in zoo_names():
+        pytest.skip("fep-softness is not in this zoo")
+    return "fep-softness"
+
+
 @pytest.mark.skipif(LMP is None, reason="lmp not found")
-def test_trained_model_in_the_lammps_fix_and_the_ovito_modifier(fep, trained, tmp_path):
+@pytest.mark.parametrize("which", ["trained here", "zoo fep-softness"])
+def test_fep_model_in_a_lammps_md_shear_fix_and_the_ovito_modifier(fep, trained, tmp_path, which):
     from ovito.io import import_file
 
     from softscope.frame import Frame
     from softscope.models.model import load_model
     from softscope.ovito_modifiers import PredictModifier
 
+    model_arg = str(trained["model"]) if which == "trained here" else _zoo_fep()
     glass = fep["root"] / "s11" / "glass.data"
     script = f"""
 units metal
@@ -275,7 +285,8 @@ pair_coeff * * {fep_potential()} Fe P
 change_box all triclinic
 velocity all create 600 5 loop geom
 fix nvt all nvt temp 600 600 0.1
-fix soft all softscope 10 model {trained["model"]} elements Fe P
+fix def all deform 1 xy erate 0.5 remap x
+fix soft all softscope 10 model {model_arg} elements Fe P
 dump d all custom 10 out.dump id type x y z f_soft[1]
 dump_modify d sort id format float %.17g
 run 20
@@ -288,9 +299,9 @@ run 20
         text=True, timeout=300,
     )  # fmt: skip
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    m = load_model(trained["model"])
+    m = load_model(model_arg)
     pipe = import_file(str(tmp_path / "out.dump"), multiple_frames=True)
-    pipe.modifiers.append(PredictModifier(model=str(trained["model"]), elements="Fe P"))
+    pipe.modifiers.append(PredictModifier(model=model_arg, elements="Fe P"))
     assert pipe.source.num_frames == 3
     for k in range(3):
         fr = Frame.from_file(tmp_path / "out.dump", frame=k, elements=["Fe", "P"])
