@@ -75,8 +75,9 @@ def _cmd_models(args: argparse.Namespace) -> int:
             f"{f(r[5])} {f(r[6])} {f(r[7])} {f(r[8])} {f(r[9])}"
         )
     print(
-        "metrics: held-out glass samples (mean over 1 % AQS windows), xfer: ROC-AUC on "
-        "another composition; details: softscope models --json, docs/model_cards.md"
+        "metrics: held-out glass samples (mean over label windows: 1 % AQS strain, or "
+        "p_hop over 10 τ for ka-softness-phop), xfer: ROC-AUC on another composition; "
+        "details: softscope models --json, docs/model_cards.md"
     )
     return 0
 
