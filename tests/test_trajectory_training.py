@@ -376,3 +376,39 @@ def test_bad_trajectory_inputs_are_clear_errors(fep, tmp_path):
     r = _cli("train", "--recipe", "softness", "--window", "1.5", "--trajectory", str(src),
              "--out", "x.ssm")  # fmt: skip
     assert r.returncode != 0 and "whole number of frames" in r.stderr
+
+
+def test_units_real_and_a_user_spec_file(fep, tmp_path):
+    """``units real`` (Å, like metal): the model carries the unit style and refuses another;
+    ``--spec`` takes the user's own grids instead of the g(r)-scaled recipe."""
+    from softscope.descriptors.spec import DescriptorSpec
+    from softscope.errors import ConventionMismatch
+    from softscope.training.from_trajectories import train_from_trajectories
+
+    a = fep["aqs"]
+    paths = [a[11]["xyz"], a[12]["xyz"]]
+    m, _ = train_from_trajectories(
+        "softness-radial", paths, ["Fe", "P"], units="real", window=K, test_trajectories=0,
+        progress=False,
+    )  # fmt: skip
+    assert m.units == "real" and m.spec.units == "real"
+    frame = open_trajectory(a[13]["xyz"], elements=["Fe", "P"]).frames[0]
+    assert m.predict(frame, units="real").shape == (432,)
+    with pytest.raises(ConventionMismatch):
+        m.predict(frame, units="metal")
+    spec = DescriptorSpec(
+        ("Fe", "P"), units="real",
+        blocks=({"kind": "radial", "centers": [2.0, 2.5, 3.0, 3.5], "sigma": 0.3},),
+        coarse_grain=(3.0,),
+    )  # fmt: skip
+    (tmp_path / "spec.json").write_text(spec.to_json())
+    m2, _ = train_from_trajectories(
+        "softness-radial", paths, ["Fe", "P"], units="real", window=K, test_trajectories=0,
+        spec=tmp_path / "spec.json", progress=False,
+    )  # fmt: skip
+    assert m2.spec.to_json() == spec.to_json() and m2.card["data"]["grid_scale"] is None
+    with pytest.raises(SoftscopeError, match="units"):
+        train_from_trajectories(
+            "softness-radial", paths, ["Fe", "P"], units="metal", window=K,
+            test_trajectories=0, spec=tmp_path / "spec.json", progress=False,
+        )  # fmt: skip
