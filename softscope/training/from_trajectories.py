@@ -221,7 +221,7 @@ def train_from_trajectories(
     g(r) shell, grid scale, label convention, split and held-out metrics.
     """
     from softscope.models.model import Model
-    from softscope.training.pipeline import fit_recipe, rounded_summary
+    from softscope.training.pipeline import fit_recipe, rounded_summary, spec_summary
     from softscope.training.recipes import grid_scale, recipe_info
     from softscope.training.train import build_training_set
 
@@ -300,11 +300,7 @@ def train_from_trajectories(
         },
         "labels": labels_rec,
         "training": fit_info,
-        "spec_summary": {
-            "n_features": dspec.n_features,
-            "blocks": [b["kind"] for b in dspec.blocks],
-            "coarse_grain": list(dspec.coarse_grain),
-        },
+        "spec_summary": spec_summary(dspec),
     }
     model = Model(name or recipe, info["output_name"], dspec, est, card)
     ev = None

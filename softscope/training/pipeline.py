@@ -47,6 +47,7 @@ __all__ = [
     "check_consistent",
     "rounded_summary",
     "fit_recipe",
+    "spec_summary",
     "json_default",
 ]
 
@@ -165,11 +166,7 @@ def train_recipe(
             "prediction_at": "window start (reference frame)",
         },
         "training": fit_info,
-        "spec_summary": {
-            "n_features": spec.n_features,
-            "blocks": [b["kind"] for b in spec.blocks],
-            "coarse_grain": list(spec.coarse_grain),
-        },
+        "spec_summary": spec_summary(spec),
     }
     model = Model(name or recipe, info["output_name"], spec, est, card)
     ev = None
@@ -179,6 +176,16 @@ def train_recipe(
         card["metrics"] = {"held_out": rounded_summary(ev.summary)}
     card["train_seconds"] = round(time.perf_counter() - t0, 1)
     return model, ev
+
+
+def spec_summary(spec) -> dict[str, Any]:
+    """The card's short description of a descriptor spec: feature count, block kinds and
+    coarse-graining radii."""
+    return {
+        "n_features": spec.n_features,
+        "blocks": [b["kind"] for b in spec.blocks],
+        "coarse_grain": list(spec.coarse_grain),
+    }
 
 
 def fit_recipe(
