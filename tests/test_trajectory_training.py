@@ -8,6 +8,7 @@ OVITO modifier against ``Model.predict``.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import subprocess
@@ -66,6 +67,9 @@ def test_every_dump_style_shuffled_element_and_extxyz_read_alike(fep):
     others = [open_trajectory(files[s], elements=["Fe", "P"]) for s in STYLES if s != "element"]
     others += [open_trajectory(files["element"]), open_trajectory(fep["extxyz"])]
     others += [open_trajectory(fep["shuffled"], elements=["Fe", "P"])]
+    gz = fep["root"] / "s13" / "aqs_xyz.dump.gz"
+    gz.write_bytes(gzip.compress(files["xyz"].read_bytes()))
+    others += [open_trajectory(gz, elements=["Fe", "P"])]
     for t in others:
         assert t.n_frames == ref.n_frames
         for a, b in zip(ref.frames, t.frames, strict=True):
@@ -362,6 +366,15 @@ def test_bad_trajectory_inputs_are_clear_errors(fep, tmp_path):
     (tmp_path / "lossy.dump").write_text("ITEM: TIMESTEP\n".join(text[:3] + ["".join(blk)]))
     with pytest.raises(SoftscopeError, match="same atoms in every frame"):
         open_trajectory(tmp_path / "lossy.dump", elements=["Fe", "P"])
+    # no ids and atoms listed in another order in each frame (an unsorted LAMMPS dump
+    # exported without ids): refused, not matched by list position
+    from ovito.io import export_file, import_file
+
+    cols = ["Particle Type", "Position.X", "Position.Y", "Position.Z"]
+    pipe = import_file(str(fep["shuffled"]), multiple_frames=True)
+    export_file(pipe, str(tmp_path / "noid.xyz"), "xyz", columns=cols, multiple_frames=True)
+    with pytest.raises(SoftscopeError, match="no atom ids"):
+        open_trajectory(tmp_path / "noid.xyz", elements=["Fe", "P"])
     # a window in which nothing moves has no rearranging atoms to learn from
     first = "ITEM: TIMESTEP\n" + text[1]
     (tmp_path / "still.dump").write_text(first * 3)

@@ -168,16 +168,23 @@ def open_trajectory(
         data = pipe.compute(k)
         f = Frame.from_ovito(data, elements=elements)
         ex = _extra_of(data)
-        if f.ids is not None and "Particle Identifier" in data.particles:
+        has_ids = "Particle Identifier" in data.particles
+        if has_ids:
             order = np.argsort(f.ids, kind="stable")
             f = f.replace(positions=f.positions[order], species=f.species[order], ids=f.ids[order])
             ex = {c: v[order] for c, v in ex.items()}
         if ids0 is None:
-            ids0 = f.ids
+            ids0, species0 = f.ids, f.species
         elif len(f) != len(ids0) or not np.array_equal(f.ids, ids0):
             raise SoftscopeError(
                 f"{src}: frame {k} holds {len(f)} atoms (ids differ from frame 0, which holds "
                 f"{len(ids0)}); a trajectory must keep the same atoms in every frame"
+            )
+        elif not has_ids and not np.array_equal(f.species, species0):
+            raise SoftscopeError(
+                f"{src}: frame {k} lists the atoms in another order than frame 0 and the file "
+                "has no atom ids to match them; write ids (a dump 'id' column, an 'id' "
+                "property in extended XYZ) or keep the order fixed (dump_modify sort id)"
             )
         frames.append(f.wrapped())
         extras.append(ex)
