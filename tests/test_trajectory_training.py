@@ -56,10 +56,6 @@ def md(tmp_path_factory) -> Path:
     return md_trajectory(tmp_path_factory.mktemp("fep_md"), seed=21)
 
 
-def _reduced(frame) -> np.ndarray:
-    return frame.reduced_positions()
-
-
 def test_every_dump_style_shuffled_element_and_extxyz_read_alike(fep):
     files = fep["aqs"][13]
     ref = open_trajectory(files["xyz"], elements=["Fe", "P"])
@@ -76,7 +72,7 @@ def test_every_dump_style_shuffled_element_and_extxyz_read_alike(fep):
             assert np.array_equal(a.ids, b.ids)
             assert np.array_equal(a.species, b.species)
             np.testing.assert_allclose(a.cell, b.cell, atol=1e-9)
-            ds = _reduced(a) - _reduced(b)
+            ds = a.reduced_positions() - b.reduced_positions()
             ds -= np.round(ds)
             assert np.abs(ds).max() < 1e-9
     # the dump's own potential energy column travels as the 'pe' extra column

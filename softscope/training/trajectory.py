@@ -170,8 +170,8 @@ def open_trajectory(
         ex = _extra_of(data)
         has_ids = "Particle Identifier" in data.particles
         if has_ids:
-            order = np.argsort(f.ids, kind="stable")
-            f = f.replace(positions=f.positions[order], species=f.species[order], ids=f.ids[order])
+            order = np.argsort(f.ids, kind="stable")  # the order of Frame.sorted_by_id
+            f = f.sorted_by_id()
             ex = {c: v[order] for c, v in ex.items()}
         if ids0 is None:
             ids0, species0 = f.ids, f.species

@@ -292,6 +292,11 @@ def _train_on_trajectories(name: str, z: dict[str, Any], data: list[Path], n_job
     )
 
 
+def _composition_key(composition: dict[str, float] | None) -> str:
+    """``{"Cu": 0.5, "Zr": 0.5}`` -> ``"Cu50Zr50"`` (empty for an unknown composition)."""
+    return "".join(f"{k}{round(100 * v)}" for k, v in (composition or {}).items())
+
+
 def _per_composition(model, data: list[Path], n_jobs: int) -> dict[str, Any]:
     """Held-out metrics of ``model`` per composition of its held-out samples."""
     from softscope.training.dataset import find_samples
@@ -302,7 +307,7 @@ def _per_composition(model, data: list[Path], n_jobs: int) -> dict[str, Any]:
     held = find_samples([p for p in data if p.name in model.card["split"]["test_samples"]])
     groups: dict[str, list] = {}
     for s in held:
-        key = "".join(f"{k}{round(100 * v)}" for k, v in (s.composition or {}).items())
+        key = _composition_key(s.composition)
         groups.setdefault(key, []).append(s)
     out = {}
     for key, smp in groups.items():
@@ -359,8 +364,7 @@ def train_zoo(
                 require = ("msd",) if model.spec.external else ()
                 wins = windows_of(smp, 0.01, None, require)
                 tev = evaluate_model(model, wins, D2MIN_CUTOFF[model.units], 0.05, n_jobs, progress)
-                comp = smp[0].composition or {}
-                key = "".join(f"{k}{round(100 * v)}" for k, v in comp.items()) or z["transfer"]
+                key = _composition_key(smp[0].composition) or z["transfer"]
                 card.setdefault("metrics", {})["transfer"] = {
                     key: {**rounded_summary(tev.summary), "samples": [s.name for s in smp]}
                 }
