@@ -91,9 +91,10 @@ class DemoSettings:
                 f"--window ({self.window}) is longer than the run (--steps {self.steps}); "
                 "use a window of at most the run length"
             )
-        if not 0 <= self.average <= self.every:
+        if self.average < 0 or (self.average > self.every and self.average % self.every):
             raise SoftscopeError(
-                f"--average ({self.average}) must be between 0 and --every ({self.every})"
+                f"--average ({self.average}) must be between 0 and --every ({self.every}) or "
+                f"a multiple of --every"
             )
         if not 0.0 < self.q < 1.0:
             raise SoftscopeError(f"q must be in (0, 1), got {self.q}")

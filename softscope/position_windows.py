@@ -22,6 +22,13 @@ The window lives in float64 columns of an (n_atoms, k) array owned by the caller
 LAMMPS fix: per-atom columns that migrate with their atoms and go to restart files):
 ``anchor`` (3), ``D`` (3), ``Q`` (1, only with ``second_moment``), ``n`` (1), so k = 8
 with and 7 without the second moment.  Pure numpy, no LAMMPS.
+
+Averages longer than the evaluation interval (fix ``average K`` with K a multiple of N)
+keep m = K / N such windows as a ring of **blocks** (:class:`BlockAverage`), one per
+interval of N steps; the average over the last K steps is the count-weighted mean of the
+m blocks.  The box is averaged over the same steps (:class:`CellAverage`), so the
+averaged positions come with the cell they belong to (under ``fix deform`` the averaged
+positions lag the current cell by half the window's strain).
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ import numpy as np
 
 from softscope.errors import SoftscopeError
 
-__all__ = ["PositionWindows"]
+__all__ = ["BlockAverage", "CellAverage", "PositionWindows", "continuous_cell"]
 
 
 class PositionWindows:
@@ -109,3 +116,116 @@ class PositionWindows:
         n = self.count
         mean_d = self.displacement_sum / n[:, None]
         return self.square_sum / n - np.einsum("ij,ij->i", mean_d, mean_d)
+
+
+class BlockAverage:
+    """A ring of ``n_blocks`` position windows per atom (no second moment) in the columns
+    of ``block`` ((n_atoms, :meth:`width`) float64): block b holds the samples of one
+    interval; :meth:`mean` is each atom's position averaged over every sample of every
+    block (count-weighted, relative to block 0's anchor, so large coordinates lose no
+    digits)."""
+
+    def __init__(self, block: np.ndarray, n_blocks: int) -> None:
+        want = self.width(n_blocks)
+        if block.ndim != 2 or block.shape[1] != want or block.dtype != np.float64:
+            raise SoftscopeError(
+                f"a block average needs an (n_atoms, {want}) float64 array, got "
+                f"{block.shape} {block.dtype}"
+            )
+        self.block = block
+        self.n_blocks = int(n_blocks)
+
+    @staticmethod
+    def width(n_blocks: int) -> int:
+        """Columns per atom: one window without second moment (7) per block."""
+        return PositionWindows.width(False) * int(n_blocks)
+
+    def window(self, b: int) -> PositionWindows:
+        """Block ``b``'s window (a view)."""
+        w = PositionWindows.width(False)
+        return PositionWindows(self.block[:, b * w : (b + 1) * w], second_moment=False)
+
+    def clear(self) -> None:
+        """Empty every block."""
+        self.block[...] = 0.0
+
+    @property
+    def count(self) -> np.ndarray:
+        """(n_atoms,) samples over all blocks."""
+        return sum(self.window(b).count for b in range(self.n_blocks))
+
+    def mean(self) -> np.ndarray:
+        """(n_atoms, 3) position averaged over all samples of all blocks (length)."""
+        a0 = self.window(0).anchor
+        total = np.zeros_like(a0)
+        for b in range(self.n_blocks):
+            w = self.window(b)
+            n = w.count[:, None]
+            total += np.where(n > 0, n * (w.anchor - a0) + w.displacement_sum, 0.0)
+        return a0 + total / self.count[:, None]
+
+
+def continuous_cell(cell: np.ndarray, previous: np.ndarray | None) -> np.ndarray:
+    """``cell`` (rows a, b, c of a LAMMPS box: a along x, b in the xy plane) re-expressed
+    in the lattice basis closest to ``previous``: b + k·a and c + j·b + i·a with integers
+    chosen so the tilts continue those of ``previous``.  A box flip (tilt changed by a box
+    length, the same periodic lattice) is undone; without ``previous`` the cell itself."""
+    h = np.array(cell, float)
+    if previous is None:
+        return h
+    a, lx, ly = h[0], h[0, 0], h[1, 1]
+    h[1] = h[1] + np.rint((previous[1, 0] - h[1, 0]) / lx) * a
+    h[2] = h[2] + np.rint((previous[2, 1] - h[2, 1]) / ly) * h[1]
+    h[2] = h[2] + np.rint((previous[2, 0] - h[2, 0]) / lx) * a
+    return h
+
+
+class CellAverage:
+    """The box averaged over the same samples as a :class:`BlockAverage`: per block the
+    sums of the cell (3 × 3, in the flip-free basis of :func:`continuous_cell`) and of the
+    origin, and the sample count.  Global (every MPI rank holds the same), a few numbers;
+    :meth:`state` / :meth:`from_state` for restart files."""
+
+    def __init__(self, n_blocks: int) -> None:
+        self.sums = np.zeros((int(n_blocks), 13))  # cell 9, origin 3, count 1
+        self.last: np.ndarray | None = None  # last sampled cell, flip-free basis
+
+    def clear(self, b: int | None = None) -> None:
+        """Empty block ``b`` (all blocks and the basis memory when None)."""
+        if b is None:
+            self.sums[...] = 0.0
+            self.last = None
+        else:
+            self.sums[b] = 0.0
+
+    def add(self, b: int, cell: np.ndarray, origin: np.ndarray) -> None:
+        """Add one sample of the box (cell rows, origin) to block ``b``."""
+        h = continuous_cell(cell, self.last)
+        self.last = h
+        self.sums[b, :9] += h.ravel()
+        self.sums[b, 9:12] += origin
+        self.sums[b, 12] += 1.0
+
+    def mean(self, cell_now: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(cell, origin) averaged over every sample, the cell in the lattice basis of
+        ``cell_now`` (the box at the last sample, as LAMMPS holds it now)."""
+        n = self.sums[:, 12].sum()
+        h = (self.sums[:, :9].sum(axis=0) / n).reshape(3, 3)
+        o = self.sums[:, 9:12].sum(axis=0) / n
+        if self.last is not None:  # to the basis of the box now: an integer change of basis
+            h = np.rint(np.asarray(cell_now) @ np.linalg.inv(self.last)) @ h
+        return h, o
+
+    def state(self) -> dict:
+        return {
+            "sums": self.sums.tolist(),
+            "last": None if self.last is None else self.last.tolist(),
+        }
+
+    @classmethod
+    def from_state(cls, st: dict) -> CellAverage:
+        sums = np.array(st["sums"], float)
+        out = cls(sums.shape[0])
+        out.sums[...] = sums
+        out.last = None if st["last"] is None else np.array(st["last"], float)
+        return out

@@ -72,3 +72,46 @@ def test_window_refuses_a_block_of_the_wrong_shape():
         PositionWindows(np.zeros((4, 7)))
     with pytest.raises(SoftscopeError, match=r"\(n_atoms, 7\) float64"):
         PositionWindows(np.zeros((4, 7), dtype=np.float32), second_moment=False)
+
+
+def test_block_average_is_the_mean_of_every_sample_of_every_block():
+    from softscope.position_windows import BlockAverage
+
+    rng = np.random.default_rng(4)
+    n_atoms, blocks = 5, 3
+    store = np.zeros((n_atoms, BlockAverage.width(blocks)))
+    avg = BlockAverage(store, blocks)
+    samples = []
+    for b in range(blocks):
+        for _ in range(4 + b):
+            r = 1e3 * (b + 1) + rng.normal(size=(n_atoms, 3))  # large, different anchors
+            avg.window(b).add(r)
+            samples.append(r)
+    np.testing.assert_allclose(avg.mean(), np.mean(samples, axis=0), rtol=0, atol=1e-9)
+    assert np.all(avg.count == len(samples))
+    avg.window(1).clear()  # one block restarts: the rest stay
+    rest = samples[:4] + samples[4 + 5 :]
+    np.testing.assert_allclose(avg.mean(), np.mean(rest, axis=0), rtol=0, atol=1e-9)
+
+
+def test_cell_average_continues_tilts_across_a_box_flip():
+    """A shear whose tilt passes Lx/2 and flips to -Lx/2 (LAMMPS fix deform): the average
+    is the mean of the continued tilts, put back in the basis of the box now."""
+    from softscope.position_windows import CellAverage, continuous_cell
+
+    lx, ly = 10.0, 12.0
+    tilts = np.linspace(3.0, 8.0, 11)  # continued tilt; the box flips at 5
+    avg = CellAverage(2)
+    for k, xy in enumerate(tilts):
+        shown = xy - lx if xy > lx / 2 else xy
+        cell = np.array([[lx, 0, 0], [shown, ly, 0], [0.0, 0.0, 9.0]])
+        avg.add(k % 2, cell, np.array([0.0, 0.0, 0.0]))
+    now = cell
+    h, o = avg.mean(now)
+    assert h[1, 0] == pytest.approx(tilts.mean() - lx)  # current basis: flipped
+    assert h[0, 0] == lx and h[1, 1] == ly and not o.any()
+    prev = np.array([[lx, 0, 0], [4.9, ly, 0], [0.0, 0.0, 9.0]])
+    flipped = np.array([[lx, 0, 0], [-5.0, ly, 0], [0.0, 0.0, 9.0]])
+    assert continuous_cell(flipped, prev)[1, 0] == pytest.approx(5.0)
+    back = CellAverage.from_state(avg.state())
+    np.testing.assert_array_equal(back.mean(now)[0], h)

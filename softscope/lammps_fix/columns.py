@@ -16,7 +16,8 @@ instead of computing column numbers.
   ``ref_prediction``, ``ref_neighbours`` (number of reference neighbours within R); for
   msd models ``msd_window`` (8: a :class:`~softscope.position_windows.PositionWindows`
   with second moment) and ``msd_last`` (length²); with ``average K`` ``average_window``
-  (7: a window without second moment);
+  (a :class:`~softscope.position_windows.BlockAverage`: 7 per block, one block for
+  K <= N and K / N blocks for longer averages);
 - transit (columns valid within one evaluation): ``positions`` (3: current reduced
   positions on their way to the ghosts), then, on the same columns once the positions
   are used, ``features`` (raw features, or for linear models one projection per
@@ -34,7 +35,7 @@ import numpy as np
 from softscope.errors import SoftscopeError
 from softscope.lammps_fix.outputs import per_atom_names
 from softscope.lammps_fix.protocol import AtomView, ForwardComm
-from softscope.position_windows import PositionWindows
+from softscope.position_windows import BlockAverage, PositionWindows
 
 __all__ = ["BLOCKS", "ColumnLayout", "Columns", "model_columns"]
 
@@ -149,12 +150,13 @@ class ColumnLayout:
         return tuple(ForwardComm(a, b - a) for a, b in runs)
 
 
-def model_columns(n_features: int, msd: bool, average: bool) -> ColumnLayout:
+def model_columns(n_features: int, msd: bool, average: int) -> ColumnLayout:
     """The layout of ``fix softscope ... model`` (see the module docstring).
 
     ``n_features``: columns of per-atom features sent to the ghosts (0: none, no
-    coarse-graining); ``msd``: the model has an in-run msd feature; ``average``: the fix
-    evaluates time-averaged positions (``average K``).
+    coarse-graining); ``msd``: the model has an in-run msd feature; ``average``: blocks of the
+    fix's time average of the positions (``average K``: 1 for K <= N, K / N for longer
+    averages; 0: instantaneous positions).
     """
     lay = ColumnLayout()
     docs = {
@@ -172,7 +174,7 @@ def model_columns(n_features: int, msd: bool, average: bool) -> ColumnLayout:
         lay.add("state", "msd_window", PositionWindows.width(True), doc="msd sample window")
         lay.add("state", "msd_last", doc="msd of the last complete window (length²)")
     if average:
-        lay.add("state", "average_window", PositionWindows.width(False), doc="averaging window")
+        lay.add("state", "average_window", BlockAverage.width(average), doc="averaging blocks")
     block = "out" if max(n_features, 3) <= lay.nout else "scratch"
     lay.add(block, "positions", 3, at=0, doc="current reduced positions, to the ghosts")
     if n_features:

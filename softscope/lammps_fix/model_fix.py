@@ -53,7 +53,7 @@ from softscope.lammps_fix.keywords import (
 from softscope.lammps_fix.outputs import GLOBAL_VECTOR
 from softscope.lammps_fix.profiling import PhaseProfiler
 from softscope.lammps_fix.protocol import AtomView, PluginLayout, unpack_image
-from softscope.position_windows import PositionWindows
+from softscope.position_windows import BlockAverage, CellAverage, PositionWindows
 
 __all__ = ["ModelFix"]
 
@@ -191,7 +191,18 @@ class ModelFix(SoftscopeFix):
             0,
             "K",
             "evaluate on each atom's unwrapped position averaged over the K timesteps up to "
-            "the evaluation (1 <= K <= N)",
+            "the evaluation, in the box averaged over the same steps (K <= N, or a "
+            "multiple of N)",
+        ),
+        Keyword(
+            "drift",
+            1,
+            positive_or_zero_float,
+            None,
+            "dR",
+            "with average K: extra ghost reach for averaged positions that lie away from "
+            "the current ones (length units; default 0.5 x the model's ghost cutoff)",
+            requires="average",
         ),
         *SoftscopeFix.KEYWORDS,
     )
@@ -219,18 +230,24 @@ class ModelFix(SoftscopeFix):
             )
         # average K: every computation on each atom's position averaged over the K steps
         # up to the evaluation
+        # (one block of samples for K <= N, K / N blocks of N steps for longer averages)
         self.average = self.opts["average"]
+        self.avg_blocks = 0
         if self.average:
-            if self.average > self.nevery:
+            n, k = self.nevery, self.average
+            if k > n and k % n:
                 raise SoftscopeError(
-                    f"average {self.average} is longer than the evaluation interval N = "
-                    f"{self.nevery}; use average K with 1 <= K <= N"
+                    f"average {k} is longer than the evaluation interval N = {n} and not a "
+                    f"multiple of it; use average K with K <= N or K a multiple of N (e.g. "
+                    f"{k // n * n} or {-(-k // n) * n})"
                 )
+            self.avg_blocks = max(1, k // n)
             self.sample_every = 1  # the fix samples each step of a window (cheap)
         self.avg_last_step = -1
+        self.avg_cell = CellAverage(max(1, self.avg_blocks))
         self.evaluator = self.model.evaluator
         # columns sent to the ghosts between the evaluator's two steps
-        self.layout = model_columns(self.evaluator.transit_width, self.use_msd, bool(self.average))
+        self.layout = model_columns(self.evaluator.transit_width, self.use_msd, self.avg_blocks)
         self.msd_ready = False
         self.profile = PhaseProfiler.from_env()
         self.elements = self.opts["elements"]
@@ -239,6 +256,11 @@ class ModelFix(SoftscopeFix):
         self.q = self.opts["q"]
         # optional: extra ghost reach beyond R (fewer reference neighbours to fetch by id)
         self.margin = self.opts["margin"]
+        # with averaging: extra ghost reach for averaged positions away from current ones
+        drift = self.opts["drift"]
+        self.drift = 0.5 * self._base_ghost_cutoff() if drift is None else float(drift)
+        if not self.average:
+            self.drift = 0.0
         if self.ref_every % self.nevery:
             raise SoftscopeError(
                 f"reference {self.ref_every} is not a multiple of N = {self.nevery}: the fix "
@@ -285,13 +307,18 @@ class ModelFix(SoftscopeFix):
             self.sample_every,
         )
 
-    def ghost_cutoff(self) -> float:
-        """Ghost reach: max(raw cutoff, r_cg, R + margin); ghosts get raw features by
-        communication, so the coarse-graining radius does not add to the raw cutoff."""
+    def _base_ghost_cutoff(self) -> float:
+        """max(raw cutoff, r_cg, R + margin): the reach of one evaluation on positions."""
         need = self.dspec.split_ghost_cutoff
         if self.R:
             need = max(need, self.R + self.margin)
         return float(need)
+
+    def ghost_cutoff(self) -> float:
+        """Ghost reach: max(raw cutoff, r_cg, R + margin) (+ drift with ``average K``);
+        ghosts get raw features by communication, so the coarse-graining radius does not
+        add to the raw cutoff."""
+        return self._base_ghost_cutoff() + self.drift
 
     def model_reach(self) -> float:
         """Distance an atom's outputs depend on (raw cutoff + r_cg, or D²min's R + margin)."""
@@ -384,23 +411,21 @@ class ModelFix(SoftscopeFix):
         prof.start()
         nloc, m = v.nlocal, v.ntotal
         H1, o1, pbc = self._box()
-        widths = cell_widths(H1)
-        reach = self.model_reach()
-        if np.any(pbc & (widths < reach)):
-            raise SoftscopeError(
-                f"the fix needs neighbours within {reach:.4g} (model cutoff "
-                f"{self.model.cutoff:.4g}, d2min {self.R}), larger than the periodic box width "
-                f"{widths[pbc].min():.4g}; use a larger box (replicate) or a model with a "
-                "shorter cutoff"
-            )
-        inv1 = np.linalg.inv(H1)
+        self._check_width(H1, pbc)
         self._pbc = pbc
         msd = None
         xloc = v.x[:nloc]
+        incomplete = None
         if self.use_msd:
             msd = self._take_msd(v)
         if self.average:
-            xloc = self._take_average(v, H1)
+            got = self._take_average(v, H1, o1)
+            if got is None:
+                xloc = None
+            else:  # every computation on the averaged positions in the averaged box
+                xloc, H1, o1, incomplete = got
+                self._check_width(H1, pbc)
+        inv1 = np.linalg.inv(H1)
         if (self.use_msd and msd is None) or xloc is None:
             # no complete window yet (msd, averaged positions): nothing to predict from
             v.out[:nloc, :] = np.nan  # every output
@@ -434,6 +459,12 @@ class ModelFix(SoftscopeFix):
         ev = self.evaluator
         transit, partial = ev.local(x, tcodes, nloc, density=density, extra=extra)
         del tcodes, extra
+        if incomplete is not None:
+            # outputs that may depend on incomplete neighbourhoods: NaN, never a wrong
+            # number (their raw features are finite placeholders here)
+            if ev.transit_width:
+                transit[incomplete] = 0.0
+            incomplete = self._affected(v, x, H1, o1, incomplete)
         prof.tick("raw_features")
         if ev.transit_width:
             lay.of(v, "features")[:nloc] = transit
@@ -444,6 +475,8 @@ class ModelFix(SoftscopeFix):
             transit = lay.of(v, "features")[:m]
         pred = ev.finish(x, transit, nloc, partial)
         del transit, partial
+        if incomplete is not None:
+            pred[incomplete] = np.nan
         prof.tick("coarse_grain")
         ing = (v.mask[:nloc] & self.groupbit) != 0
         if msd is not None:
@@ -497,33 +530,104 @@ class ModelFix(SoftscopeFix):
         """The local atoms' position window in columns ``name`` (msd: with second moment)."""
         return PositionWindows(self.layout.of(v, name)[: v.nlocal], name == "msd_window")
 
+    def _check_width(self, H: np.ndarray, pbc: np.ndarray) -> None:
+        widths = cell_widths(H)
+        reach = self.model_reach()
+        if np.any(pbc & (widths < reach)):
+            raise SoftscopeError(
+                f"the fix needs neighbours within {reach:.4g} (model cutoff "
+                f"{self.model.cutoff:.4g}, d2min {self.R}), larger than the periodic box width "
+                f"{widths[pbc].min():.4g}; use a larger box (replicate) or a model with a "
+                "shorter cutoff"
+            )
+
+    def _affected(self, v: AtomView, x, H, o, bad: np.ndarray) -> np.ndarray:
+        """Local atoms whose outputs depend on an atom of ``bad`` (on any rank): the bad
+        ones and those within the coarse-graining radius of one (minimum image in H)."""
+        nloc = v.nlocal
+        r_cg = max(self.dspec.coarse_grain) if self.dspec.coarse_grain else 0.0
+        out = bad.copy()
+        if r_cg <= 0.0:
+            return out
+        inv = np.linalg.inv(H)
+        s_loc = (x[:nloc] - o) @ inv
+        s_bad = self.comm().allgather_rows(np.ascontiguousarray(s_loc[bad]))
+        for lo in range(0, s_bad.shape[0], 32):
+            ds = s_loc[:, None, :] - s_bad[None, lo : lo + 32, :]
+            ds -= np.where(self._pbc, np.rint(ds), 0.0)
+            r2 = np.einsum("ijk,ijk->ij", ds @ H, ds @ H)
+            out |= (r2 <= r_cg * r_cg).any(axis=1)
+        return out
+
+    def _averages(self, v: AtomView) -> BlockAverage:
+        return BlockAverage(self.layout.of(v, "average_window")[: v.nlocal], self.avg_blocks)
+
     def _sample_average(self, v: AtomView) -> None:
-        """Add each local atom's unwrapped position to its averaging window when this step
-        is one of the K steps (t - K, t] before the next evaluation step t; the window
-        restarts at its first step, or whenever a step was missed (a new run, a restart
-        elsewhere): such a window is incomplete at t and gives no evaluation."""
-        step, n, k = v.step, self.nevery, self.average
+        """Add each local atom's unwrapped position (and the box) to the averaging window
+        when this step is one of the K steps (t - K, t] before an evaluation step t.  The
+        window is a ring of blocks, block (t / N) mod (K / N) for the steps (t - N, t]
+        (one block, the steps (t - K, t], for K <= N); a block restarts at its first step,
+        and every block whenever a step was missed (a new run, a restart elsewhere): such
+        a window is incomplete until K steps were sampled again and gives no evaluation."""
+        step, n = v.step, self.nevery
         t = -(-step // n) * n
-        if step <= t - k:
+        first = t - min(self.average, n) + 1
+        if step < first:
             return
-        H, _o, _pbc = self._box()
-        win = self._window(v, "average_window")
-        if step == t - k + 1 or self.avg_last_step != step - 1:
-            win.clear()
-        win.add(self._unwrapped(v, H))
+        H, o, _pbc = self._box()
+        avg = self._averages(v)
+        b = (t // n) % self.avg_blocks
+        if self.avg_last_step != step - 1:
+            avg.clear()
+            self.avg_cell.clear()
+        if step == first:
+            avg.window(b).clear()
+            self.avg_cell.clear(b)
+        avg.window(b).add(self._unwrapped(v, H))
+        self.avg_cell.add(b, H, o)
         self.avg_last_step = step
 
-    def _take_average(self, v: AtomView, H: np.ndarray):
-        """(nloc, 3) each local atom's position averaged over the window that ends at this
-        step, placed at the same periodic image as its current position; None when that
-        window is incomplete (e.g. at the setup of the first run)."""
+    def _take_average(self, v: AtomView, H: np.ndarray, o: np.ndarray):
+        """(positions (nloc, 3), cell, origin, incomplete) of the window that ends at this
+        step: each local atom's averaged position (at the periodic image of its current
+        position) in the averaged box, and the local atoms whose neighbours in that frame
+        may lie beyond the ghost shell (their outputs are NaN, with a warning); None when
+        the window is incomplete (e.g. at the setup of the first run).
+
+        Completeness: an atom's averaged and current positions differ by d (after the
+        box's own change), pair vectors by at most d_i + d_j plus the box change e·|r|
+        (e: the norm of H_now⁻¹·H_avg − 1), so the neighbours within the base reach r_c
+        of an averaged position are ghosts if (r_c + d_i + d_max) / (1 − e) <= r_c + drift.
+        """
         nloc = v.nlocal
-        win = self._window(v, "average_window")
-        cnt = win.count
+        avg = self._averages(v)
+        cnt = avg.count
         ok = self.avg_last_step == v.step and (cnt.min() if nloc else self.average) >= self.average
         if self._allreduce(0 if ok else 1, "SUM") > 0:
             return None
-        return v.x[:nloc] + (win.mean() - self._unwrapped(v, H))
+        Ha, oa = self.avg_cell.mean(H)
+        # the unwrapped average less the atom's image in the averaged box: the periodic
+        # copy of the averaged position next to the atom's current one
+        x = avg.mean() - unpack_image(v.image[:nloc]) @ Ha
+        s_now = (v.x[:nloc] - o) @ np.linalg.inv(H)
+        s_avg = (x - oa) @ np.linalg.inv(Ha)
+        d = np.linalg.norm((s_avg - s_now) @ Ha, axis=1)
+        dmax = float(self._allreduce(float(d.max()) if nloc else 0.0, "MAX"))
+        e = float(np.linalg.norm(np.linalg.inv(H) @ Ha - np.eye(3), 2))
+        rc = self._base_ghost_cutoff()
+        bad = (rc + d + dmax) > (rc + self.drift) * (1.0 - e)
+        nbad = int(self._allreduce(int(np.count_nonzero(bad)), "SUM"))
+        incomplete = None
+        if nbad:
+            incomplete = bad
+            self._warn_once(
+                "drift",
+                f"{nbad} atom(s) have averaged positions up to {dmax:.3g} away from their "
+                f"current ones (box change {e:.3g}), beyond the ghost reach (drift "
+                f"{self.drift:.3g}); their outputs (and those coarse-grained over them) are "
+                "NaN. Use a larger drift or a shorter average",
+            )
+        return x, Ha, oa, incomplete
 
     def _sample_msd(self, v: AtomView) -> None:
         """Add every local atom's unwrapped position to its msd window."""
@@ -764,6 +868,7 @@ class ModelFix(SoftscopeFix):
             "sample_every": self.sample_every,
             "average": self.average,
             "avg_last_step": self.avg_last_step,
+            "avg_cell": self.avg_cell.state(),
         }
 
     def set_state(self, st: dict) -> None:
@@ -793,3 +898,8 @@ class ModelFix(SoftscopeFix):
                 f"{self.average}; use the same averaging window"
             )
         self.avg_last_step = int(st.get("avg_last_step", -1))
+        if self.average:
+            if "avg_cell" in st:
+                self.avg_cell = CellAverage.from_state(st["avg_cell"])
+            else:  # a restart written before the box was averaged: start a new window
+                self.avg_last_step = -1
