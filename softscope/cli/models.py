@@ -126,7 +126,7 @@ def _metrics_arg(text: str | None) -> dict[str, Any] | None:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    from softscope.models.importers import from_lightgbm, from_xgboost
+    from softscope.models.importers import from_lightgbm, from_onnx, from_xgboost
 
     # every input is checked before anything is written
     src = Path(args.file).expanduser()
@@ -149,15 +149,29 @@ def _cmd_import(args: argparse.Namespace) -> int:
         "sha256": hashlib.sha256(src.read_bytes()).hexdigest(),
     }
     name = args.name or (out.name[: -len(".ssm")] if out.name.endswith(".ssm") else out.name)
-    convert = from_xgboost if args.library == "xgboost" else from_lightgbm
+    kw: dict[str, Any] = {}
+    if args.library == "onnx":
+        convert = from_onnx
+        kw["output"] = args.output or "raw"
+    elif args.output:
+        raise SoftscopeError(
+            f"--output is for ONNX networks; a {args.library} model's objective sets it"
+        )
+    else:
+        convert = from_xgboost if args.library == "xgboost" else from_lightgbm
     try:
-        model = convert(src, spec, name=name, output_name=args.output_name, card=card)
+        model = convert(src, spec, name=name, output_name=args.output_name, card=card, **kw)
     except SoftscopeError as exc:
         raise SoftscopeError(f"{args.file}: {exc}") from exc
     path = model.save(out)
     imp = model.card["imported"]
+    what = (
+        f"ONNX graph, output {imp['output']['name']!r}"
+        if args.library == "onnx"
+        else f"{imp['library']} {imp['objective']}, {imp['n_trees']} trees"
+    )
     print(
-        f"model {model.name!r} ({imp['library']} {imp['objective']}, {imp['n_trees']} trees, "
+        f"model {model.name!r} ({what}, "
         f"output {model.estimator.output}, threshold {model.threshold:g}; "
         f"{model.spec.n_features} features of species {'/'.join(model.species)}, "
         f"units {model.units}) written to {path}"
@@ -173,8 +187,10 @@ IMPORT_HELP = (
     "reg:logistic, binary:logitraw, reg:squarederror, reg:absoluteerror, "
     "reg:pseudohubererror) and LightGBM's text model (booster.save_model('model.txt'); "
     "objectives binary, cross_entropy, regression, regression_l1, huber, fair, quantile, "
-    "mape). scikit-learn estimators have no safe file format: convert them in Python "
-    "with softscope.models.importers.from_sklearn."
+    "mape). Reads ONNX networks (torch.onnx.export, skl2onnx with zipmap off; one (N, F) "
+    "input; evaluated with onnxruntime, the extra softscope[onnx]). scikit-learn "
+    "estimators have no safe file format: convert them in Python with "
+    "softscope.models.from_sklearn."
 )
 
 
@@ -199,10 +215,19 @@ def register(subparsers) -> None:
         "--from",
         dest="library",
         required=True,
-        choices=["xgboost", "lightgbm"],
-        help="model format: xgboost (JSON) or lightgbm (text); no scikit-learn (no safe format)",
+        choices=["xgboost", "lightgbm", "onnx"],
+        help="model format: xgboost (JSON), lightgbm (text) or onnx (a network's .onnx "
+        "graph); no scikit-learn (no safe format: convert with skl2onnx or from_sklearn)",
     )
-    imp.add_argument("file", metavar="FILE", help="the XGBoost .json or LightGBM .txt model")
+    imp.add_argument(
+        "file", metavar="FILE", help="the XGBoost .json, LightGBM .txt or ONNX .onnx model"
+    )
+    imp.add_argument(
+        "--output",
+        choices=["probability", "raw"],
+        help="onnx: what the network's output is (probability: threshold 0.5; raw, the "
+        "default: threshold 0)",
+    )
     spec = imp.add_mutually_exclusive_group(required=True)
     spec.add_argument("--spec", help="DescriptorSpec JSON the model was trained on (to_json())")
     spec.add_argument("--recipe", help="a training recipe's spec instead (softness, qs, ...)")

@@ -28,6 +28,7 @@ import numpy as np
 from softscope._jit import nb
 from softscope.errors import ModelFormatError, SoftscopeError
 from softscope.models.mlp import MLPEstimator
+from softscope.models.onnx_estimator import OnnxEstimator
 
 __all__ = [
     "LinearEstimator",
@@ -441,7 +442,12 @@ def _eval_trees(x, feature, threshold, left, right, value, roots, init, lr, aver
 
 
 #: estimator classes by the ``kind`` stored in a model file
-KINDS = {"linear": LinearEstimator, "trees": TreeEnsemble, "mlp": MLPEstimator}
+KINDS = {
+    "linear": LinearEstimator,
+    "trees": TreeEnsemble,
+    "mlp": MLPEstimator,
+    "onnx": OnnxEstimator,
+}
 
 
 def estimator_from_arrays(kind: str, arrays: Mapping[str, np.ndarray]):

@@ -23,6 +23,9 @@ kernels other than linear, ``HistGradientBoosting*``, other transformers in a pi
 model formats (or the libraries' objects, converted through those formats) into tree
 ensembles; see :mod:`softscope.models.boosters` for their exact split rules.  The
 libraries are needed only to pass their objects, never to evaluate the models.
+
+:func:`from_onnx` stores an ONNX network (any architecture) as its graph bytes; it is
+evaluated with onnxruntime (:mod:`softscope.models.onnx_estimator`).
 """
 
 from __future__ import annotations
@@ -43,8 +46,9 @@ from softscope.models.boosters import (
 from softscope.models.estimators import LinearEstimator, TreeEnsemble, scaler_arrays
 from softscope.models.mlp import MLPEstimator
 from softscope.models.model import Model
+from softscope.models.onnx_estimator import OnnxEstimator
 
-__all__ = ["from_sklearn", "from_xgboost", "from_lightgbm", "SKLEARN_SUPPORTED"]
+__all__ = ["from_sklearn", "from_xgboost", "from_lightgbm", "from_onnx", "SKLEARN_SUPPORTED"]
 
 #: scikit-learn estimators whose output is ``x · coef_ + intercept_`` (classifiers:
 #: ``decision_function``; regressors: ``predict``)
@@ -333,3 +337,86 @@ def from_lightgbm(
 
 def _is_library_object(obj: Any, library: str) -> bool:
     return type(obj).__module__.split(".")[0] == library
+
+
+def _onnx_bytes(graph: Any) -> bytes:
+    """The serialized graph of an ``onnx.ModelProto``, bytes, or a ``.onnx`` file path."""
+    from pathlib import Path
+
+    if isinstance(graph, (bytes, bytearray, memoryview)):
+        return bytes(graph)
+    if isinstance(graph, (str, Path)):
+        path = Path(graph)
+        if not path.is_file():
+            raise SoftscopeError(f"ONNX model file {str(path)!r} not found")
+        return path.read_bytes()
+    if hasattr(graph, "SerializeToString"):
+        return graph.SerializeToString()
+    raise SoftscopeError(
+        f"from_onnx takes an onnx.ModelProto, its bytes or a .onnx path, not {type(graph).__name__}"
+    )
+
+
+def from_onnx(
+    graph: Any,
+    spec: DescriptorSpec | Mapping[str, Any],
+    *,
+    name: str,
+    output_name: str,
+    output: str = "raw",
+    output_index: int | None = None,
+    column: int | None = None,
+    card: Mapping[str, Any] | None = None,
+) -> Model:
+    """A :class:`Model` from an ONNX network trained on ``spec``'s features.
+
+    ``graph``: an ``onnx.ModelProto``, its serialized bytes or the path of a ``.onnx``
+    file (``torch.onnx.export``, skl2onnx with ``options={"zipmap": False}``, ...), one
+    (N, F) float input.  ``output``: ``"probability"`` (threshold 0.5) or ``"raw"``
+    (threshold 0).  ``output_index``: which graph output (default: the last for
+    probabilities, as skl2onnx puts them after the labels; else the first).
+    ``column``: which column of a 2-D output (default: the last, the positive class).
+    The graph is run once on the spec's zero vector to check its input and output
+    shapes (needs onnxruntime, ``softscope[onnx]``).  ``card``: provenance and metrics;
+    ``card["imported"]`` records the source.
+    """
+    if not isinstance(spec, DescriptorSpec):
+        spec = DescriptorSpec.from_dict(spec)
+    data = _onnx_bytes(graph)
+    probe = OnnxEstimator(data, spec.n_features, output, 0, -1)
+    sess = probe.session()
+    inputs, outputs = sess.get_inputs(), sess.get_outputs()
+    if len(inputs) != 1:
+        raise SoftscopeError(
+            f"the ONNX graph has {len(inputs)} inputs; softscope feeds one (N, F) feature matrix"
+        )
+    shape = inputs[0].shape
+    if len(shape) != 2 or (isinstance(shape[1], int) and shape[1] != spec.n_features):
+        raise SoftscopeError(
+            f"the ONNX graph takes input of shape {shape}; the spec computes "
+            f"{spec.n_features} features per atom: (N, {spec.n_features})"
+        )
+    if output_index is None:
+        output_index = len(outputs) - 1 if output == "probability" else 0
+    est = OnnxEstimator(
+        data, spec.n_features, output, output_index, -1 if column is None else column
+    )
+    est.predict(np.zeros((2, spec.n_features)))  # shapes checked here, with clear errors
+    card = dict(card or {})
+    try:
+        import onnxruntime
+
+        runtime = onnxruntime.__version__
+    except ImportError:  # pragma: no cover - session() needed it above
+        runtime = None
+    card.setdefault(
+        "imported",
+        {
+            "library": "onnx",
+            "onnxruntime": runtime,
+            "sha256": est.digest,
+            "input": {"name": inputs[0].name, "type": inputs[0].type},
+            "output": {"name": outputs[output_index].name, "column": est.column, "kind": output},
+        },
+    )
+    return Model(name, output_name, spec, est, card)
