@@ -153,6 +153,9 @@ class LinearEstimator:
 #: ``tree_mode`` codes (stored only when not the default boosting + probability)
 AGGREGATES = ("boosting", "mean")
 OUTPUTS = ("probability", "raw")
+#: precision of the split comparisons: float32-rounded features (scikit-learn's trees,
+#: XGBoost, LightGBM) or the float64 features (HistGradientBoosting)
+COMPARES = ("float32", "float64")
 
 
 @dataclass(frozen=True)
@@ -168,7 +171,8 @@ class TreeEnsemble:
     (regressor).  ``"mean"`` — ``Σ_t value / n_trees`` (a forest; ``init`` and
     ``learning_rate`` unused), output ``"probability"`` when the leaf values are class-1
     fractions (classifier), else ``"raw"``.  Optional ``mean``/``scale`` z-score the
-    features first (a ``StandardScaler`` in front).
+    features first (a ``StandardScaler`` in front).  ``compare``: ``"float32"`` (features
+    rounded to float32 before the comparisons) or ``"float64"``.
     """
 
     feature: np.ndarray
@@ -184,6 +188,7 @@ class TreeEnsemble:
     output: str = "probability"
     mean: np.ndarray | None = None
     scale: np.ndarray | None = None
+    compare: str = "float32"
 
     kind = "trees"
 
@@ -198,6 +203,8 @@ class TreeEnsemble:
             )
         if (self.mean is None) != (self.scale is None):
             raise SoftscopeError("a tree ensemble's mean and scale come together")
+        if self.compare not in COMPARES:
+            raise SoftscopeError(f"unknown tree comparison {self.compare!r}; known: {COMPARES}")
 
     @property
     def n_features(self) -> int:
@@ -208,8 +215,11 @@ class TreeEnsemble:
         x = _check_features(x, self.n_features)
         if self.mean is not None:
             x = (x - self.mean) / self.scale
-        # scikit-learn compares float32-rounded features with float64 thresholds
-        x = x.astype(np.float32).astype(np.float64)
+        if self.compare == "float32":
+            # scikit-learn's trees compare float32-rounded features with float64 thresholds
+            x = x.astype(np.float32).astype(np.float64)
+        else:
+            x = np.ascontiguousarray(x, dtype=np.float64)
         return _eval_trees(
             x,
             self.feature,
@@ -229,6 +239,62 @@ class TreeEnsemble:
         if self.aggregate == "boosting" and self.output == "probability":
             return 1.0 / (1.0 + np.exp(-d))
         return d
+
+    @classmethod
+    def from_hist_gradient_boosting(cls, hgb, scaler=None) -> TreeEnsemble:
+        """From a fitted ``HistGradientBoostingClassifier`` (binary, log-loss:
+        ``predict_proba[:, 1]``) or ``HistGradientBoostingRegressor`` (identity-link losses:
+        ``predict``): the predictors' node tables with their float64 thresholds
+        (``num_threshold``; x <= threshold goes left, compared in float64 as
+        scikit-learn does), the baseline as init, leaf values already shrunk (learning
+        rate 1).  softscope features are never NaN, so the missing-value directions are
+        never taken; categorical splits are refused."""
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        classifier = isinstance(hgb, HistGradientBoostingClassifier)
+        name = type(hgb).__name__
+        if classifier and (len(hgb.classes_) != 2 or hgb.n_trees_per_iteration_ != 1):
+            raise SoftscopeError(f"only binary {name} can be exported")
+        loss = getattr(hgb, "loss", "log_loss")
+        if not classifier and loss not in ("squared_error", "absolute_error", "quantile"):
+            raise SoftscopeError(
+                f"{name} with loss {loss!r} (a non-identity link) cannot be exported; use "
+                "squared_error, absolute_error or quantile"
+            )
+        trees = [preds[0].nodes for preds in hgb._predictors]
+        if any(np.any(t["is_categorical"]) for t in trees):
+            raise SoftscopeError(f"{name} with categorical splits cannot be exported")
+        feats, thr, left, right, values, roots = [], [], [], [], [], []
+        start = 0
+        for t in trees:
+            roots.append(start)
+            leaf = t["is_leaf"].astype(bool)
+            feats.append(np.where(leaf, -1, t["feature_idx"]).astype(np.int64))
+            thr.append(np.where(leaf, 0.0, t["num_threshold"]).astype(np.float64))
+            left.append(np.where(leaf, -1, t["left"].astype(np.int64) + start))
+            right.append(np.where(leaf, -1, t["right"].astype(np.int64) + start))
+            values.append(t["value"].astype(np.float64))
+            start += len(t)
+        n_features = int(hgb.n_features_in_)
+        mean = scale = None
+        if scaler is not None:
+            mean, scale = scaler_arrays(scaler, n_features)
+        return cls(
+            np.concatenate(feats),
+            np.concatenate(thr),
+            np.concatenate(left),
+            np.concatenate(right),
+            np.concatenate(values),
+            np.array(roots, dtype=np.int64),
+            float(np.ravel(hgb._baseline_prediction)[0]),
+            1.0,
+            n_features,
+            "boosting",
+            "probability" if classifier else "raw",
+            mean,
+            scale,
+            "float64",
+        )
 
     @classmethod
     def from_sklearn(cls, ensemble, scaler=None) -> TreeEnsemble:
@@ -344,10 +410,11 @@ class TreeEnsemble:
         }
         # written only when not the defaults, so that files of the original kind (boosted
         # classifier, no scaler) stay byte for byte what earlier versions wrote
-        if (self.aggregate, self.output) != (AGGREGATES[0], OUTPUTS[0]):
-            arrays["tree_mode"] = np.array(
-                [AGGREGATES.index(self.aggregate), OUTPUTS.index(self.output)], dtype=np.int64
-            )
+        mode = [AGGREGATES.index(self.aggregate), OUTPUTS.index(self.output)]
+        if self.compare != COMPARES[0]:
+            mode.append(COMPARES.index(self.compare))
+        if mode != [0, 0]:
+            arrays["tree_mode"] = np.array(mode, dtype=np.int64)
         if self.mean is not None:
             arrays["tree_mean"] = np.asarray(self.mean, dtype=np.float64)
             arrays["tree_scale"] = np.asarray(self.scale, dtype=np.float64)
@@ -358,12 +425,15 @@ class TreeEnsemble:
         s = a["tree_scalars"]
         mode = np.asarray(a.get("tree_mode", np.zeros(2, dtype=np.int64)))
         if (
-            mode.shape != (2,)
+            mode.shape not in ((2,), (3,))
             or mode.dtype.kind not in "iu"
             or not 0 <= mode[0] < len(AGGREGATES)
             or not 0 <= mode[1] < len(OUTPUTS)
+            or (mode.size == 3 and not 0 <= mode[2] < len(COMPARES))
         ):
-            raise ModelFormatError("tree_mode must hold two valid codes (aggregate, output)")
+            raise ModelFormatError(
+                "tree_mode must hold two or three valid codes (aggregate, output[, compare])"
+            )
         if ("tree_mean" in a) != ("tree_scale" in a):
             raise ModelFormatError("a tree model stores tree_mean and tree_scale together")
         mean = scale = None
@@ -384,6 +454,7 @@ class TreeEnsemble:
             OUTPUTS[int(mode[1])],
             mean,
             scale,
+            COMPARES[int(mode[2])] if mode.size == 3 else COMPARES[0],
         )
         n = est.feature.shape[0]
         internal = est.feature >= 0

@@ -15,9 +15,10 @@ and the LAMMPS fix, savable as a ``.ssm`` file.  The model's output is, per atom
   ``predict_proba[:, 1]``, the probability of ``classes_[1]`` (threshold 0.5);
 - their regressors: ``predict`` (threshold 0).
 
-Trees compare float32-rounded features, as scikit-learn does; everything else agrees with
-scikit-learn to rounding.  Not (yet) supported: multi-class or multi-output models,
-kernels other than linear, ``HistGradientBoosting*``, other transformers in a pipeline.
+Trees compare float32-rounded features, as scikit-learn does (``HistGradientBoosting*``:
+float64 features against its float64 thresholds, as it does); everything else agrees with
+scikit-learn to rounding.  Not supported: multi-class or multi-output models, kernels
+other than linear, categorical splits, other transformers in a pipeline.
 
 :func:`from_xgboost` and :func:`from_lightgbm` read XGBoost's JSON and LightGBM's text
 model formats (or the libraries' objects, converted through those formats) into tree
@@ -86,16 +87,13 @@ _TREES = (
     "ExtraTreesRegressor",
     "DecisionTreeClassifier",
     "DecisionTreeRegressor",
+    "HistGradientBoostingClassifier",
+    "HistGradientBoostingRegressor",
 )
 _MLP = ("MLPClassifier", "MLPRegressor")
 
 #: names of the scikit-learn estimators :func:`from_sklearn` converts
 SKLEARN_SUPPORTED = _LINEAR + _TREES + _MLP
-
-_PLANNED = {
-    "HistGradientBoostingClassifier": "histogram gradient boosting (binned trees)",
-    "HistGradientBoostingRegressor": "histogram gradient boosting (binned trees)",
-}
 
 
 def _supported_text() -> str:
@@ -151,14 +149,11 @@ def _convert(scaler: Any, est: Any) -> tuple[LinearEstimator | TreeEnsemble | ML
             f"{cls} has {n_classes} classes; only binary classifiers can be exported "
             "(one per-atom output: train one-vs-rest models for more classes)"
         )
-    if cls in _PLANNED:
-        raise SoftscopeError(
-            f"{cls} ({_PLANNED[cls]}) cannot be exported yet; use GradientBoosting"
-            f"{'Classifier' if classifier else 'Regressor'} or a random forest; "
-            f"{_supported_text()}"
-        )
     if cls not in SKLEARN_SUPPORTED:
         raise SoftscopeError(f"{cls} cannot be exported; {_supported_text()}")
+    if cls.startswith("HistGradientBoosting"):
+        tree = TreeEnsemble.from_hist_gradient_boosting(est, scaler)
+        return tree, "predict_proba[:, 1]" if classifier else "predict"
     if cls in _TREES:
         tree = TreeEnsemble.from_sklearn(est, scaler)
         return tree, "predict_proba[:, 1]" if classifier else "predict"
