@@ -22,6 +22,7 @@ __all__ = [
     "PER_TYPE",
     "Keyword",
     "Options",
+    "feature_refs",
     "fraction",
     "parse_head",
     "parse_keywords",
@@ -97,6 +98,24 @@ def positive_int(what: str) -> Callable[[str, list[str]], int]:
         return v
 
     return parse
+
+
+def feature_refs(kw: str, vals: list[str]) -> dict[str, str]:
+    """``NAME REF [NAME REF ...]`` -> {feature name: LAMMPS per-atom reference}."""
+    from softscope.lammps_fix.capi import parse_reference
+
+    if not vals or len(vals) % 2:
+        raise SoftscopeError(
+            f"{kw} needs pairs 'NAME REF' (a model's external feature and c_ID, c_ID[k], "
+            f"f_ID, f_ID[k] or v_name), got {' '.join(vals) or 'nothing'}"
+        )
+    out: dict[str, str] = {}
+    for name, ref in zip(vals[::2], vals[1::2], strict=True):
+        parse_reference(ref)  # raises with the forms allowed
+        if name in out:
+            raise SoftscopeError(f"{kw}: feature {name!r} is given twice")
+        out[name] = ref
+    return out
 
 
 def fraction(kw: str, vals: list[str]) -> float:

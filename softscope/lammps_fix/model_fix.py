@@ -45,6 +45,7 @@ from softscope.lammps_fix.comm import fix_comm
 from softscope.lammps_fix.keywords import (
     PER_TYPE,
     Keyword,
+    feature_refs,
     fraction,
     positive_float,
     positive_int,
@@ -185,6 +186,16 @@ class ModelFix(SoftscopeFix):
             "MSD window every K timesteps (default 10)",
         ),
         Keyword(
+            "features",
+            PER_TYPE,
+            feature_refs,
+            None,
+            "NAME REF ...",
+            "the model's external per-atom features from the run: NAME is a feature of the "
+            "model (e.g. pe), REF a per-atom c_ID, c_ID[k], f_ID, f_ID[k] or v_name read at "
+            "each evaluation",
+        ),
+        Keyword(
             "average",
             1,
             positive_int("steps of the position average before each evaluation"),
@@ -213,13 +224,27 @@ class ModelFix(SoftscopeFix):
 
         self.model = load_model(self.opts["model"])
         self.dspec = self.model.spec
-        unknown = [e for e in self.dspec.external if e not in _PROVIDED_EXTERNAL]
-        if unknown:
+        # external features read from the run (features NAME REF ...), the rest measured
+        self.feature_refs = dict(self.opts["features"] or {})
+        stray = [n for n in self.feature_refs if n not in self.dspec.external]
+        if stray:
             raise SoftscopeError(
-                f"model {self.model.name!r} needs external per-atom features {unknown} that "
-                f"the fix cannot measure in-run (it provides: {', '.join(_PROVIDED_EXTERNAL)})"
+                f"features {stray}: model {self.model.name!r} has no such external feature "
+                f"(its external features: {list(self.dspec.external) or 'none'})"
             )
-        self.use_msd = "msd" in self.dspec.external
+        unknown = [
+            e
+            for e in self.dspec.external
+            if e not in _PROVIDED_EXTERNAL and e not in self.feature_refs
+        ]
+        if unknown:
+            hint = " ".join(f"{e} c_ID" for e in unknown)
+            raise SoftscopeError(
+                f"model {self.model.name!r} needs external per-atom features {unknown}; map "
+                f"each to a per-atom quantity of the run with 'features {hint}' (c_ID, "
+                f"c_ID[k], f_ID, f_ID[k] or v_name; e.g. compute pe/atom for pe)"
+            )
+        self.use_msd = "msd" in self.dspec.external and "msd" not in self.feature_refs
         if self.use_msd:
             self.msd_every = self.opts["sample"] or 10
             self.sample_every = self.msd_every
@@ -455,6 +480,14 @@ class ModelFix(SoftscopeFix):
         extra = None
         if msd is not None:
             extra = {"msd": np.concatenate([msd, np.full(m - nloc, np.nan)])}
+        if self.feature_refs:
+            extra = extra or {}
+            capi = self.capi()
+            for name, ref in self.feature_refs.items():
+                vals = capi.peratom(ref, nloc)
+                if not np.all(np.isfinite(vals)):
+                    raise SoftscopeError(f"features {name} {ref}: non-finite per-atom values")
+                extra[name] = np.concatenate([vals, np.full(m - nloc, np.nan)])
         prof.tick("ghost_positions")
         ev = self.evaluator
         transit, partial = ev.local(x, tcodes, nloc, density=density, extra=extra)

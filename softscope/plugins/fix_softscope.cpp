@@ -177,6 +177,7 @@ class FixSoftscope : public Fix {
   void unpack_forward_comm(int, int, double *) override;
 
   void forward_columns(int first, int n);    // collective
+  void request_computes();                   // next evaluation: computes current
 
  private:
   PyObject *obj = nullptr;         // the Python fix object
@@ -472,6 +473,16 @@ void FixSoftscope::setup(int)
                       "cutoff",
                comm->get_comm_cutoff(), ghost_cutoff + neighbor->skin);
   run_hook("setup");
+  request_computes();
+}
+
+// Per-atom computes the model reads (keyword features, e.g. c_pe of compute pe/atom)
+// must be current at the next evaluation: ask LAMMPS to tally per-atom energy and virial
+// on that step, as fix ave/atom does (the step of a run's setup is requested by LAMMPS).
+void FixSoftscope::request_computes()
+{
+  bigint next = (update->ntimestep / eval_every + 1) * eval_every;
+  modify->addstep_compute_all(next);
 }
 
 void FixSoftscope::min_setup(int)
@@ -482,13 +493,17 @@ void FixSoftscope::min_setup(int)
 void FixSoftscope::end_of_step()
 {
   if (sample_every > 0 && update->ntimestep % sample_every == 0) run_hook("sample");
-  if (update->ntimestep % eval_every == 0) run_hook("end_of_step");
+  if (update->ntimestep % eval_every == 0) {
+    run_hook("end_of_step");
+    request_computes();
+  }
 }
 
 void FixSoftscope::min_post_force(int)
 {
   if (update->ntimestep % eval_every) return;
   run_hook("min_post_force");
+  request_computes();
 }
 
 // Global outputs are local to each rank (no collectives allowed here).

@@ -125,7 +125,14 @@ def parse_frames(text: str | None, n_frames: int) -> range:
     return r
 
 
+#: OVITO particle properties that are never external features
+_STANDARD = {"Position", "Particle Type", "Particle Identifier", "Periodic Image", "Velocity"}
+
+
 def _extra_of(data) -> dict[str, np.ndarray]:
+    """Per-atom columns of a frame usable as external features: those of
+    :data:`EXTRA_COLUMNS` under their aliases, and every other scalar numeric property
+    under its own name (a dump column ``sxy`` is the feature ``sxy``)."""
     out: dict[str, np.ndarray] = {}
     keys = list(data.particles.keys())
     for name, cands in EXTRA_COLUMNS.items():
@@ -133,6 +140,12 @@ def _extra_of(data) -> dict[str, np.ndarray]:
             if c in keys:
                 out[name] = np.asarray(data.particles[c], dtype=np.float64).copy()
                 break
+    for k in keys:
+        if k in _STANDARD or k in out:
+            continue
+        v = np.asarray(data.particles[k])
+        if v.ndim == 1 and v.dtype.kind in "fiu":
+            out[k] = v.astype(np.float64)
     return out
 
 
