@@ -117,3 +117,49 @@ def test_without_the_guard_the_same_recipe_explodes(setup):
     assert info["max_raw_coefficient"] > 1e9
     big, _ = _response(Model("raw", "Softness", spec, est), glass, 0.1, np.random.default_rng(1))
     assert big > 100.0
+
+
+def test_invariance_along_one_feature_equals_dropping_that_feature(setup):
+    """invariant = e_k (a raw-feature axis): the projected SVM is scikit-learn's LinearSVC
+    on the standardised columns without k (the complement of a standardised axis is the
+    other axes), so the two models agree and feature k gets weight 0."""
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import LinearSVC
+
+    _, spec, ts = setup
+    fam = feature_families(spec.feature_names())
+    keep = usable_features(ts.x, fam)
+    k = int(np.flatnonzero(keep)[5])
+    axis = np.zeros(ts.x.shape[1])
+    axis[k] = 3.7
+    est, info = fit_linear(ts, cs=(0.01,), families=fam, invariant=axis)
+    assert info["invariant_directions"] == 1
+    assert est.weights[k] == pytest.approx(0.0, abs=1e-12)
+    cols = np.flatnonzero(keep)
+    sc = StandardScaler().fit(ts.x[:, cols])
+    z = sc.transform(ts.x[:, cols])
+    z[:, list(cols).index(k)] = 0.0
+    svm = LinearSVC(C=0.01, dual="auto", max_iter=20000, random_state=0).fit(z, ts.y)
+    want = svm.decision_function(sc.transform(ts.x[:, cols]) * (cols != k))
+    np.testing.assert_allclose(est.predict(ts.x), want, rtol=1e-8, atol=1e-8)
+
+
+def test_thermal_invariance_removes_the_mean_shift_under_thermal_noise(setup):
+    """The mean feature change under 0.1 Å noise (``thermal_shift``, measured on one
+    noise realisation) as the invariant direction: under another realisation the mean
+    prediction moves by a small fraction of what the unconstrained model's moves."""
+    from softscope.training.train import thermal_shift
+
+    glass, spec, ts = setup
+    fam = feature_families(spec.feature_names())
+    d = thermal_shift(spec, [glass], 0.1, seed=11)
+    # brute force: the same noise, numpy mean of the feature differences
+    rng = np.random.default_rng(11)
+    noisy = glass.replace(positions=glass.positions + rng.normal(0.0, 0.1, (len(glass), 3)))
+    np.testing.assert_allclose(d, (spec.compute(noisy) - spec.compute(glass)).mean(axis=0))
+    free, _ = fit_linear(ts, cs=(0.01,), families=fam)
+    inv, _ = fit_linear(ts, cs=(0.01,), families=fam, invariant=d)
+    assert abs(np.dot(inv.weights / inv.scale, d)) < 1e-10 * np.abs(inv.weights / inv.scale).sum()
+    _, shift_free = _response(Model("free", "S", spec, free), glass, 0.1, np.random.default_rng(5))
+    _, shift_inv = _response(Model("inv", "S", spec, inv), glass, 0.1, np.random.default_rng(5))
+    assert abs(shift_inv) < 0.25 * abs(shift_free)

@@ -221,7 +221,12 @@ def train_from_trajectories(
     g(r) shell, grid scale, label convention, split and held-out metrics.
     """
     from softscope.models.model import Model
-    from softscope.training.pipeline import fit_recipe, rounded_summary, spec_summary
+    from softscope.training.pipeline import (
+        fit_recipe,
+        rounded_summary,
+        spec_summary,
+        thermal_invariance,
+    )
     from softscope.training.recipes import grid_scale, recipe_info
     from softscope.training.train import build_training_set
 
@@ -277,7 +282,20 @@ def train_from_trajectories(
         )
     _check_extra(tr_w, dspec)
     ts = build_training_set(tr_w, dspec, cut, q, stable_q, seed, n_jobs, progress)
-    est, fit_info = fit_recipe(info["estimator"], ts, dspec, cs, n_estimators, max_depth, seed)
+    invariant = None
+    if info["estimator"] == "linear":
+        invariant = thermal_invariance(dspec, tr_w, units)
+    est, fit_info = fit_recipe(
+        info["estimator"],
+        ts,
+        dspec,
+        cs,
+        n_estimators,
+        max_depth,
+        seed,
+        invariant=invariant,
+        hidden=info.get("hidden"),
+    )
     card: dict[str, Any] = {
         "recipe": recipe,
         "created": _dt.date.today().isoformat(),

@@ -37,6 +37,7 @@ from softscope.training.train import (
     fit_linear,
     fit_mlp,
     fit_trees,
+    thermal_shift,
 )
 from softscope.training.windows import Window
 
@@ -133,7 +134,7 @@ def train_recipe(
     if cutoff is None:
         raise SoftscopeError(f"no D²min cutoff defined for units {units!r}")
     spec = recipe_spec(recipe, elements, units)
-    require = ("msd",) if "msd" in spec.external else ()
+    require = tuple(spec.external)
     if progress:
         print(
             f"[train] recipe {recipe}: {len(train)} training sample(s) "
@@ -141,11 +142,24 @@ def train_recipe(
         )
     tr_w = windows_of(train, window, stride, require)
     ts = build_training_set(tr_w, spec, cutoff, q, stable_q, seed, n_jobs, progress)
-    est, fit_info = fit_recipe(info["estimator"], ts, spec, cs, n_estimators, max_depth, seed)
+    invariant = None
+    if info["estimator"] == "linear":
+        invariant = thermal_invariance(spec, tr_w, units)
+    est, fit_info = fit_recipe(
+        info["estimator"],
+        ts,
+        spec,
+        cs,
+        n_estimators,
+        max_depth,
+        seed,
+        invariant=invariant,
+        hidden=info.get("hidden"),
+    )
     card: dict[str, Any] = {
         "recipe": recipe,
         "created": _dt.date.today().isoformat(),
-        "data": _data_record(samples, vibration=bool(require)),
+        "data": _data_record(samples, vibration="msd" in require),
         # AQS frames are energy minima: evaluate the model on minimised (or time-averaged)
         # configurations, not on raw thermal snapshots
         "input": "minimised",
@@ -188,6 +202,22 @@ def spec_summary(spec) -> dict[str, Any]:
     }
 
 
+def thermal_invariance(spec, windows: Sequence[Window], units: str) -> np.ndarray:
+    """(F,) the mean feature change under thermal-scale noise
+    (:data:`~softscope.models.stability.THERMAL_AMPLITUDE` of ``units``) on the reference
+    frame of each training sample's first window: the direction a linear model is kept
+    invariant along (``fit_linear(invariant=...)``)."""
+    from softscope.models.stability import THERMAL_AMPLITUDE
+
+    first: dict[str, Window] = {}
+    for w in windows:
+        first.setdefault(w.sample, w)
+    ws = list(first.values())
+    return thermal_shift(
+        spec, [w.reference for w in ws], THERMAL_AMPLITUDE[units], [w.extra or None for w in ws]
+    )
+
+
 def fit_recipe(
     estimator: str,
     ts,
@@ -196,15 +226,21 @@ def fit_recipe(
     n_estimators: int = 300,
     max_depth: int = 3,
     seed: int = 0,
+    invariant: np.ndarray | None = None,
+    hidden: Sequence[int] | None = None,
 ):
     """``(estimator, fit info)`` of a recipe's estimator kind (``linear``: guarded linear SVM,
-    C by sample-grouped CV; ``trees``: gradient boosting; ``mlp``: a small neural network)
-    on the training set ``ts``."""
+    C by sample-grouped CV, optionally invariant along ``invariant`` (:func:`fit_linear`);
+    ``trees``: gradient boosting; ``mlp``: a small neural network, hidden layers
+    ``hidden`` or :func:`fit_mlp`'s) on the training set ``ts``."""
     if estimator == "mlp":
-        return fit_mlp(ts, seed=seed, families=feature_families(spec.feature_names()))
+        kw = {} if hidden is None else {"hidden": tuple(hidden)}
+        return fit_mlp(ts, seed=seed, families=feature_families(spec.feature_names()), **kw)
     if estimator == "linear":
         names = spec.feature_names()
-        est, fit_info = fit_linear(ts, cs=cs, seed=seed, families=feature_families(names))
+        est, fit_info = fit_linear(
+            ts, cs=cs, seed=seed, families=feature_families(names), invariant=invariant
+        )
         fit_info["features_dropped"] = [names[i] for i in fit_info["features_dropped"]]
         return est, fit_info
     return fit_trees(ts, n_estimators=n_estimators, max_depth=max_depth, seed=seed)
@@ -265,7 +301,7 @@ def run_evaluation(
         leak = sorted(used & {s.name for s in samples})
         if leak and progress:
             print(f"warning: {m.name} was trained on {leak}; those windows are not held out")
-    require = ("msd",) if any("msd" in m.spec.external for m in loaded) else ()
+    require = tuple(dict.fromkeys(e for m in loaded for e in m.spec.external))
     wins = windows_of(samples, window, None, require)
     d2 = [window_d2min(w, cutoff) for w in wins]
     report: dict[str, Any] = {

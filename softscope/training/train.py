@@ -19,6 +19,7 @@ from joblib import Parallel, delayed
 
 from softscope.descriptors.spec import DescriptorSpec
 from softscope.errors import SoftscopeError
+from softscope.frame import Frame
 from softscope.models.estimators import LinearEstimator, TreeEnsemble
 from softscope.models.mlp import MLPEstimator
 from softscope.training.windows import Window
@@ -27,6 +28,7 @@ __all__ = [
     "TrainingSet",
     "build_training_set",
     "fit_linear",
+    "thermal_shift",
     "fit_trees",
     "fit_mlp",
     "usable_features",
@@ -162,6 +164,54 @@ def usable_features(
     return (std > 0.0) & (std >= min_relative_std * top[fam])
 
 
+def thermal_shift(
+    spec: DescriptorSpec,
+    frames: Sequence[Frame],
+    amplitude: float,
+    extras: Sequence[dict | None] | None = None,
+    seed: int = 0,
+) -> np.ndarray:
+    """(F,) mean change of each raw feature when every atom of ``frames`` is displaced by
+    Gaussian noise of standard deviation ``amplitude`` per axis (length unit; the thermal
+    scale, :data:`softscope.models.stability.THERMAL_AMPLITUDE`), averaged over the atoms
+    of all frames.  ``extras``: per-frame external inputs (e.g. ``msd``), held fixed."""
+    rng = np.random.default_rng(seed)
+    extras = list(extras) if extras is not None else [None] * len(frames)
+    total, n = np.zeros(spec.n_features), 0
+    for fr, ex in zip(frames, extras, strict=True):
+        noisy = Frame(
+            fr.positions + rng.normal(0.0, amplitude, fr.positions.shape),
+            fr.species,
+            fr.cell,
+            pbc=fr.pbc,
+            origin=fr.origin,
+        )
+        total += (spec.compute(noisy, extra=ex) - spec.compute(fr, extra=ex)).sum(axis=0)
+        n += len(fr)
+    return total / max(n, 1)
+
+
+def _orthogonal_complement(directions: np.ndarray, f: int) -> np.ndarray:
+    """(f, f) projector onto the complement of the rows of ``directions`` (k, f)."""
+    d = np.atleast_2d(np.asarray(directions, dtype=np.float64))
+    d = d[np.linalg.norm(d, axis=1) > 0.0]
+    if d.size == 0:
+        return np.eye(f)
+    q, _r = np.linalg.qr(d.T)
+    return np.eye(f) - q @ q.T
+
+
+class _ProjectedLinear:
+    """A fitted linear classifier on projected features z·P as one on z: coef P·w."""
+
+    def __init__(self, svm, proj: np.ndarray) -> None:
+        self.coef_ = (proj @ svm.coef_[0])[None, :]
+        self.intercept_ = svm.intercept_
+
+    def decision_function(self, z: np.ndarray) -> np.ndarray:
+        return z @ self.coef_[0] + self.intercept_[0]
+
+
 def fit_linear(
     ts: TrainingSet,
     cs: Sequence[float] = (0.001, 0.01, 0.1, 1.0),
@@ -169,10 +219,17 @@ def fit_linear(
     seed: int = 0,
     families: Sequence[str] | None = None,
     min_relative_std: float = MIN_RELATIVE_STD,
+    invariant: np.ndarray | None = None,
 ) -> tuple[LinearEstimator, dict]:
     """StandardScaler + LinearSVC on the usable features (:func:`usable_features`; the
     others get weight 0, mean 0, scale 1 - the model keeps every column, so the fix and the
-    modifiers compute the same features); C chosen by ROC-AUC in sample-grouped CV."""
+    modifiers compute the same features); C chosen by ROC-AUC in sample-grouped CV.
+
+    ``invariant``: raw-feature directions (k, F) the prediction must not change along, e.g.
+    :func:`thermal_shift` (the mean feature change under thermal-scale noise): the SVM is
+    fitted on the standardised features projected onto the complement of those directions
+    (standardised), so its weights w satisfy w · (d / scale) = 0 and the mean prediction
+    does not move under that noise (to first order)."""
     from sklearn.metrics import roc_auc_score
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import LinearSVC
@@ -181,11 +238,16 @@ def fit_linear(
     if not keep.any():
         raise SoftscopeError("every feature is (near-)constant over the training rows")
     xk = ts.x[:, keep]
+    dirs = None if invariant is None else np.atleast_2d(invariant)[:, keep]
 
     def fit(x, y, c):
         sc = StandardScaler().fit(x)
-        svm = LinearSVC(C=c, dual="auto", max_iter=20000, random_state=seed).fit(sc.transform(x), y)
-        return sc, svm
+        z = sc.transform(x)
+        proj = None if dirs is None else _orthogonal_complement(dirs / sc.scale_, z.shape[1])
+        if proj is not None:
+            z = z @ proj
+        svm = LinearSVC(C=c, dual="auto", max_iter=20000, random_state=seed).fit(z, y)
+        return sc, (svm if proj is None else _ProjectedLinear(svm, proj))
 
     folds = _grouped_cv(ts, n_splits)
     scores: dict[float, float] = {}
@@ -218,6 +280,8 @@ def fit_linear(
         "min_relative_std": float(min_relative_std),
         "max_raw_coefficient": float(raw_coef.max()),
     }
+    if dirs is not None:
+        info["invariant_directions"] = int(dirs.shape[0])
     return est, info
 
 
