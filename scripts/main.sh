@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up a fresh machine (Debian, root) and run the main job on the shipped data:
 # `softscope demo` — a short LAMMPS shear of the shipped Cu64Zr36 glass with the softscope
-# fix and the shipped cuzr-softness model; live metrics on screen; dump, input, metrics,
+# fix and the shipped cuzr-softness-radial model (positions averaged over 1 ps); live metrics on screen; dump, input, metrics,
 # plots and a rendered picture in out/demo/.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -41,10 +41,14 @@ from softscope.simulate import potential_path
 
 __all__ = ["DemoSettings", "DEFAULT_MODEL", "run_demo", "write_input", "read_dump_columns"]
 
-DEFAULT_MODEL = "cuzr-softness"
+#: the zoo model the demo evaluates (with ``average 1000``: the setting that keeps the live
+#: mean and fraction within 0.3 spread / 0.1 of the quenched frames, docs/thermal_input.md)
+DEFAULT_MODEL = "cuzr-softness-radial"
 ELEMENTS = ("Cu", "Zr")  # types 1, 2 of the shipped glass
 INPUT_NAME = "in.demo"
 DUMP_NAME = "demo.dump"
+#: with ``average K``: the time-averaged unwrapped positions the model sees (xu yu zu)
+AVERAGED_NAME = "averaged.dump"
 #: dump column names (LAMMPS ``dump_modify colname``) of f_soft[1..3]: the fix's outputs
 DUMP_COLUMNS = PER_ATOM
 _F_ATOM = " ".join(f"f_soft[{k}]" for k in range(1, len(PER_ATOM) + 1))
@@ -64,7 +68,7 @@ class DemoSettings:
     positions before each evaluation (``average K``; 0 = instantaneous positions).
     """
 
-    steps: int = 2000
+    steps: int = 3000
     every: int = 100
     window: int = 1000
     temperature: float = 300.0
@@ -73,7 +77,7 @@ class DemoSettings:
     d2min_cutoff: float = 3.7
     q: float = 0.05
     seed: int = 4321
-    average: int = 0
+    average: int = 1000
 
     def check(self) -> None:
         if self.every < 1 or self.steps < 1 or self.window < 1:
@@ -157,6 +161,19 @@ def write_input(out: Path, model_ref: str, settings: DemoSettings) -> Path:
     colnames = " &\n                ".join(
         " ".join(_COLNAMES[i : i + 2]) for i in range(0, len(_COLNAMES), 2)
     )
+    averaged = ""
+    if s.average:
+        freq = max(s.average, s.every)
+        averaged = f"""# the time-averaged unwrapped positions the fix evaluates (fix ave/atom averages them
+# over the same steps), every {freq} steps: {AVERAGED_NAME}. The fix pairs them with the
+# box averaged over those steps; the dump header holds the box at the step itself.
+compute         unwrapped all property/atom xu yu zu
+fix             avgpos all ave/atom 1 {s.average} {freq} c_unwrapped[*]
+dump            avg all custom {freq} {AVERAGED_NAME} id type f_avgpos[1] f_avgpos[2] f_avgpos[3]
+dump_modify     avg sort id format float %.17g delay {freq} &
+                colname f_avgpos[1] xu colname f_avgpos[2] yu colname f_avgpos[3] zu
+
+"""
     text = f"""\
 # softscope demo: finite-temperature simple shear of the shipped Cu64Zr36 glass with the
 # softscope fix evaluating a pretrained model in-run. Units: metal (A, ps, K, bar).
@@ -198,7 +215,7 @@ fix             shear all deform 1 xy erate ${{erate}} remap x
 fix             soft all softscope ${{every}} model ${{model}} elements Cu Zr &
                 d2min ${{rc}} reference ${{window}} q ${{q}}{avg}
 
-variable        xy0 equal $(xy)
+{averaged}variable        xy0 equal $(xy)
 variable        strain equal (xy-v_xy0)/lz
 dump            traj all custom ${{every}} {DUMP_NAME} id type x y z {_F_ATOM}
 dump_modify     traj sort id format float %.17g &
@@ -382,7 +399,7 @@ def run_demo(
 ) -> dict[str, Any]:
     """Run the demo into folder ``out``; return ``{"files": {...}, "metrics": {...}, ...}``.
 
-    ``model``: zoo name or ``.ssm`` path (default: the zoo model ``cuzr-softness``;
+    ``model``: zoo name or ``.ssm`` path (default: the zoo model ``cuzr-softness-radial``;
     missing -> SoftscopeError naming ``--model PATH``; no model is trained here).
     ``nprocs``: MPI ranks (default 2 when two cores and mpiexec are there).
     """
@@ -392,7 +409,14 @@ def run_demo(
     m, model_ref = resolve_model(model)
     out = Path(out).expanduser().resolve()
     out.mkdir(parents=True, exist_ok=True)
-    for stale in (DUMP_NAME, "log.lammps", "metrics.json", "metrics.png", "window.png"):
+    for stale in (
+        DUMP_NAME,
+        AVERAGED_NAME,
+        "log.lammps",
+        "metrics.json",
+        "metrics.png",
+        "window.png",
+    ):
         (out / stale).unlink(missing_ok=True)
     inp = write_input(out, model_ref, settings)
     prefix, ranks, note = launcher(nprocs)
@@ -465,6 +489,7 @@ def run_demo(
         "input": inp,
         "log": out / "log.lammps",
         "dump": dump,
+        "averaged": (out / AVERAGED_NAME) if settings.average else None,
         "metrics": metrics_path,
         "plots": plots_path,
         "image": image if image.exists() else None,
@@ -497,6 +522,7 @@ def run_demo(
         "input": "LAMMPS input (copy it)",
         "log": "LAMMPS log",
         "dump": "dump (id type x y z " + " ".join(DUMP_COLUMNS) + ")",
+        "averaged": "averaged positions (id type xu yu zu)",
         "metrics": "metrics (last window + live)",
         "plots": "ROC and P_R(S) plots",
         "image": "picture (prediction | D2min)",

@@ -1,11 +1,15 @@
 """``softscope demo``: the README's main job, run as shipped, leaves files whose numbers
 agree with offline paths.
 
-The demo at its defaults (2000 MD steps at 300 K, evaluations every 100, windows of 1000,
-the shipped ``cuzr-softness`` model, 2 MPI ranks where mpiexec exists): the run a new user
-makes first, so it must finish. The dumped prediction is compared with ``load_model(...).predict`` of
-the dumped frame read back by OVITO (``Frame.from_file``), the dumped D²min with
-``softscope.rearrangement.d2min`` on the two dumped frames (itself checked against OVITO's
+The demo at its defaults (3000 MD steps at 300 K, evaluations every 100, windows of 1000,
+positions averaged over the 1000 steps before each evaluation, the shipped
+``cuzr-softness-radial`` model, 2 MPI ranks where mpiexec exists): the run a new user makes
+first, so it must finish. The frame the model sees is rebuilt offline from LAMMPS's own
+``fix ave/atom`` of the unwrapped positions (``averaged.dump``, read back by OVITO with
+``Frame.from_file``) and the box averaged over the same steps (fix deform's tilt is linear
+in time: the tilt at t less half the window's tilt change); the dumped prediction is
+compared with ``load_model(...).predict`` of that frame, the dumped D²min with
+``softscope.rearrangement.d2min`` of two such frames (itself checked against OVITO's
 AtomicStrainModifier in test_rearrangement.py), and metrics.json with the value the fix
 printed live in LAMMPS's thermo output.
 """
@@ -56,6 +60,23 @@ def shipped_model():
     from softscope.demo import DEFAULT_MODEL
 
     return softscope.load_model(DEFAULT_MODEL)
+
+
+def _seen_frame(out: Path, step: int, st) -> Frame:
+    """The configuration the fix evaluated at ``step``: the dumped frame, or with
+    ``average K`` LAMMPS's own time average of the unwrapped positions over the K steps
+    up to ``step`` in the box averaged over the same steps."""
+    if not st.average:
+        k = step // st.every
+        return Frame.from_file(out / "demo.dump", frame=k, elements=ELEMENTS).sorted_by_id()
+    freq = max(st.average, st.every)
+    assert step % freq == 0
+    fr = Frame.from_file(out / "averaged.dump", frame=step // freq - 1, elements=ELEMENTS)
+    cell = fr.cell.copy()
+    # fix deform xy erate: the tilt grows by erate·dt·ly per step; the mean of the tilts
+    # of steps step-K+1 .. step is the tilt at step less (K-1)/2 increments
+    cell[1, 0] -= st.strain_rate * st.timestep * cell[1, 1] * (st.average - 1) / 2
+    return fr.replace(cell=cell).sorted_by_id()
 
 
 def test_demo_leaves_input_log_dump_metrics_plots_and_picture(demo):
@@ -114,9 +135,7 @@ def test_metrics_json_judges_last_window_and_matches_the_fix_live_auc(demo, ship
     assert math.isfinite(last["spearman"])
     # independent: D2min and the prediction at the window start recomputed offline
     model = shipped_model
-    k0, k1 = (st.steps - st.window) // st.every, st.steps // st.every
-    ref = Frame.from_file(out / "demo.dump", frame=k0, elements=ELEMENTS).sorted_by_id()
-    cur = Frame.from_file(out / "demo.dump", frame=k1, elements=ELEMENTS).sorted_by_id()
+    ref, cur = _seen_frame(out, st.steps - st.window, st), _seen_frame(out, st.steps, st)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         d2 = d2min(ref, cur, 3.7)
@@ -138,16 +157,20 @@ def test_dumped_prediction_and_d2min_equal_offline_for_frames_of_both_windows(de
 
     out, _, _, st = demo
     frames = read_dump_columns(out / "demo.dump")
-    for k in (3, len(frames) - 1):
-        fr = Frame.from_file(out / "demo.dump", frame=k, elements=ELEMENTS).sorted_by_id()
-        step, ids, cols = frames[k]
+    if st.average:  # no complete average before step K: NaN, no reference
+        first = max(st.average, st.every)
+        for step, _ids, cols in frames:
+            assert np.isnan(cols).all() == (step < first), step
+    for step in (st.steps - st.window, st.steps):
+        fr = _seen_frame(out, step, st)
+        _step, ids, cols = frames[step // st.every]
         assert np.array_equal(ids, fr.ids)
         np.testing.assert_allclose(cols[:, 0], shipped_model.predict(fr), rtol=0, atol=1e-9)
         r = (step - 1) // st.window * st.window
-        ref = Frame.from_file(out / "demo.dump", frame=r // st.every, elements=ELEMENTS)
+        ref = _seen_frame(out, r, st)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            want = d2min(ref.sorted_by_id(), fr, 3.7)
+            want = d2min(ref, fr, 3.7)
         assert np.array_equal(np.isnan(want), np.isnan(cols[:, 2]))
         np.testing.assert_allclose(cols[:, 2], want, rtol=1e-9, atol=1e-10, equal_nan=True)
 
