@@ -68,11 +68,14 @@ def potential() -> str:
 
 
 def model_path(work: Path, name: str = "cuzr-softness") -> tuple[Path, str]:
-    """The zoo model ``name``, or a softness-like linear SVM trained here."""
+    """The zoo model ``name``, a model file (``name`` is a path), or a softness-like
+    linear SVM trained here."""
     from softscope.models.model import zoo_names, zoo_path
 
     if name in zoo_names():
         return zoo_path(name), f"zoo:{name}"
+    if Path(name).is_file():
+        return Path(name).resolve(), f"file:{Path(name).name}"
     if name != "cuzr-softness":
         sys.exit(f"no zoo model {name!r}; known: {', '.join(zoo_names())}")
     from sklearn.preprocessing import StandardScaler
@@ -230,12 +233,12 @@ def main() -> None:
         help="also run the fix with SOFTSCOPE_JIT=1 (numba's JIT kernels inside the "
         "ranks instead of the ahead-of-time compiled ones) for an A/B comparison",
     )
-    ap.add_argument("--model", default="cuzr-softness", help="zoo model of the fix")
+    ap.add_argument("--model", default="cuzr-softness", help="zoo model or .ssm file of the fix")
     ap.add_argument(
         "--also-model",
         default=None,
-        help="a second zoo model, run as the A/B variant 'alt' in the same session "
-        "(e.g. cuzr-softness-radial)",
+        help="a second zoo model or .ssm file, run as the A/B variant 'alt' in the same "
+        "session (e.g. cuzr-softness-radial)",
     )
     ap.add_argument(
         "--phase-peaks",

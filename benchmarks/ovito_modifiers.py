@@ -20,6 +20,7 @@ species, coarse-grained over 4 and 6 Å; 216 features) trained on the shipped gl
 
     python benchmarks/ovito_modifiers.py              # 64,000 atoms (default glass 4x2x2)
     python benchmarks/ovito_modifiers.py --quick      # the 4,000-atom glass, 1 repeat
+    python benchmarks/ovito_modifiers.py --model M.ssm --out results/X.json   # any model
 """
 
 from __future__ import annotations
@@ -40,9 +41,11 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_d2min import _row, _to_datacollection, replicate, sheared_pair  # noqa: E402
 
 
-def _model():
+def _model(name: str | None = None):
     from softscope.models import load_model, zoo_names
 
+    if name is not None:
+        return load_model(name), f"given: {Path(name).name}"
     if "cuzr-softness" in zoo_names():
         return load_model("cuzr-softness"), "zoo:cuzr-softness"
     from sklearn.preprocessing import StandardScaler
@@ -107,7 +110,7 @@ def run(frame, model, repeats: int) -> list[dict]:
             result["data"] = pipe.compute()
 
         rows.append(_row("PredictModifier", n, _time(predict_modifier, repeats)))
-        via_ovito = np.asarray(result["data"].particles["Softness"])
+        via_ovito = np.asarray(result["data"].particles[model.output_name])
 
     core = {}
 
@@ -139,13 +142,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="4,000 atoms, 1 repeat")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--model", help="zoo name or .ssm file (default: cuzr-softness)")
+    ap.add_argument("--out", help="JSON file (default: results/ovito_modifiers[_quick].json)")
     args = ap.parse_args()
     from softscope.data import default_glass
 
     glass = default_glass()
     frame = glass if args.quick else replicate(glass, (4, 2, 2))
     repeats = 1 if args.quick else args.repeats
-    model, origin = _model()
+    model, origin = _model(args.model)
     load0 = os.getloadavg()
     rows = run(frame, model, repeats)
     load1 = os.getloadavg()
@@ -164,7 +169,7 @@ def main() -> None:
     import ovito
 
     name = "ovito_modifiers_quick.json" if args.quick else "ovito_modifiers.json"
-    out = Path(__file__).parent / "results" / name
+    out = Path(args.out) if args.out else Path(__file__).parent / "results" / name
     out.parent.mkdir(parents=True, exist_ok=True)
     meta = {
         "softscope": softscope.__version__,

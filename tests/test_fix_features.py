@@ -143,3 +143,54 @@ def test_bad_features_are_clear_errors(tmp_path, model, feats, message):
     r = _run_lmp(tmp_path, _base() + _fix(model, feats))
     assert r.returncode != 0
     assert message in (r.stdout + r.stderr).replace("\n", " ")
+
+
+def test_glassmlp_recipe_model_runs_in_the_fix_with_the_run_energy(tmp_path):
+    """The ``glassmlp`` recipe's spec (density shells + ``pe``, coarse-grained over 2-6 Å)
+    with its bottleneck network (relu 32 → 16 → 2, ``fit_recipe``'s MLP), fed by
+    ``features pe c_pe``: the fix equals ``Model.predict`` with the dumped energies, and the
+    network equals scikit-learn's."""
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.preprocessing import StandardScaler
+
+    from softscope.training.pipeline import fit_recipe
+    from softscope.training.recipes import recipe_info, recipe_spec
+    from softscope.training.train import TrainingSet, feature_families, usable_features
+
+    glass = default_glass()
+    spec = recipe_spec("glassmlp", ("Cu", "Zr"))
+    assert spec.external == ("pe",) and spec.coarse_grain == (2.0, 3.0, 4.0, 5.0, 6.0)
+    rng = np.random.default_rng(4)
+    pe = -4.0 + 0.3 * rng.standard_normal(len(glass))  # a stand-in energy (eV)
+    x = spec.compute(glass, extra={"pe": pe})
+    y = (x[:, 10] + x[:, 3] / x[:, 3].std() > np.quantile(x[:, 10], 0.7)).astype(np.int8)
+    ts = TrainingSet(x, y, np.array(["a", "b"])[rng.integers(0, 2, len(x))])
+    info = recipe_info("glassmlp")
+    est, fit = fit_recipe("mlp", ts, spec, (), seed=0, hidden=info["hidden"])
+    assert fit["hidden_layer_sizes"] == [32, 16, 2]
+    keep = usable_features(x, feature_families(spec.feature_names()))
+    sc = StandardScaler().fit(x[:, keep])
+    ref = MLPClassifier(
+        hidden_layer_sizes=(32, 16, 2), alpha=1e-2, early_stopping=True,
+        validation_fraction=0.1, max_iter=500, random_state=0,
+    ).fit(sc.transform(x[:, keep]), y)  # fmt: skip
+    want = ref.predict_proba(sc.transform(x[:, keep]))[:, 1]
+    np.testing.assert_allclose(est.predict(x), want, rtol=1e-9, atol=1e-12)
+    path = Model("glassmlp-test", "P", spec, est, {"input": "thermal snapshot"}).save(
+        tmp_path / "g"
+    )
+    script = (
+        "velocity all create 600 4321 loop geom\nfix nve all nve\ncompute pe all pe/atom\n"
+        f"fix soft all softscope {N} model {path} elements Cu Zr features pe c_pe\n"
+        f"dump d all custom {N} out.dump id type x y z c_pe f_soft[1]\n"
+        "dump_modify d sort id format float %.17g colname c_pe pe\n"
+        f"run {N}\n"
+    )
+    _ok(_run_lmp(tmp_path, _base() + script))
+    from ovito.io import import_file
+
+    data = import_file(str(tmp_path / "out.dump")).compute(1)
+    fr = Frame.from_ovito(data, elements=["Cu", "Zr"])
+    got = np.asarray(data.particles["f_soft[1]"], np.float64)
+    e = {"pe": np.asarray(data.particles["pe"], np.float64)}
+    np.testing.assert_allclose(got, softscope.load_model(path).predict(fr, extra=e), atol=1e-10)

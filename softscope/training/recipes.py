@@ -12,6 +12,14 @@ the LJ grids are the Cu-Zr ones scaled by ~1/2.5 (σ_AA ≈ 2.5 Å for Cu).
   raw and coarse-grained over 4 and 6 Å → z-score → linear SVM.
 - ``softness-mlp``: the ``softness`` features → z-score → a small dense network
   (``MLPClassifier``, relu 32 → 8, L2 1e-2, early stopping): probability of rearranging.
+- ``glassmlp`` (after Jung, Biroli & Berthier, PRL 2023): physics-inspired local
+  descriptors coarse-grained over several lengths — the local density per species (radial
+  SF with broad shells: μ = 2.5, 3.0, 3.5, 4.5, 5.5 Å, σ = 0.5 Å) and the potential energy
+  per atom (external column ``pe``: dump ``c_pe``, in the fix ``features pe c_pe``), raw
+  and coarse-grained over 2, 3, 4, 5 and 6 Å → z-score → a dense network with a
+  bottleneck (relu 32 → 16 → 2): probability of rearranging.  Substitutes: the local
+  variance of the energy is left to the network (the coarse-grained means at five
+  lengths), and the Voronoi perimeter to the density shells.
 - ``qs``: interstice features (Miracle radii, short + medium range), raw and
   coarse-grained over 4 and 6 Å → gradient-boosted trees (probability of rearranging).
 """
@@ -36,17 +44,22 @@ __all__ = [
     "R_PEAK_REFERENCE",
 ]
 
-RECIPES = ("softness", "softness-radial", "softness-mlp", "igd", "qs")
+RECIPES = ("softness", "softness-radial", "softness-mlp", "glassmlp", "igd", "qs")
 
 #: D²min neighbour cutoff (OVITO convention) per unit style: 3.7 Å for Cu-Zr (the first
 #: minimum of g(r)); 1.4 σ for KA (near the first minimum of g_AA(r) ≈ 1.4 σ).
 D2MIN_CUTOFF = {"metal": 3.7, "lj": 1.4}
 
 #: Output name and estimator per recipe.
-_INFO: dict[str, dict[str, str]] = {
+_INFO: dict[str, dict[str, Any]] = {
     "softness": {"output_name": "Softness", "estimator": "linear"},
     "softness-radial": {"output_name": "Softness", "estimator": "linear"},
     "softness-mlp": {"output_name": "RearrangementProbability", "estimator": "mlp"},
+    "glassmlp": {
+        "output_name": "RearrangementProbability",
+        "estimator": "mlp",
+        "hidden": (32, 16, 2),
+    },
     "igd": {"output_name": "IGD", "estimator": "linear"},
     "qs": {"output_name": "QuenchInSoftness", "estimator": "trees"},
 }
@@ -72,9 +85,9 @@ def _check_recipe(recipe: str) -> None:
         raise SoftscopeError(f"unknown recipe {recipe!r}; allowed: {', '.join(RECIPES)}")
 
 
-def recipe_info(recipe: str) -> dict[str, str]:
-    """``{"output_name", "estimator"}`` of a recipe (estimator: ``linear``, ``trees`` or
-    ``mlp``)."""
+def recipe_info(recipe: str) -> dict[str, Any]:
+    """``{"output_name", "estimator"[, "hidden"]}`` of a recipe (estimator: ``linear``,
+    ``trees`` or ``mlp``; ``hidden``: an MLP recipe's hidden layer sizes)."""
     _check_recipe(recipe)
     return dict(_INFO[recipe])
 
@@ -123,6 +136,8 @@ def recipe_spec(
     if not s > 0:
         raise SoftscopeError(f"length_scale must be > 0, got {length_scale}")
     default_cg = (_r(4.0 * s),) if recipe == "softness-radial" else (_r(4.0 * s), _r(6.0 * s))
+    if recipe == "glassmlp":
+        default_cg = tuple(_r(x * s) for x in (2.0, 3.0, 4.0, 5.0, 6.0))
     cg = tuple(coarse_grain) if coarse_grain is not None else default_cg
     if recipe in ("softness", "softness-mlp"):
         # μ ≤ 6 Å and an angular cutoff of 4 Å (ξ = 2, 3 Å): the same held-out ROC-AUC as
@@ -134,6 +149,13 @@ def recipe_spec(
         # recipe's (angular functions add -0.002 ± 0.004; studies/descriptor_grid) at ~1/3
         # of its evaluation cost, for in-run use at short evaluation intervals
         blocks = (_radial(s, r_max=6.0),)
+    elif recipe == "glassmlp":
+        shells = {
+            "kind": "radial",
+            "centers": [_r(x * s) for x in (2.5, 3.0, 3.5, 4.5, 5.5)],
+            "sigma": _r(0.5 * s),
+        }
+        blocks = (shells, {"kind": "external", "names": ["pe"]})
     elif recipe == "igd":
         blocks = (
             _radial(s),
