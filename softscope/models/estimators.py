@@ -261,21 +261,39 @@ class TreeEnsemble:
                 f"{name} with loss {loss!r} (a non-identity link) cannot be exported; use "
                 "squared_error, absolute_error or quantile"
             )
-        trees = [preds[0].nodes for preds in hgb._predictors]
-        if any(np.any(t["is_categorical"]) for t in trees):
+        nodes = [preds[0].nodes for preds in hgb._predictors]
+        if any(np.any(t["is_categorical"]) for t in nodes):
             raise SoftscopeError(f"{name} with categorical splits cannot be exported")
+        tables = [
+            (t["is_leaf"].astype(bool), t["feature_idx"], t["num_threshold"], t["left"],
+             t["right"], t["value"])
+            for t in nodes
+        ]  # fmt: skip
+        return cls._assemble(
+            tables,
+            float(np.ravel(hgb._baseline_prediction)[0]),
+            1.0,
+            int(hgb.n_features_in_),
+            "boosting",
+            "probability" if classifier else "raw",
+            scaler,
+            "float64",
+        )
+
+    @classmethod
+    def _assemble(cls, tables, init, lr, n_features, aggregate, output, scaler, compare):
+        """The ensemble of per-tree node tables (leaf mask, feature, threshold, left, right,
+        value; child indices local to the tree), concatenated with global indices."""
         feats, thr, left, right, values, roots = [], [], [], [], [], []
         start = 0
-        for t in trees:
+        for leaf, f, t, lo, hi, v in tables:
             roots.append(start)
-            leaf = t["is_leaf"].astype(bool)
-            feats.append(np.where(leaf, -1, t["feature_idx"]).astype(np.int64))
-            thr.append(np.where(leaf, 0.0, t["num_threshold"]).astype(np.float64))
-            left.append(np.where(leaf, -1, t["left"].astype(np.int64) + start))
-            right.append(np.where(leaf, -1, t["right"].astype(np.int64) + start))
-            values.append(t["value"].astype(np.float64))
-            start += len(t)
-        n_features = int(hgb.n_features_in_)
+            feats.append(np.where(leaf, -1, f).astype(np.int64))
+            thr.append(np.asarray(t, np.float64))
+            left.append(np.where(leaf, -1, np.asarray(lo, np.int64) + start))
+            right.append(np.where(leaf, -1, np.asarray(hi, np.int64) + start))
+            values.append(np.asarray(v, np.float64))
+            start += len(leaf)
         mean = scale = None
         if scaler is not None:
             mean, scale = scaler_arrays(scaler, n_features)
@@ -286,14 +304,14 @@ class TreeEnsemble:
             np.concatenate(right),
             np.concatenate(values),
             np.array(roots, dtype=np.int64),
-            float(np.ravel(hgb._baseline_prediction)[0]),
-            1.0,
+            init,
+            lr,
             n_features,
-            "boosting",
-            "probability" if classifier else "raw",
+            aggregate,
+            output,
             mean,
             scale,
-            "float64",
+            compare,
         )
 
     @classmethod
@@ -367,36 +385,11 @@ class TreeEnsemble:
             output = "probability" if classifier else "raw"
         else:
             raise SoftscopeError(f"{type(ensemble).__name__} is not a supported tree model")
-        feats, thr, left, right, roots = [], [], [], [], []
-        start = 0
-        for t in trees:
-            roots.append(start)
-            f = t.feature.astype(np.int64)
-            leaf = t.children_left < 0
-            f[leaf] = -1
-            feats.append(f)
-            thr.append(t.threshold.astype(np.float64))
-            left.append(np.where(leaf, -1, t.children_left + start).astype(np.int64))
-            right.append(np.where(leaf, -1, t.children_right + start).astype(np.int64))
-            start += t.node_count
-        mean = scale = None
-        if scaler is not None:
-            mean, scale = scaler_arrays(scaler, n_features)
-        return cls(
-            np.concatenate(feats),
-            np.concatenate(thr),
-            np.concatenate(left),
-            np.concatenate(right),
-            np.concatenate(values),
-            np.array(roots, dtype=np.int64),
-            init,
-            lr,
-            n_features,
-            aggregate,
-            output,
-            mean,
-            scale,
-        )
+        tables = [
+            (t.children_left < 0, t.feature, t.threshold, t.children_left, t.children_right, v)
+            for t, v in zip(trees, values, strict=True)
+        ]
+        return cls._assemble(tables, init, lr, n_features, aggregate, output, scaler, COMPARES[0])
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         arrays = {

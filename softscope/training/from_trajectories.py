@@ -221,12 +221,7 @@ def train_from_trajectories(
     g(r) shell, grid scale, label convention, split and held-out metrics.
     """
     from softscope.models.model import Model
-    from softscope.training.pipeline import (
-        fit_recipe,
-        rounded_summary,
-        spec_summary,
-        thermal_invariance,
-    )
+    from softscope.training.pipeline import fit_recipe_on, rounded_summary, spec_summary
     from softscope.training.recipes import grid_scale, recipe_info
     from softscope.training.train import build_training_set
 
@@ -282,20 +277,7 @@ def train_from_trajectories(
         )
     _check_extra(tr_w, dspec)
     ts = build_training_set(tr_w, dspec, cut, q, stable_q, seed, n_jobs, progress)
-    invariant = None
-    if info["estimator"] == "linear":
-        invariant = thermal_invariance(dspec, tr_w, units)
-    est, fit_info = fit_recipe(
-        info["estimator"],
-        ts,
-        dspec,
-        cs,
-        n_estimators,
-        max_depth,
-        seed,
-        invariant=invariant,
-        hidden=info.get("hidden"),
-    )
+    est, fit_info = fit_recipe_on(info, ts, dspec, tr_w, units, cs, n_estimators, max_depth, seed)
     card: dict[str, Any] = {
         "recipe": recipe,
         "created": _dt.date.today().isoformat(),

@@ -142,20 +142,7 @@ def train_recipe(
         )
     tr_w = windows_of(train, window, stride, require)
     ts = build_training_set(tr_w, spec, cutoff, q, stable_q, seed, n_jobs, progress)
-    invariant = None
-    if info["estimator"] == "linear":
-        invariant = thermal_invariance(spec, tr_w, units)
-    est, fit_info = fit_recipe(
-        info["estimator"],
-        ts,
-        spec,
-        cs,
-        n_estimators,
-        max_depth,
-        seed,
-        invariant=invariant,
-        hidden=info.get("hidden"),
-    )
+    est, fit_info = fit_recipe_on(info, ts, spec, tr_w, units, cs, n_estimators, max_depth, seed)
     card: dict[str, Any] = {
         "recipe": recipe,
         "created": _dt.date.today().isoformat(),
@@ -215,6 +202,36 @@ def thermal_invariance(spec, windows: Sequence[Window], units: str) -> np.ndarra
     ws = list(first.values())
     return thermal_shift(
         spec, [w.reference for w in ws], THERMAL_AMPLITUDE[units], [w.extra or None for w in ws]
+    )
+
+
+def fit_recipe_on(
+    info: dict[str, Any],
+    ts,
+    spec,
+    windows: Sequence[Window],
+    units: str,
+    cs: Sequence[float],
+    n_estimators: int = 300,
+    max_depth: int = 3,
+    seed: int = 0,
+):
+    """:func:`fit_recipe` for a recipe (``info``: :func:`recipe_info`) on the training set
+    ``ts`` of ``windows``: linear models invariant to thermal noise of the windows' glasses
+    (:func:`thermal_invariance`), MLP recipes with their own hidden layers."""
+    invariant = None
+    if info["estimator"] == "linear":
+        invariant = thermal_invariance(spec, windows, units)
+    return fit_recipe(
+        info["estimator"],
+        ts,
+        spec,
+        cs,
+        n_estimators,
+        max_depth,
+        seed,
+        invariant=invariant,
+        hidden=info.get("hidden"),
     )
 
 
