@@ -192,7 +192,7 @@ def _walk(points, codes, n_query, n_species, mu, sigma, rc, cutoff_function) -> 
     """One cell-list walk of ``points`` (contiguous float64) and the Gaussians of the
     query points, pair by pair; ``codes`` (M,) int species code per point."""
     cell_start, cell_points, bin_of, nb3, xyz, slot, max_cand, st = cell_walk(points, rc)
-    sorted_species = np.ascontiguousarray(codes[cell_points])
+    sorted_species = np.ascontiguousarray(codes[cell_points], dtype=np.int64)
     ms, order, step = _grid(mu, sigma)
     out = _radial_fused(
         xyz,
@@ -207,8 +207,8 @@ def _walk(points, codes, n_query, n_species, mu, sigma, rc, cutoff_function) -> 
         n_species,
         ms,
         float(step),
-        sigma,
-        rc,
+        float(sigma),
+        float(rc),
         bool(cutoff_function),
         WINDOW,
     )
@@ -374,7 +374,12 @@ def _radial_atom(
         add_gaussians(row, spc[cand[u]] * nc, r, w, ms, step, inv2s2, half, c)
 
 
-@nb.njit(parallel=True, cache=True)
+@nb.njit(
+    parallel=True,
+    cache=True,
+    aot="f8[:,::1](f8[:,::1], i8[::1], f8[:,::1], i8[::1], i8[::1], i8[::1], i8[::1], i8, i8, "
+    "i8, f8[::1], f8, f8, f8, b1, f8)",
+)
 def _radial_fused(
     xyz,
     spc,
