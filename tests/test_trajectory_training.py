@@ -421,3 +421,33 @@ def test_units_real_and_a_user_spec_file(fep, tmp_path):
             "softness-radial", paths, ["Fe", "P"], units="metal", window=K,
             test_trajectories=0, spec=tmp_path / "spec.json", progress=False,
         )  # fmt: skip
+
+
+def test_every_extra_dump_column_is_an_external_feature_by_its_name(tmp_path):
+    """A dump column the trajectory reader does not know (``sxy``, from ``dump_modify
+    colname``) becomes ``extra['sxy']`` of its frame, in atom-id order; ``c_pe`` is also
+    ``pe``."""
+    rng = np.random.default_rng(0)
+    n, box = 6, 10.0
+    text = []
+    cols = {}
+    for step in (0, 10):
+        ids = rng.permutation(np.arange(1, n + 1))  # shuffled rows
+        xyz = rng.random((n, 3)) * box
+        sxy, pe = rng.normal(size=n), rng.normal(size=n)
+        cols[step] = (ids, sxy, pe)
+        text += ["ITEM: TIMESTEP", str(step), "ITEM: NUMBER OF ATOMS", str(n)]
+        text += ["ITEM: BOX BOUNDS pp pp pp"] + [f"0 {box}"] * 3
+        text += ["ITEM: ATOMS id type x y z sxy c_pe"]
+        text += [
+            f"{i} {1 + i % 2} {x:.10f} {y:.10f} {z:.10f} {s:.17g} {e:.17g}"
+            for i, (x, y, z), s, e in zip(ids, xyz, sxy, pe, strict=True)
+        ]
+    path = tmp_path / "custom.dump"
+    path.write_text("\n".join(text) + "\n")
+    traj = open_trajectory(path, elements=["Fe", "P"])
+    for k, step in enumerate((0, 10)):
+        ids, sxy, pe = cols[step]
+        order = np.argsort(ids)
+        np.testing.assert_allclose(traj.extra[k]["sxy"], sxy[order], rtol=1e-15)
+        np.testing.assert_allclose(traj.extra[k]["pe"], pe[order], rtol=1e-15)
