@@ -83,7 +83,7 @@ def _frames(path: Path):
     """[(step, Frame, extra {name: values}, fix column)] of the dump, id order."""
     from ovito.io import import_file
 
-    pipe = import_file(str(path))
+    pipe = import_file(str(path), multiple_frames=True)
     out = []
     for k in range(pipe.source.num_frames):
         data = pipe.compute(k)
@@ -117,7 +117,7 @@ def test_ovito_modifier_reads_the_same_names_from_the_dump(tmp_path, model):
     from softscope.ovito_modifiers import PredictModifier
 
     _ok(_run_lmp(tmp_path, _base() + _fix(model, FEATS)))
-    pipe = import_file(str(tmp_path / "out.dump"))
+    pipe = import_file(str(tmp_path / "out.dump"), multiple_frames=True)
     pipe.modifiers.append(PredictModifier(model=str(model), elements="Cu Zr"))
     data = pipe.compute(2)
     got = np.asarray(data.particles["S"])
@@ -189,7 +189,7 @@ def test_glassmlp_recipe_model_runs_in_the_fix_with_the_run_energy(tmp_path):
     _ok(_run_lmp(tmp_path, _base() + script))
     from ovito.io import import_file
 
-    data = import_file(str(tmp_path / "out.dump")).compute(1)
+    data = import_file(str(tmp_path / "out.dump"), multiple_frames=True).compute(1)
     fr = Frame.from_ovito(data, elements=["Cu", "Zr"])
     got = np.asarray(data.particles["f_soft[1]"], np.float64)
     e = {"pe": np.asarray(data.particles["pe"], np.float64)}

@@ -83,7 +83,7 @@ def test_every_kind_in_the_fix_equals_model_predict_of_the_dumped_frames(
     from ovito.io import import_file
 
     model = softscope.load_model(models[kind])
-    pipe = import_file(str(tmp_path / "out.dump"))
+    pipe = import_file(str(tmp_path / "out.dump"), multiple_frames=True)
     assert pipe.source.num_frames == STEPS // N + 1
     first = None
     for k in range(pipe.source.num_frames):
