@@ -40,6 +40,15 @@ from softscope.errors import SoftscopeError
 __all__ = ["BlockAverage", "CellAverage", "PositionWindows", "continuous_cell"]
 
 
+def _columns(block: np.ndarray, want: int, what: str) -> np.ndarray:
+    """``block`` if it is an (n_atoms, want) float64 array, else a SoftscopeError."""
+    if block.ndim != 2 or block.shape[1] != want or block.dtype != np.float64:
+        raise SoftscopeError(
+            f"{what} needs an (n_atoms, {want}) float64 array, got {block.shape} {block.dtype}"
+        )
+    return block
+
+
 class PositionWindows:
     """Views of one running position window per atom in the columns of ``block``.
 
@@ -49,13 +58,7 @@ class PositionWindows:
     """
 
     def __init__(self, block: np.ndarray, second_moment: bool = True) -> None:
-        want = self.width(second_moment)
-        if block.ndim != 2 or block.shape[1] != want or block.dtype != np.float64:
-            raise SoftscopeError(
-                f"a position window needs an (n_atoms, {want}) float64 array, got "
-                f"{block.shape} {block.dtype}"
-            )
-        self.block = block
+        self.block = _columns(block, self.width(second_moment), "a position window")
         self.second_moment = bool(second_moment)
 
     @staticmethod
@@ -126,13 +129,7 @@ class BlockAverage:
     digits)."""
 
     def __init__(self, block: np.ndarray, n_blocks: int) -> None:
-        want = self.width(n_blocks)
-        if block.ndim != 2 or block.shape[1] != want or block.dtype != np.float64:
-            raise SoftscopeError(
-                f"a block average needs an (n_atoms, {want}) float64 array, got "
-                f"{block.shape} {block.dtype}"
-            )
-        self.block = block
+        self.block = _columns(block, self.width(n_blocks), "a block average")
         self.n_blocks = int(n_blocks)
 
     @staticmethod
