@@ -56,6 +56,7 @@ __all__ = [
     "lammps_nonaffine_to_sum",
     "phop",
     "top_fraction",
+    "nothing_moved",
     "labels",
 ]
 
@@ -766,6 +767,13 @@ def phop(
 
 
 # --------------------------------------------------------------------------- labels
+def nothing_moved(measure: np.ndarray, cutoff: float) -> bool:
+    """True when a window's rearrangement measure (D²min or p_hop, length²) is rounding
+    noise everywhere (max <= 1e-12 cutoff², e.g. identical frames): its top-q "rearranging"
+    atoms would be chosen by tie order, so such a window can neither train nor judge."""
+    return not np.nanmax(np.asarray(measure, dtype=np.float64), initial=0.0) > 1e-12 * cutoff**2
+
+
 def top_fraction(
     values: np.ndarray, q: float = 0.05, tie_key: np.ndarray | None = None
 ) -> np.ndarray:

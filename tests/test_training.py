@@ -70,3 +70,30 @@ def test_fit_trees_probability_in_unit_interval_and_informative():
     p = est.predict(x)
     assert p.min() >= 0 and p.max() <= 1
     assert p[y == 1].mean() > 0.8 and p[y == 0].mean() < 0.2
+
+
+def test_evaluation_leaves_out_windows_in_which_nothing_moved(small_cuzr):
+    """A window whose two frames are identical has D²min of rounding noise: its "top 5 %"
+    would be tie order.  Evaluation leaves it out (warning, counted), judges the others
+    exactly as alone (sklearn's ROC-AUC on the top-q labels), and refuses when all are."""
+    from sklearn.metrics import roc_auc_score
+
+    from softscope.rearrangement import top_fraction
+    from softscope.training.evaluate import evaluate_scores
+
+    rng = np.random.default_rng(1)
+    cur = small_cuzr.replace(
+        positions=small_cuzr.positions + rng.normal(scale=0.1, size=small_cuzr.positions.shape)
+    )
+    moved = windows_by_strain("s0", [small_cuzr, cur], [0.0, 0.01], window=0.01)
+    still = windows_by_strain("s1", [small_cuzr, small_cuzr], [0.0, 0.01], window=0.01)
+    score = rng.normal(size=len(small_cuzr))
+    with pytest.warns(RuntimeWarning, match="1 window.* nothing moved"):
+        ev = evaluate_scores(moved + still, [score, score], 3.7)
+    assert ev.summary["n_windows"] == 1 and ev.summary["n_windows_quiet"] == 1
+    d2 = d2min(small_cuzr, cur, 3.7)
+    ok = np.isfinite(d2)
+    want = roc_auc_score(top_fraction(d2[ok], 0.05), score[ok])
+    assert ev.summary["roc_auc"] == pytest.approx(want, abs=1e-12)
+    with pytest.raises(SoftscopeError, match="nothing moved in any of the 1 windows"):
+        evaluate_scores(still, [score], 3.7)

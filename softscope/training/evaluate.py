@@ -74,8 +74,13 @@ def evaluate_scores(
     q: float = 0.05,
     d2: Sequence[np.ndarray] | None = None,
 ) -> Evaluation:
-    """Judge given per-window predictions (``scores[k]`` for ``windows[k]``)."""
-    from softscope.rearrangement import top_fraction
+    """Judge given per-window predictions (``scores[k]`` for ``windows[k]``).  Windows in
+    which nothing moved (:func:`~softscope.rearrangement.nothing_moved`: their "top q"
+    would be tie order) are left out with a warning and counted in ``n_windows_quiet``;
+    when every window is quiet, a SoftscopeError."""
+    import warnings
+
+    from softscope.rearrangement import nothing_moved, top_fraction
 
     if len(windows) != len(scores):
         raise SoftscopeError(f"{len(windows)} windows but {len(scores)} score arrays")
@@ -83,8 +88,12 @@ def evaluate_scores(
         raise SoftscopeError("no windows to evaluate")
     per: list[dict[str, Any]] = []
     preds, labs = [], []
+    quiet = []
     for k, (w, s) in enumerate(zip(windows, scores, strict=True)):
         m = d2[k] if d2 is not None else window_d2min(w, cutoff)
+        if nothing_moved(m, cutoff):
+            quiet.append(f"{w.sample} {list(w.strain)}")
+            continue
         r = judge(s, m, q=q)
         r.pop("pr_of_s", None)
         r.update({"sample": w.sample, "strain": list(w.strain)})
@@ -92,9 +101,23 @@ def evaluate_scores(
         ok = np.isfinite(m)
         preds.append(np.asarray(s, dtype=np.float64)[ok])
         labs.append(top_fraction(m[ok], q))
+    if not per:
+        raise SoftscopeError(
+            f"nothing moved in any of the {len(windows)} windows (the frames of each window "
+            "are identical to rounding): no atom rearranged, so there is nothing to judge; "
+            "use windows over a strain or time in which the glass deforms"
+        )
+    if quiet:
+        warnings.warn(
+            f"{len(quiet)} window(s) in which nothing moved left out of the evaluation: "
+            f"{', '.join(quiet[:5])}{' ...' if len(quiet) > 5 else ''}",
+            RuntimeWarning,
+            stacklevel=2,
+        )
     p = np.concatenate(preds)
     y = np.concatenate(labs).astype(bool)
     summ = summarise(per)
+    summ["n_windows_quiet"] = len(quiet)
     summ["pooled_roc_auc"] = roc_auc(p, y)
     summ["q"] = float(q)
     summ["d2min_cutoff"] = float(cutoff)

@@ -53,13 +53,13 @@ class TrainingSet:
 def _window_rows(
     w: Window, spec: DescriptorSpec, cutoff: float, q: float, stable_q: float, seed: int
 ):
-    from softscope.rearrangement import labels
+    from softscope.rearrangement import labels, nothing_moved
 
     feats = spec.compute(w.reference, extra=w.extra or None)
     lab = w.train_labels
     if lab is None:
         m = w.rearrangement(cutoff)
-        if not np.nanmax(m, initial=0.0) > 1e-12 * cutoff**2:  # nothing moved
+        if nothing_moved(m, cutoff):
             return feats[:0], np.zeros(0, dtype=np.int8)
         lab = labels(m, q=q, stable_q=stable_q)
     pos = np.flatnonzero(lab == 1)
