@@ -490,3 +490,23 @@ def test_the_booster_example_of_docs_model_format_runs(xgb, tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)
     exec(compile(code, str(doc), "exec"), {})
     assert (tmp_path / "my-xgb.ssm").is_file()
+
+
+def test_lightgbm_routes_features_next_to_a_threshold_as_lightgbm(lgb, data):
+    """LightGBM compares doubles: a feature one double above a split threshold goes right.
+    The imported ensemble compares in float64 too (``compare = "float64"``), so such rows
+    score exactly as LightGBM scores them; float32-rounded features (the older rule) would
+    send some of them left."""
+    import dataclasses
+
+    x, y, _ = data
+    clf = lgb.LGBMClassifier(n_estimators=20, num_leaves=8, n_jobs=1, verbose=-1).fit(x, y)
+    model = from_lightgbm(clf, SPEC, name="l", output_name="S")
+    est = model.estimator
+    assert est.compare == "float64"
+    inner = np.flatnonzero(est.feature >= 0)
+    rows = np.repeat(x[:1], inner.size, axis=0)
+    rows[np.arange(inner.size), est.feature[inner]] = np.nextafter(est.threshold[inner], np.inf)
+    np.testing.assert_array_equal(est.decision_function(rows), _lgb_raw(clf.booster_, rows))
+    as_float32 = dataclasses.replace(est, compare="float32").decision_function(rows)
+    assert np.any(as_float32 != _lgb_raw(clf.booster_, rows))

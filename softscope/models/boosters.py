@@ -12,11 +12,10 @@ node tables, read from the libraries' own documented model formats (never pickle
   in float64: outputs agree to float32 rounding of the sum (≈ 1e-7 × trees × |margin|).
 - LightGBM: the text model (``booster.model_to_string()``, ``save_model`` files).
   LightGBM sends x left when ``x <= threshold`` on doubles; the tree ensemble compares
-  float32-rounded features with the float64 thresholds, so an atom is routed differently
-  only when a feature lies within half a float32 step (relative 3e-8) of a threshold (none
-  of the 4000 x 44 glass features of the tests does).  ``zero_as_missing`` splits (zeros
-  take the default side) are rewritten as two or three comparisons.  Leaf values are
-  doubles and summed in the same order: raw scores agree to the last bit.
+  the float64 features with the float64 thresholds too (``compare = "float64"``), so every
+  atom is routed as LightGBM routes it.  ``zero_as_missing`` splits (|x| <= 1e-35f takes
+  the default side) are rewritten as two or three comparisons.  Leaf values are doubles
+  and summed in the same order: raw scores agree to the last bit.
 
 Missing values: softscope features are never NaN, so the default (missing) directions of
 NaN are never taken.  Not representable (clear :class:`SoftscopeError`): categorical
@@ -71,8 +70,8 @@ LIGHTGBM_OBJECTIVES = {
 
 # LightGBM's kZeroThreshold (1e-35f as a double): |x| <= it counts as zero
 _LGB_ZERO = float(np.float32(1e-35))
-# the largest float32 below -_LGB_ZERO: a float32 x < -zero  <=>  x <= _LGB_BELOW_ZERO
-_LGB_BELOW_ZERO = float(np.nextafter(np.float32(-_LGB_ZERO), np.float32(-np.inf)))
+# the largest double below -_LGB_ZERO: a double x < -zero  <=>  x <= _LGB_BELOW_ZERO
+_LGB_BELOW_ZERO = float(np.nextafter(-_LGB_ZERO, -np.inf))
 
 # a node: a leaf value, or (feature, bounds, destinations): x <= bounds[0] -> dests[0],
 # elif x <= bounds[1] -> dests[1], ..., else dests[-1] (source node ids)
@@ -136,6 +135,7 @@ class _NodeTable:
         init: float = 0.0,
         learning_rate: float = 1.0,
         aggregate: str = "boosting",
+        compare: str = "float32",
     ) -> TreeEnsemble:
         if not self.roots:
             raise SoftscopeError("the model has no trees")
@@ -151,6 +151,7 @@ class _NodeTable:
             int(n_features),
             aggregate,
             output,
+            compare=compare,
         )
 
 
@@ -443,10 +444,12 @@ def _lightgbm_ensemble(text: str) -> tuple[TreeEnsemble, dict[str, Any]]:
     n = len(trees)
     average = "average_output" in flags  # random forest: the mean of the trees
     if average and output == "raw":
-        est = table.ensemble(n_features, output, aggregate="mean")
+        est = table.ensemble(n_features, output, aggregate="mean", compare="float64")
     else:
         # LightGBM: probability = 1 / (1 + exp(-sigmoid * raw)), raw = Σ (or Σ / n)
-        est = table.ensemble(n_features, output, learning_rate=sigmoid / (n if average else 1))
+        est = table.ensemble(
+            n_features, output, learning_rate=sigmoid / (n if average else 1), compare="float64"
+        )
     info = {
         "library": "lightgbm",
         "format_version": header.get("version", "?"),
