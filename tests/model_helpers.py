@@ -1,9 +1,12 @@
 """Shared by the tests of model kinds and the descriptor registry: a small real descriptor
 matrix, predictions in atom-id order, the PredictModifier and the in-process fix on the
-shipped glass."""
+shipped glass, scikit-learn's tree rule on a node table, and the examples of
+docs/model_format.md."""
 
 from __future__ import annotations
 
+import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -90,3 +93,34 @@ fix nve all nve
         lmp.close()
     cell = np.diag(np.subtract(boxhi, boxlo))
     return Frame(x, np.where(types == 1, "Cu", "Zr"), cell, boxlo, ids=ids), out
+
+
+def tree_rule_reference(est, x: np.ndarray) -> np.ndarray:
+    """scikit-learn's rule on a stored ``trees`` node table, vectorised over atoms in numpy:
+    float32-rounded features, ``x <= threshold`` goes left, sigmoid(init + lr Σ)."""
+    xf = x.astype(np.float32).astype(np.float64)
+    rows = np.arange(len(x))
+    s = np.zeros(len(x))
+    for root in est.roots:
+        k = np.full(len(x), root)
+        while np.any(est.feature[k] >= 0):
+            inner = est.feature[k] >= 0
+            go_left = xf[rows, np.maximum(est.feature[k], 0)] <= est.threshold[k]
+            k = np.where(inner, np.where(go_left, est.left[k], est.right[k]), k)
+        s += est.value[k]
+    return 1.0 / (1.0 + np.exp(-(est.init + est.learning_rate * s)))
+
+
+MODEL_FORMAT_DOC = Path(__file__).resolve().parents[1] / "docs" / "model_format.md"
+
+
+def run_doc_example(contains: str, doc: Path = MODEL_FORMAT_DOC) -> None:
+    """Execute, verbatim in the current folder, the one ``py``/``python`` block of ``doc``
+    that contains ``contains`` (scikit-learn's convergence warnings silenced)."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    blocks = re.findall(r"```(?:py|python)\n(.*?)```", doc.read_text(), re.S)
+    (code,) = [b for b in blocks if contains in b]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        exec(compile(code, str(doc), "exec"), {})

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from model_helpers import SMALL_SPEC, labelled_features
+from model_helpers import SMALL_SPEC, labelled_features, run_doc_example, tree_rule_reference
 
 from softscope.cli import main
 from softscope.errors import SoftscopeError
@@ -370,18 +370,7 @@ def test_zoo_tree_model_is_unchanged_by_the_importers(cuzr_glass, tmp_path):
     meta = load_arrays(path)[0]
     assert load_arrays(model.save(tmp_path / "again"))[0]["checksum"] == meta["checksum"]
     x = model.spec.compute(cuzr_glass)
-    xf = x.astype(np.float32).astype(np.float64)
-    rows = np.arange(len(x))
-    s = np.zeros(len(x))
-    for root in est.roots:
-        k = np.full(len(x), root)
-        while np.any(est.feature[k] >= 0):
-            inner = est.feature[k] >= 0
-            go_left = xf[rows, np.maximum(est.feature[k], 0)] <= est.threshold[k]
-            k = np.where(inner, np.where(go_left, est.left[k], est.right[k]), k)
-        s += est.value[k]
-    want = 1.0 / (1.0 + np.exp(-(est.init + est.learning_rate * s)))
-    np.testing.assert_array_equal(model.predict_features(x), want)
+    np.testing.assert_array_equal(model.predict_features(x), tree_rule_reference(est, x))
 
 
 # ----------------------------------------------------------------------- command line
@@ -485,10 +474,8 @@ def test_models_listing_is_unchanged(capsys):
 # ------------------------------------------------------------------------------- docs
 def test_the_booster_example_of_docs_model_format_runs(xgb, tmp_path, monkeypatch):
     """The ``py`` example of the XGBoost/LightGBM section of docs/model_format.md."""
-    doc = ROOT / "docs" / "model_format.md"
-    code = re.findall(r"```py\n(.*?)```", doc.read_text(), re.S)[-1]
     monkeypatch.chdir(tmp_path)
-    exec(compile(code, str(doc), "exec"), {})
+    run_doc_example("from_xgboost(clf")
     assert (tmp_path / "my-xgb.ssm").is_file()
 
 

@@ -18,7 +18,15 @@ import zipfile
 
 import numpy as np
 import pytest
-from model_helpers import SMALL_SPEC, by_id, fix_on_glass_nve, labelled_features, modifier_on_glass
+from model_helpers import (
+    SMALL_SPEC,
+    by_id,
+    fix_on_glass_nve,
+    labelled_features,
+    modifier_on_glass,
+    run_doc_example,
+    tree_rule_reference,
+)
 from sklearn.ensemble import (
     ExtraTreesClassifier,
     ExtraTreesRegressor,
@@ -259,22 +267,6 @@ def test_mlp_from_layers_equals_a_numpy_forward_pass(rng):
 
 
 # --------------------------------------------------------------------------- zoo model
-def _tree_reference(est: TreeEnsemble, x: np.ndarray) -> np.ndarray:
-    """scikit-learn's rule on the stored node table, vectorised over atoms in numpy:
-    float32-rounded features, ``x <= threshold`` goes left, sigmoid(init + lr Σ)."""
-    xf = x.astype(np.float32).astype(np.float64)
-    rows = np.arange(len(x))
-    s = np.zeros(len(x))
-    for root in est.roots:
-        k = np.full(len(x), root)
-        while np.any(est.feature[k] >= 0):
-            inner = est.feature[k] >= 0
-            go_left = xf[rows, np.maximum(est.feature[k], 0)] <= est.threshold[k]
-            k = np.where(inner, np.where(go_left, est.left[k], est.right[k]), k)
-        s += est.value[k]
-    return 1.0 / (1.0 + np.exp(-(est.init + est.learning_rate * s)))
-
-
 def test_zoo_trees_model_loads_unchanged_and_predicts_by_the_tree_rule(cuzr_glass, tmp_path):
     path = zoo_path("cuzr-qs")
     if not path.exists():
@@ -294,7 +286,7 @@ def test_zoo_trees_model_loads_unchanged_and_predicts_by_the_tree_rule(cuzr_glas
     assert load_arrays(model.save(tmp_path / "again"))[0]["checksum"] == meta["checksum"]
     x = model.spec.compute(cuzr_glass)
     pred = model.predict_features(x)
-    np.testing.assert_array_equal(pred, _tree_reference(est, x))
+    np.testing.assert_array_equal(pred, tree_rule_reference(est, x))
     assert 0 < pred.min() < pred.max() < 1
 
 
@@ -497,16 +489,9 @@ def test_mlp_model_in_lammps_fix_equals_model_predict(mlp_model, cuzr_glass):
 
 
 def test_the_import_example_of_docs_model_format_runs(tmp_path, monkeypatch):
-    """The ``from_sklearn`` example at the end of docs/model_format.md, verbatim."""
-    import re
-    from pathlib import Path
-
-    doc = Path(__file__).resolve().parents[1] / "docs" / "model_format.md"
-    code = re.findall(r"```python\n(.*?)```", doc.read_text(), re.S)[-1]
+    """The ``from_sklearn`` example of docs/model_format.md, verbatim."""
     monkeypatch.chdir(tmp_path)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        exec(compile(code, str(doc), "exec"), {})
+    run_doc_example("from_sklearn(pipe")
     assert (tmp_path / "my-mlp.ssm").is_file()
 
 

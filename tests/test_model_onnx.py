@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 import pytest
-from model_helpers import SMALL_SPEC, by_id, fix_on_glass_nve, labelled_features
+from model_helpers import SMALL_SPEC, by_id, fix_on_glass_nve, labelled_features, run_doc_example
 from model_helpers import modifier_on_glass as _modifier
 
 import softscope
@@ -213,15 +213,6 @@ def test_cli_imports_an_onnx_file_with_a_card(mlp_classifier, data, tmp_path, ca
 
 def test_the_onnx_example_of_docs_model_format_runs(tmp_path, monkeypatch):
     """The ``from_onnx`` example of docs/model_format.md, verbatim."""
-    import re
-    from pathlib import Path
-
-    from sklearn.exceptions import ConvergenceWarning
-
-    doc = Path(__file__).resolve().parents[1] / "docs" / "model_format.md"
-    (code,) = [c for c in re.findall(r"```py\n(.*?)```", doc.read_text(), re.S) if "from_onnx" in c]
     monkeypatch.chdir(tmp_path)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        exec(compile(code, str(doc), "exec"), {})
+    run_doc_example("from_onnx(graph")
     assert (tmp_path / "my-net.ssm").is_file()

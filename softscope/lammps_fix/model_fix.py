@@ -282,10 +282,10 @@ class ModelFix(SoftscopeFix):
         # optional: extra ghost reach beyond R (fewer reference neighbours to fetch by id)
         self.margin = self.opts["margin"]
         # with averaging: extra ghost reach for averaged positions away from current ones
-        drift = self.opts["drift"]
-        self.drift = 0.5 * self._base_ghost_cutoff() if drift is None else float(drift)
-        if not self.average:
-            self.drift = 0.0
+        self.drift = 0.0
+        if self.average:
+            drift = self.opts["drift"]
+            self.drift = 0.5 * self._base_ghost_cutoff() if drift is None else float(drift)
         if self.ref_every % self.nevery:
             raise SoftscopeError(
                 f"reference {self.ref_every} is not a multiple of N = {self.nevery}: the fix "
@@ -559,9 +559,9 @@ class ModelFix(SoftscopeFix):
         nloc = v.nlocal
         return v.x[:nloc] + unpack_image(v.image[:nloc]) @ H
 
-    def _window(self, v: AtomView, name: str) -> PositionWindows:
-        """The local atoms' position window in columns ``name`` (msd: with second moment)."""
-        return PositionWindows(self.layout.of(v, name)[: v.nlocal], name == "msd_window")
+    def _msd_window(self, v: AtomView) -> PositionWindows:
+        """The local atoms' msd window (with second moment)."""
+        return PositionWindows(self.layout.of(v, "msd_window")[: v.nlocal], True)
 
     def _check_width(self, H: np.ndarray, pbc: np.ndarray) -> None:
         widths = cell_widths(H)
@@ -665,12 +665,12 @@ class ModelFix(SoftscopeFix):
     def _sample_msd(self, v: AtomView) -> None:
         """Add every local atom's unwrapped position to its msd window."""
         H, _o, _pbc = self._box()
-        self._window(v, "msd_window").add(self._unwrapped(v, H))
+        self._msd_window(v).add(self._unwrapped(v, H))
 
     def _take_msd(self, v: AtomView):
         """msd (nloc,) of the current window (then emptied), the previous one, or None."""
         nloc = v.nlocal
-        win = self._window(v, "msd_window")
+        win = self._msd_window(v)
         last = self.layout.of(v, "msd_last")
         cnt = win.count
         full = int(self._allreduce(int(cnt.min()) if nloc else 1 << 30, "MIN")) >= 2

@@ -179,13 +179,7 @@ def thermal_shift(
     extras = list(extras) if extras is not None else [None] * len(frames)
     total, n = np.zeros(spec.n_features), 0
     for fr, ex in zip(frames, extras, strict=True):
-        noisy = Frame(
-            fr.positions + rng.normal(0.0, amplitude, fr.positions.shape),
-            fr.species,
-            fr.cell,
-            pbc=fr.pbc,
-            origin=fr.origin,
-        )
+        noisy = fr.replace(positions=fr.positions + rng.normal(0.0, amplitude, fr.positions.shape))
         total += (spec.compute(noisy, extra=ex) - spec.compute(fr, extra=ex)).sum(axis=0)
         n += len(fr)
     return total / max(n, 1)
