@@ -30,6 +30,7 @@ from softscope.training.evaluate import (
     evaluate_scores,
     window_d2min,
 )
+from softscope.training.perturbation_guard import PerturbationGuard, guard_for
 from softscope.training.recipes import D2MIN_CUTOFF, recipe_info, recipe_spec
 from softscope.training.train import (
     build_training_set,
@@ -189,6 +190,14 @@ def spec_summary(spec) -> dict[str, Any]:
     }
 
 
+def first_windows(windows: Sequence[Window]) -> list[Window]:
+    """The first window of each sample, in order of appearance."""
+    first: dict[str, Window] = {}
+    for w in windows:
+        first.setdefault(w.sample, w)
+    return list(first.values())
+
+
 def thermal_invariance(spec, windows: Sequence[Window], units: str) -> np.ndarray:
     """(F,) the mean feature change under thermal-scale noise
     (:data:`~softscope.models.stability.THERMAL_AMPLITUDE` of ``units``) on the reference
@@ -196,12 +205,29 @@ def thermal_invariance(spec, windows: Sequence[Window], units: str) -> np.ndarra
     invariant along (``fit_linear(invariant=...)``)."""
     from softscope.models.stability import THERMAL_AMPLITUDE
 
-    first: dict[str, Window] = {}
-    for w in windows:
-        first.setdefault(w.sample, w)
-    ws = list(first.values())
+    ws = first_windows(windows)
     return thermal_shift(
         spec, [w.reference for w in ws], THERMAL_AMPLITUDE[units], [w.extra or None for w in ws]
+    )
+
+
+def perturbation_guard(spec, windows: Sequence[Window]) -> PerturbationGuard:
+    """The :class:`~softscope.training.perturbation_guard.PerturbationGuard` of a linear
+    model: its penalty from the reference frame of each training sample's first window, its
+    criterion from that of each sample's last window (another configuration); target half
+    of :data:`~softscope.models.stability.STABILITY_TARGETS`' 1e-4 shear percentile (a
+    margin for other glasses)."""
+    from softscope.models.stability import STABILITY_TARGETS
+
+    first = first_windows(windows)
+    last = first_windows(windows[::-1])[::-1]
+    return guard_for(
+        spec,
+        [w.reference for w in first],
+        [w.reference for w in last],
+        0.5 * STABILITY_TARGETS["shear_1e-4_p999"],
+        [w.extra or None for w in first],
+        [w.extra or None for w in last],
     )
 
 
@@ -218,10 +244,12 @@ def fit_recipe_on(
 ):
     """:func:`fit_recipe` for a recipe (``info``: :func:`recipe_info`) on the training set
     ``ts`` of ``windows``: linear models invariant to thermal noise of the windows' glasses
-    (:func:`thermal_invariance`), MLP recipes with their own hidden layers."""
-    invariant = None
+    (:func:`thermal_invariance`) and kept smooth under tiny perturbations
+    (:func:`perturbation_guard`), MLP recipes with their own hidden layers."""
+    invariant = guard = None
     if info["estimator"] == "linear":
         invariant = thermal_invariance(spec, windows, units)
+        guard = perturbation_guard(spec, windows)
     return fit_recipe(
         info["estimator"],
         ts,
@@ -231,6 +259,7 @@ def fit_recipe_on(
         max_depth,
         seed,
         invariant=invariant,
+        guard=guard,
         hidden=info.get("hidden"),
     )
 
@@ -244,10 +273,12 @@ def fit_recipe(
     max_depth: int = 3,
     seed: int = 0,
     invariant: np.ndarray | None = None,
+    guard: PerturbationGuard | None = None,
     hidden: Sequence[int] | None = None,
 ):
     """``(estimator, fit info)`` of a recipe's estimator kind (``linear``: guarded linear SVM,
-    C by sample-grouped CV, optionally invariant along ``invariant`` (:func:`fit_linear`);
+    C by sample-grouped CV, optionally invariant along ``invariant`` and with its
+    response to tiny perturbations kept small by ``guard`` (:func:`fit_linear`);
     ``trees``: gradient boosting; ``mlp``: a small neural network, hidden layers
     ``hidden`` or :func:`fit_mlp`'s) on the training set ``ts``."""
     if estimator == "mlp":
@@ -256,7 +287,12 @@ def fit_recipe(
     if estimator == "linear":
         names = spec.feature_names()
         est, fit_info = fit_linear(
-            ts, cs=cs, seed=seed, families=feature_families(names), invariant=invariant
+            ts,
+            cs=cs,
+            seed=seed,
+            families=feature_families(names),
+            invariant=invariant,
+            guard=guard,
         )
         fit_info["features_dropped"] = [names[i] for i in fit_info["features_dropped"]]
         return est, fit_info

@@ -22,6 +22,7 @@ from softscope.errors import SoftscopeError
 from softscope.frame import Frame
 from softscope.models.estimators import LinearEstimator, TreeEnsemble
 from softscope.models.mlp import MLPEstimator
+from softscope.training.perturbation_guard import PerturbationGuard
 from softscope.training.windows import Window
 
 __all__ = [
@@ -196,14 +197,36 @@ def _orthogonal_complement(directions: np.ndarray, f: int) -> np.ndarray:
 
 
 class _ProjectedLinear:
-    """A fitted linear classifier on projected features z·P as one on z: coef P·w."""
+    """A fitted linear classifier on transformed features z·T as one on z: coef T·w."""
 
-    def __init__(self, svm, proj: np.ndarray) -> None:
-        self.coef_ = (proj @ svm.coef_[0])[None, :]
+    def __init__(self, svm, t: np.ndarray) -> None:
+        self.coef_ = (t @ svm.coef_[0])[None, :]
         self.intercept_ = svm.intercept_
 
     def decision_function(self, z: np.ndarray) -> np.ndarray:
         return z @ self.coef_[0] + self.intercept_[0]
+
+
+def _transform(
+    scale: np.ndarray, dirs: np.ndarray | None, penalty: np.ndarray | None, strength: float
+) -> np.ndarray | None:
+    """(f, f) map T of standardised features z -> z·T such that a LinearSVC on z·T with
+    weights v is the linear model w = T·v on z, with penalty ½ wᵀ(I + strength·M̂)w instead
+    of ½|w|² (M̂: ``penalty`` in standardised units, normalised to unit mean diagonal;
+    generalised Tikhonov) and w·(d / scale) = 0 for each row d of ``dirs``.  None: identity."""
+    f = scale.shape[0]
+    t = None
+    if penalty is not None and strength > 0.0:
+        mz = penalty / np.outer(scale, scale)
+        norm = float(np.mean(np.diag(mz)))
+        if norm > 0.0:
+            val, vec = np.linalg.eigh(np.eye(f) + strength * mz / norm)
+            t = (vec / np.sqrt(np.clip(val, 1.0, None))) @ vec.T
+    if dirs is not None:
+        d = dirs / scale
+        proj = _orthogonal_complement(d if t is None else d @ t, f)
+        t = proj if t is None else t @ proj
+    return t
 
 
 def fit_linear(
@@ -214,6 +237,7 @@ def fit_linear(
     families: Sequence[str] | None = None,
     min_relative_std: float = MIN_RELATIVE_STD,
     invariant: np.ndarray | None = None,
+    guard: PerturbationGuard | None = None,
 ) -> tuple[LinearEstimator, dict]:
     """StandardScaler + LinearSVC on the usable features (:func:`usable_features`; the
     others get weight 0, mean 0, scale 1 - the model keeps every column, so the fix and the
@@ -223,7 +247,13 @@ def fit_linear(
     :func:`thermal_shift` (the mean feature change under thermal-scale noise): the SVM is
     fitted on the standardised features projected onto the complement of those directions
     (standardised), so its weights w satisfy w · (d / scale) = 0 and the mean prediction
-    does not move under that noise (to first order)."""
+    does not move under that noise (to first order).
+
+    ``guard``: keep the response to tiny perturbations small
+    (:mod:`softscope.training.perturbation_guard`; jumps of hard-cutoff features): with C from the unpenalised CV, the weakest of
+    ``guard.strengths`` whose fit keeps the training glasses' shear response within
+    ``guard.target``; the strongest when none does (recorded in the info, with the CV
+    ROC-AUC of the chosen strength)."""
     from sklearn.metrics import roc_auc_score
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import LinearSVC
@@ -233,35 +263,50 @@ def fit_linear(
         raise SoftscopeError("every feature is (near-)constant over the training rows")
     xk = ts.x[:, keep]
     dirs = None if invariant is None else np.atleast_2d(invariant)[:, keep]
+    penalty = None if guard is None else guard.penalty[np.ix_(keep, keep)]
 
-    def fit(x, y, c):
+    def fit(x, y, c, strength):
         sc = StandardScaler().fit(x)
-        z = sc.transform(x)
-        proj = None if dirs is None else _orthogonal_complement(dirs / sc.scale_, z.shape[1])
-        if proj is not None:
-            z = z @ proj
+        t = _transform(sc.scale_, dirs, penalty, strength)
+        z = sc.transform(x) if t is None else sc.transform(x) @ t
         svm = LinearSVC(C=c, dual="auto", max_iter=20000, random_state=seed).fit(z, y)
-        return sc, (svm if proj is None else _ProjectedLinear(svm, proj))
+        return sc, (svm if t is None else _ProjectedLinear(svm, t))
 
     folds = _grouped_cv(ts, n_splits)
+
+    def cv_auc(c, strength):
+        aucs = []
+        for tr, te in folds:
+            sc, svm = fit(xk[tr], ts.y[tr], c, strength)
+            aucs.append(roc_auc_score(ts.y[te], svm.decision_function(sc.transform(xk[te]))))
+        return float(np.mean(aucs))
+
+    def estimator(c, strength):
+        sc, svm = fit(xk, ts.y, c, strength)
+        part = LinearEstimator.from_sklearn(sc, svm)
+        f = ts.x.shape[1]
+        mean, scale, weights = np.zeros(f), np.ones(f), np.zeros(f)
+        mean[keep], scale[keep], weights[keep] = part.mean, part.scale, part.weights
+        return LinearEstimator(mean=mean, scale=scale, weights=weights, bias=part.bias)
+
     scores: dict[float, float] = {}
     if folds is not None and len(cs) > 1:
-        for c in cs:
-            aucs = []
-            for tr, te in folds:
-                sc, svm = fit(xk[tr], ts.y[tr], c)
-                aucs.append(roc_auc_score(ts.y[te], svm.decision_function(sc.transform(xk[te]))))
-            scores[c] = float(np.mean(aucs))
+        scores = {c: cv_auc(c, 0.0) for c in cs}
         best = max(scores, key=scores.get)
     else:
         best = cs[0]
-    sc, svm = fit(xk, ts.y, best)
-    part = LinearEstimator.from_sklearn(sc, svm)
-    f = ts.x.shape[1]
-    mean, scale, weights = np.zeros(f), np.ones(f), np.zeros(f)
-    mean[keep], scale[keep], weights[keep] = part.mean, part.scale, part.weights
-    est = LinearEstimator(mean=mean, scale=scale, weights=weights, bias=part.bias)
-    raw_coef = np.abs(weights / scale)
+    guard_info: dict = {}
+    for strength in (0.0,) if guard is None else guard.strengths:
+        est = estimator(best, strength)
+        if guard is None:
+            break
+        response = guard.response(est.weights / est.scale)
+        guard_info[str(strength)] = {"response_p999": response}
+        if response <= guard.target:
+            break
+    if guard is not None and strength > 0.0 and folds is not None:
+        guard_info[str(strength)]["cv_auc"] = cv_auc(best, strength)
+    raw_coef = np.abs(est.weights / est.scale)
     info = {
         "estimator": "LinearSVC",
         "C": best,
@@ -276,6 +321,13 @@ def fit_linear(
     }
     if dirs is not None:
         info["invariant_directions"] = int(dirs.shape[0])
+    if guard is not None:
+        info["perturbation_penalty"] = {
+            "strength": strength,
+            "target_p999": guard.target,
+            "met": bool(response <= guard.target),
+            "tried": guard_info,
+        }
     return est, info
 
 

@@ -253,6 +253,18 @@ def refresh_stability(root: Path, zoo_dir: Path, names: list[str] | None = None)
         model.save(path)
 
 
+def _penalty_text(pp: dict[str, Any] | None) -> str:
+    """The card's words on the perturbation guard of a linear model (none: '')."""
+    if not pp:
+        return ""
+    chosen = pp["tried"][str(pp["strength"])]
+    return (
+        f"; perturbation penalty strength {pp['strength']:g} (1e-4 response on other "
+        f"configurations of the training glasses {_fmt(chosen['response_p999'])}, target "
+        f"{_fmt(pp['target_p999'])}{'' if pp['met'] else ', not met'})"
+    )
+
+
 def _conventions(z: dict[str, Any]) -> str:
     if z.get("label") == "phop":
         return (
@@ -533,6 +545,7 @@ def write_cards_md(zoo_dir: Path, path: Path, extra: str = "") -> Path:
                 f"{_fmt(st['noise_thermal']['max'])}, mean shift "
                 f"{_fmt(st['noise_thermal']['mean'])}, "
                 f"1e-4 shear 99.9 % {_fmt(st['shear_1e-4']['p999'])}"
+                + _penalty_text(c.get("training", {}).get("perturbation_penalty"))
             )
         lines += [
             f"- split: train {c['split']['train_samples']}, held out {c['split']['test_samples']}",

@@ -1,0 +1,178 @@
+"""Keeping a linear model's response to tiny perturbations small.
+
+Features with hard cutoffs jump when a pair crosses a cutoff: the coarse-grained copies
+(the mean over an atom's neighbours within r_cg, a hard cutoff by ``CONVENTIONS.md``: one
+neighbour crossing moves every cg feature of the atom by (f_j − cg_i)/n_i), and raw
+features with a hard reach (e.g. the excess entropy's r_max).  Any deformation, however
+small, moves some pairs across; a model with large, alternating weights (which cancel in a
+mean but not in one neighbour) then moves those atoms' predictions by a sizeable fraction
+of their spread, while the deformation moves everything else by nothing.
+
+The guard measures that response on the training glasses and penalises it:
+
+- :func:`perturbation_changes`: the features of each frame and their change under tiny
+  perturbations (Gaussian noise of ``amplitude`` per axis, affine shears of ``amplitude``
+  of cell and positions); under such perturbations the change is dominated by the jumps;
+- the **penalty** M = mean over atoms of Δx Δxᵀ (raw features) of one set of
+  perturbations: wᵀ M w is the mean-square change of a linear prediction with raw
+  coefficients w; :func:`~softscope.training.train.fit_linear` adds strength · wᵀ M̂ w to
+  the SVM's ridge term (generalised Tikhonov, M̂ standardised and normalised);
+- the **criterion**, on perturbations of other configurations of the training glasses
+  (other pairs sit next to a cutoff there): the 99.9th
+  percentile of |ΔP| / spread over all atoms perturbed one way, the largest over the ways (as
+  :func:`softscope.models.stability.stability` reports it for one frame).  The weakest
+  strength that meets the target is chosen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from softscope.descriptors.spec import DescriptorSpec
+from softscope.frame import Frame
+
+__all__ = [
+    "PerturbationGuard",
+    "perturbation_changes",
+    "percentile_response",
+    "guard_for",
+    "PENALTY_STRENGTHS",
+    "PENALTY_PERTURBATIONS",
+    "CRITERION_PERTURBATIONS",
+]
+
+#: Penalty strengths tried in order, half decades (dimensionless: multiples of the ridge
+#: term of the standardised SVM, after normalising the penalty to unit mean diagonal; a
+#: weak ridge, large C, needs a large strength).
+PENALTY_STRENGTHS = (
+    0.0,
+    10.0,
+    31.6,
+    100.0,
+    316.0,
+    1e3,
+    3.16e3,
+    1e4,
+    3.16e4,
+    1e5,
+    3.16e5,
+    1e6,
+    3.16e6,
+    1e7,
+)
+
+#: Perturbations whose feature changes make the penalty: noise draws and shears of the
+#: cell planes xz and yz.
+PENALTY_PERTURBATIONS = ("noise", "noise", "noise", "shear_xz", "shear_yz")
+
+#: Independent perturbations judging the penalised fit: the xy shear and fresh noise.
+CRITERION_PERTURBATIONS = ("shear_xy", "noise")
+
+_SHEAR = {"shear_xy": (1, 0), "shear_xz": (2, 0), "shear_yz": (2, 1)}
+
+
+def _perturbed(frame: Frame, kind: str, amplitude: float, rng: np.random.Generator) -> Frame:
+    if kind == "noise":
+        return frame.replace(
+            positions=frame.positions + rng.normal(0.0, amplitude, (len(frame), 3))
+        )
+    row, col = _SHEAR[kind]
+    cell = frame.cell.copy()
+    cell[row, col] += amplitude * cell[row, row]
+    return frame.replace(positions=frame.origin + frame.reduced_positions() @ cell, cell=cell)
+
+
+def perturbation_changes(
+    spec: DescriptorSpec,
+    frames: Sequence[Frame],
+    kinds: Sequence[str],
+    extras: Sequence[Mapping[str, np.ndarray] | None] | None = None,
+    amplitude: float = 1e-4,
+    seed: int = 0,
+    features: Sequence[np.ndarray] | None = None,
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """For each frame and each perturbation of ``kinds`` (``noise``: Gaussian of standard
+    deviation ``amplitude`` per axis, length unit; ``shear_xy``/``shear_xz``/``shear_yz``:
+    affine shear of ``amplitude`` of the cell vector's plane and the positions): the
+    frame's features (N, F) and their change (N, F); external inputs held fixed.
+    ``features``: the frames' features when already computed."""
+    rng = np.random.default_rng(seed)
+    extras = list(extras) if extras is not None else [None] * len(frames)
+    xs, dxs = [], []
+    for k, (fr, ex) in enumerate(zip(frames, extras, strict=True)):
+        x = features[k] if features is not None else spec.compute(fr, extra=ex)
+        for kind in kinds:
+            xs.append(x)
+            dxs.append(spec.compute(_perturbed(fr, kind, amplitude, rng), extra=ex) - x)
+    return xs, dxs
+
+
+def percentile_response(
+    coef: np.ndarray, xs: Sequence[np.ndarray], dxs: Sequence[np.ndarray], q: float = 99.9
+) -> float:
+    """The ``q``-th percentile over the atoms of all pairs (x, dx) of |dx·coef| /
+    std(x·coef): the change of a linear prediction (raw coefficients ``coef``) in spreads
+    of its frame's predictions."""
+    parts = []
+    for x, dx in zip(xs, dxs, strict=True):
+        spread = float(np.std(x @ coef))
+        if spread > 0.0:
+            parts.append(np.abs(dx @ coef) / spread)
+    return float(np.percentile(np.concatenate(parts), q)) if parts else 0.0
+
+
+@dataclass(frozen=True)
+class PerturbationGuard:
+    """What :func:`~softscope.training.train.fit_linear` needs to keep the response to tiny
+    perturbations small (module docstring): the penalty (F, F), the criterion's
+    (features, change) pairs, its target (99.9th percentile of |ΔP| in spreads) and the
+    strengths to try, weakest first."""
+
+    penalty: np.ndarray
+    xs: tuple[np.ndarray, ...]
+    dxs: tuple[np.ndarray, ...]
+    kinds: tuple[str, ...]
+    target: float
+    strengths: tuple[float, ...] = PENALTY_STRENGTHS
+
+    def response(self, coef: np.ndarray) -> float:
+        """The criterion of raw coefficients ``coef`` (spreads): the largest over the kinds
+        of perturbation of the percentile over all atoms perturbed that way (a shear moves
+        more pairs across a cutoff than noise of the same amplitude)."""
+        return max(
+            percentile_response(
+                coef,
+                [x for x, k in zip(self.xs, self.kinds, strict=True) if k == kind],
+                [d for d, k in zip(self.dxs, self.kinds, strict=True) if k == kind],
+            )
+            for kind in set(self.kinds)
+        )
+
+
+def guard_for(
+    spec: DescriptorSpec,
+    penalty_frames: Sequence[Frame],
+    criterion_frames: Sequence[Frame],
+    target: float,
+    penalty_extras: Sequence[Mapping[str, np.ndarray] | None] | None = None,
+    criterion_extras: Sequence[Mapping[str, np.ndarray] | None] | None = None,
+    seed: int = 0,
+) -> PerturbationGuard:
+    """The guard of ``spec``: penalty from :data:`PENALTY_PERTURBATIONS` of
+    ``penalty_frames``, criterion from :data:`CRITERION_PERTURBATIONS` of other
+    configurations, ``criterion_frames`` (the jumps belong to the pairs that sit next to a
+    cutoff, which differ between configurations: a criterion on the penalty's own frames
+    would judge the penalty on the pairs it was made from); amplitude 1e-4 (length
+    unit)."""
+    _, pdx = perturbation_changes(
+        spec, penalty_frames, PENALTY_PERTURBATIONS, penalty_extras, seed=seed
+    )
+    d = np.concatenate(pdx)
+    xs, dxs = perturbation_changes(
+        spec, criterion_frames, CRITERION_PERTURBATIONS, criterion_extras, seed=seed + 1
+    )
+    kinds = tuple(CRITERION_PERTURBATIONS) * len(criterion_frames)
+    return PerturbationGuard(d.T @ d / len(d), tuple(xs), tuple(dxs), kinds, target)
