@@ -127,7 +127,8 @@ def test_penalised_fit_minimises_its_documented_objective():
 
 def test_guard_takes_the_weakest_strength_that_meets_the_target():
     ts = _toy()
-    probe = _guard(ts, (0.0, 10.0, 100.0, 1000.0))
+    # no quality limit here (the next test covers it)
+    probe = dataclasses.replace(_guard(ts, (0.0, 10.0, 100.0, 1000.0)), max_cv_loss=1.0)
     responses = {}
     for s in probe.strengths:
         est, _ = fit_linear(ts, cs=(0.05,), guard=dataclasses.replace(probe, strengths=(s,)))
@@ -154,3 +155,38 @@ def test_guard_keeps_the_thermal_invariance(glass, spec):
     est, _ = fit_linear(ts, cs=(0.05,), invariant=d, guard=_guard(ts, (300.0,)))
     coef = est.weights / est.scale
     assert abs(coef @ d) < 1e-10 * np.abs(coef).sum() * np.abs(d).max()
+
+
+def test_guard_never_costs_more_than_max_cv_loss_of_cv_auc():
+    """A penalty along the signal itself: meeting the target would cost the model its
+    predictive power, so the guard backs off to the strongest strength whose CV ROC-AUC
+    stays within max_cv_loss of the unpenalised one, and records the target as not met."""
+    from sklearn.metrics import roc_auc_score
+    from sklearn.model_selection import GroupKFold
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import LinearSVC
+
+    ts = _toy(n=600)
+    signal = np.linalg.lstsq(ts.x - ts.x.mean(axis=0), 2.0 * ts.y - 1.0, rcond=None)[0]
+    guard = dataclasses.replace(
+        _guard(ts, (0.0, 1.0, 10.0, 100.0, 1e3, 1e4, 1e5, 1e6)),
+        penalty=np.outer(signal, signal) + 1e-9 * np.eye(ts.x.shape[1]),
+        target=0.0,
+    )
+    est, info = fit_linear(ts, cs=(0.05,), guard=guard)
+    pp = info["perturbation_penalty"]
+    assert not pp["met"]
+    # the unpenalised CV ROC-AUC, by scikit-learn directly (same folds: GroupKFold by sample)
+    aucs = []
+    for tr, te in GroupKFold(n_splits=2).split(ts.x, ts.y, ts.groups):
+        sc = StandardScaler().fit(ts.x[tr])
+        svm = LinearSVC(C=0.05, dual="auto", max_iter=20000, random_state=0)
+        svm.fit(sc.transform(ts.x[tr]), ts.y[tr])
+        aucs.append(roc_auc_score(ts.y[te], svm.decision_function(sc.transform(ts.x[te]))))
+    assert pp["cv_auc_unpenalised"] == pytest.approx(np.mean(aucs), abs=1e-9)
+    tried = pp["tried"]
+    chosen = str(pp["strength"])
+    assert tried[chosen]["cv_auc"] >= np.mean(aucs) - pp["max_cv_loss"]
+    stronger = [k for k in tried if float(k) > pp["strength"] and "cv_auc" in tried[k]]
+    assert stronger and all(tried[k]["cv_auc"] < np.mean(aucs) - 0.01 for k in stronger)
+    assert 0.0 < pp["strength"] < 1e6

@@ -21,7 +21,9 @@ The guard measures that response on the training glasses and penalises it:
   (other pairs sit next to a cutoff there): the 99.9th
   percentile of |ΔP| / spread over all atoms perturbed one way, the largest over the ways (as
   :func:`softscope.models.stability.stability` reports it for one frame).  The weakest
-  strength that meets the target is chosen.
+  strength that meets the target is chosen, unless it costs more than
+  :data:`MAX_CV_LOSS` of cross-validated ROC-AUC: then the strongest that does not (the
+  target is then recorded as not met).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ __all__ = [
     "percentile_response",
     "guard_for",
     "PENALTY_STRENGTHS",
+    "MAX_CV_LOSS",
     "PENALTY_PERTURBATIONS",
     "CRITERION_PERTURBATIONS",
 ]
@@ -63,6 +66,10 @@ PENALTY_STRENGTHS = (
     3.16e6,
     1e7,
 )
+
+#: The guard never costs more CV ROC-AUC than this (the strength backs off instead and the
+#: card says the target was not met).
+MAX_CV_LOSS = 0.01
 
 #: Perturbations whose feature changes make the penalty: noise draws and shears of the
 #: cell planes xz and yz.
@@ -128,8 +135,9 @@ def percentile_response(
 class PerturbationGuard:
     """What :func:`~softscope.training.train.fit_linear` needs to keep the response to tiny
     perturbations small (module docstring): the penalty (F, F), the criterion's
-    (features, change) pairs, its target (99.9th percentile of |ΔP| in spreads) and the
-    strengths to try, weakest first."""
+    (features, change) pairs and their kinds, its target (99.9th percentile of |ΔP| in
+    spreads), the strengths to try, weakest first, and the largest loss of CV ROC-AUC
+    the penalty may cost."""
 
     penalty: np.ndarray
     xs: tuple[np.ndarray, ...]
@@ -137,6 +145,7 @@ class PerturbationGuard:
     kinds: tuple[str, ...]
     target: float
     strengths: tuple[float, ...] = PENALTY_STRENGTHS
+    max_cv_loss: float = MAX_CV_LOSS
 
     def response(self, coef: np.ndarray) -> float:
         """The criterion of raw coefficients ``coef`` (spreads): the largest over the kinds

@@ -296,16 +296,30 @@ def fit_linear(
     else:
         best = cs[0]
     guard_info: dict = {}
-    for strength in (0.0,) if guard is None else guard.strengths:
-        est = estimator(best, strength)
-        if guard is None:
-            break
-        response = guard.response(est.weights / est.scale)
-        guard_info[str(strength)] = {"response_p999": response}
-        if response <= guard.target:
-            break
-    if guard is not None and strength > 0.0 and folds is not None:
-        guard_info[str(strength)]["cv_auc"] = cv_auc(best, strength)
+    est = estimator(best, 0.0)
+    strength = 0.0
+    if guard is not None:
+        fits = {}
+        for strength in guard.strengths:
+            fits[strength] = est = estimator(best, strength) if strength else est
+            response = guard.response(est.weights / est.scale)
+            guard_info[str(strength)] = {"response_p999": response}
+            if response <= guard.target:
+                break
+        # never bought with prediction quality: back off while the CV ROC-AUC is more
+        # than guard.max_cv_loss below the unpenalised one
+        base = scores.get(best)
+        if base is None and folds is not None and strength > 0.0:
+            base = cv_auc(best, 0.0)
+        tried = list(fits)
+        while base is not None and strength > 0.0:
+            auc = guard_info[str(strength)]["cv_auc"] = cv_auc(best, strength)
+            k = tried.index(strength)
+            if auc >= base - guard.max_cv_loss or k == 0:
+                break
+            strength = tried[k - 1]
+        est = fits[strength]
+        response = guard_info[str(strength)]["response_p999"]
     raw_coef = np.abs(est.weights / est.scale)
     info = {
         "estimator": "LinearSVC",
@@ -326,6 +340,8 @@ def fit_linear(
             "strength": strength,
             "target_p999": guard.target,
             "met": bool(response <= guard.target),
+            "max_cv_loss": guard.max_cv_loss,
+            "cv_auc_unpenalised": base,
             "tried": guard_info,
         }
     return est, info
