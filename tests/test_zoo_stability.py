@@ -8,10 +8,11 @@
 - thermal-scale noise (0.1 Å per axis): max |ΔP| <= 10 spreads, |mean shift| <= 2 spreads.
 
 Measured with ``Model.predict`` of the perturbed shipped glass (the reference is the
-model's own prediction of the unperturbed glass, nothing else).  Where a model misses a
-target today the case is a strict xfail stating the measured value (docs/thermal_input.md):
-an improvement turns it into an XPASS, which fails the suite until the marker goes.
-Tree models (piecewise constant) are reported on their cards, not held to the targets.
+model's own prediction of the unperturbed glass, nothing else) for the Cu-Zr models; every
+linear model's card records the same figures on a held-out glass of its own system,
+measured when the zoo was made (the raw data is not in the repository), and they meet the
+targets too, but for :data:`KNOWN_MISSES`.  Tree models (piecewise constant) are reported on their cards, not held to
+the targets.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import pytest
 import softscope
 from softscope.data import default_glass
 from softscope.models.model import zoo_names
-from softscope.models.stability import STABILITY_TARGETS, stability
+from softscope.models.stability import STABILITY_TARGETS, meets_targets, stability
 
 LINEAR_CUZR = [
     n
@@ -43,19 +44,6 @@ def figures():
     return out
 
 
-def _known(measured: dict[str, str]):
-    """Parametrize over the linear Cu-Zr models; those in ``measured`` are strict xfails."""
-    return [
-        pytest.param(
-            n,
-            marks=pytest.mark.xfail(strict=True, reason=f"measured {measured[n]}"),
-        )
-        if n in measured
-        else n
-        for n in LINEAR_CUZR
-    ]
-
-
 @pytest.mark.parametrize("name", [n for n in zoo_names()])
 def test_zoo_linear_models_are_well_conditioned(name):
     model = softscope.load_model(name)
@@ -73,15 +61,7 @@ def test_zoo_linear_models_are_well_conditioned(name):
     assert model.expected_input == want
 
 
-@pytest.mark.parametrize(
-    "name",
-    _known(
-        {
-            "cuzr-softness": "1e-4 shear 99.9 % 0.054 spreads",
-            "cuzr-igd": "1e-4 shear 99.9 % 0.060 spreads",
-        }
-    ),
-)
+@pytest.mark.parametrize("name", LINEAR_CUZR)
 def test_small_perturbations_move_predictions_by_at_most_2_percent(figures, name):
     f = figures[name]
     assert f["noise_1e-4"]["p999"] <= T["noise_1e-4_p999"], f
@@ -94,3 +74,35 @@ def test_thermal_scale_noise_keeps_predictions_bounded(figures, name):
     assert f["thermal_amplitude"] == 0.1
     assert f["noise_thermal"]["max"] <= T["noise_thermal_max"], f
     assert abs(f["noise_thermal"]["mean"]) <= T["noise_thermal_abs_mean"], f
+
+
+#: Where a model misses a target today, a strict xfail states the measured value (an
+#: improvement turns it into an XPASS, which fails the suite until the marker goes).
+KNOWN_MISSES = {
+    "ka-softness-phop": (
+        "measured on kaliq_s35: 1e-4 noise 99.9 % 0.046 (target 0.02), thermal-scale noise "
+        "max 11.1 (target 10); the KA recipe's hard cutoffs (angular 1.6 σ, cg 1.6 / 2.4 σ) "
+        "sit in dense pair shells of the liquid, and a stronger perturbation penalty costs "
+        "more than 0.01 of CV ROC-AUC"
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=KNOWN_MISSES[n]))
+        if n in KNOWN_MISSES
+        else n
+        for n in zoo_names()
+    ],
+)
+def test_every_linear_zoo_model_met_the_targets_on_its_held_out_glass(name):
+    model = softscope.load_model(name)
+    if model.estimator.kind != "linear":
+        return
+    card = model.card["stability"]
+    assert card["frame"].split(",")[0] in model.card["split"]["test_samples"]
+    assert meets_targets(card), card
+    # trained with the perturbation guard (its own criterion is recorded beside)
+    assert "perturbation_penalty" in model.card["training"]

@@ -18,12 +18,13 @@ The guard measures that response on the training glasses and penalises it:
   coefficients w; :func:`~softscope.training.train.fit_linear` adds strength · wᵀ M̂ w to
   the SVM's ridge term (generalised Tikhonov, M̂ standardised and normalised);
 - the **criterion**, on perturbations of other configurations of the training glasses
-  (other pairs sit next to a cutoff there): the 99.9th
-  percentile of |ΔP| / spread over all atoms perturbed one way, the largest over the ways (as
-  :func:`softscope.models.stability.stability` reports it for one frame).  The weakest
-  strength that meets the target is chosen, unless it costs more than
-  :data:`MAX_CV_LOSS` of cross-validated ROC-AUC: then the strongest that does not (the
-  target is then recorded as not met).
+  (other pairs sit next to a cutoff there): the 99.9th percentile of |ΔP| / spread over
+  all atoms perturbed one way, the largest over the ways (as
+  :func:`softscope.models.stability.stability` reports it for one frame).
+
+The weakest strength that meets the target is chosen, unless it costs more than
+:data:`MAX_CV_LOSS` of cross-validated ROC-AUC: then the strongest that does not (the
+target is then recorded as not met).
 """
 
 from __future__ import annotations
