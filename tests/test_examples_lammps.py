@@ -65,7 +65,9 @@ def _run(tmp: Path, name: str, nprocs: int = 1, **var) -> subprocess.CompletedPr
         cmd += ["-var", k, str(v)]
     env = {k: v for k, v in os.environ.items() if k != "LAMMPS_PLUGIN_PATH"}
     env["OMP_NUM_THREADS"] = env["NUMBA_NUM_THREADS"] = "1"
-    r = subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True, timeout=1200)
+    # a guard against a hung run, not a speed check: the full-length AQS example takes
+    # 15-30 CPU-min, more on a shared machine
+    r = subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True, timeout=3600)
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]
     return r
 
