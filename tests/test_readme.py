@@ -416,7 +416,7 @@ def test_slow_data_glass_and_shear_verbatim(tmp_path):
 
 @pytest.mark.slow
 def test_slow_sample_train_evaluate_verbatim(tmp_path):
-    sample, train, evaluate, indicators = commands_of_block("softscope data sample")
+    sample, train, evaluate, indicators = commands_of_block("softscope data sample --seed 11")
     # "repeat per seed": the smallest set the next lines work on — train holds out the last
     # 2 samples by name (s12, s16) and keeps s11; evaluate reads s16
     per_seed = [sample] + [sample.replace("11", s) for s in ("12", "16")]
