@@ -172,6 +172,14 @@ class Frame:
                 s[:, k] -= np.floor(s[:, k])
         return self.replace(positions=self.origin + s @ self.cell)
 
+    def sheared(self, row: int, col: int, strain: float) -> Frame:
+        """A copy under an affine shear: cell vector ``row`` gains ``strain`` times its own
+        length along axis ``col`` (``cell[row, col] += strain * cell[row, row]``; e.g. 1, 0:
+        xy), the atoms carried along (same reduced coordinates)."""
+        cell = self.cell.copy()
+        cell[row, col] += strain * cell[row, row]
+        return self.replace(positions=self.origin + self.reduced_positions() @ cell, cell=cell)
+
     def replace(self, **changes) -> Frame:
         """A copy with some fields replaced (positions, species, cell, origin, pbc, ids)."""
         kw = dict(

@@ -127,3 +127,22 @@ def test_from_file_triclinic_dump_roundtrip(tmp_path):
     np.testing.assert_allclose(g.origin, lo, atol=1e-9)
     np.testing.assert_allclose(g.positions, pos + lo, atol=1e-9)
     np.testing.assert_array_equal(g.species, sp)
+
+
+def test_sheared_moves_each_atom_by_the_strain_times_its_height():
+    """An xy shear of a tilted, offset cell: x gains strain · (height along the second cell
+    vector) · its length, the second cell vector tilts by strain · its length, nothing else
+    moves (brute force on reduced coordinates)."""
+    rng = np.random.default_rng(0)
+    cell = np.array([[10.0, 0.0, 0.0], [1.5, 9.0, 0.0], [0.5, -0.7, 11.0]])
+    origin = np.array([0.3, -1.0, 2.0])
+    s = rng.random((50, 3))
+    f = Frame(origin + s @ cell, ["Cu"] * 50, cell, origin=origin)
+    g = f.sheared(1, 0, 1e-3)
+    want_cell = cell.copy()
+    want_cell[1, 0] += 1e-3 * 9.0
+    np.testing.assert_allclose(g.cell, want_cell, rtol=0, atol=1e-15)
+    dx = np.zeros_like(f.positions)
+    dx[:, 0] = 1e-3 * 9.0 * s[:, 1]
+    np.testing.assert_allclose(g.positions - f.positions, dx, rtol=0, atol=1e-12)
+    assert f.cell[1, 0] == 1.5  # the original is untouched

@@ -67,10 +67,7 @@ def stability(model, frame: Frame, seed: int = 0, extra=None) -> dict[str, Any]:
     for name, amp in (("noise_1e-4", 1e-4), ("noise_thermal", thermal)):
         pos = frame.positions + rng.normal(scale=amp, size=frame.positions.shape)
         out[name] = summary(predict(frame.replace(positions=pos)))
-    cell = frame.cell.copy()
-    cell[1, 0] += 1e-4 * cell[1, 1]
-    sheared = frame.replace(positions=frame.origin + frame.reduced_positions() @ cell, cell=cell)
-    out["shear_1e-4"] = summary(predict(sheared))
+    out["shear_1e-4"] = summary(predict(frame.sheared(1, 0, 1e-4)))
     est = model.estimator
     if getattr(est, "kind", "") == "linear":
         out["max_raw_coefficient"] = float(np.max(np.abs(est.weights / est.scale)))

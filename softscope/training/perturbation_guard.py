@@ -87,10 +87,7 @@ def _perturbed(frame: Frame, kind: str, amplitude: float, rng: np.random.Generat
         return frame.replace(
             positions=frame.positions + rng.normal(0.0, amplitude, (len(frame), 3))
         )
-    row, col = _SHEAR[kind]
-    cell = frame.cell.copy()
-    cell[row, col] += amplitude * cell[row, row]
-    return frame.replace(positions=frame.origin + frame.reduced_positions() @ cell, cell=cell)
+    return frame.sheared(*_SHEAR[kind], amplitude)
 
 
 def perturbation_changes(
@@ -170,15 +167,21 @@ def guard_for(
     penalty_extras: Sequence[Mapping[str, np.ndarray] | None] | None = None,
     criterion_extras: Sequence[Mapping[str, np.ndarray] | None] | None = None,
     seed: int = 0,
+    penalty_features: Sequence[np.ndarray] | None = None,
 ) -> PerturbationGuard:
     """The guard of ``spec``: penalty from :data:`PENALTY_PERTURBATIONS` of
     ``penalty_frames``, criterion from :data:`CRITERION_PERTURBATIONS` of other
     configurations, ``criterion_frames`` (the jumps belong to the pairs that sit next to a
     cutoff, which differ between configurations: a criterion on the penalty's own frames
     would judge the penalty on the pairs it was made from); amplitude 1e-4 (length
-    unit)."""
+    unit).  ``penalty_features``: the penalty frames' features when already computed."""
     _, pdx = perturbation_changes(
-        spec, penalty_frames, PENALTY_PERTURBATIONS, penalty_extras, seed=seed
+        spec,
+        penalty_frames,
+        PENALTY_PERTURBATIONS,
+        penalty_extras,
+        seed=seed,
+        features=penalty_features,
     )
     d = np.concatenate(pdx)
     xs, dxs = perturbation_changes(

@@ -198,25 +198,35 @@ def first_windows(windows: Sequence[Window]) -> list[Window]:
     return list(first.values())
 
 
-def thermal_invariance(spec, windows: Sequence[Window], units: str) -> np.ndarray:
+def thermal_invariance(
+    spec, windows: Sequence[Window], units: str, first_features: Sequence[np.ndarray] | None = None
+) -> np.ndarray:
     """(F,) the mean feature change under thermal-scale noise
     (:data:`~softscope.models.stability.THERMAL_AMPLITUDE` of ``units``) on the reference
     frame of each training sample's first window: the direction a linear model is kept
-    invariant along (``fit_linear(invariant=...)``)."""
+    invariant along (``fit_linear(invariant=...)``).  ``first_features``: those frames'
+    features when already computed (:func:`first_windows` order)."""
     from softscope.models.stability import THERMAL_AMPLITUDE
 
     ws = first_windows(windows)
     return thermal_shift(
-        spec, [w.reference for w in ws], THERMAL_AMPLITUDE[units], [w.extra or None for w in ws]
+        spec,
+        [w.reference for w in ws],
+        THERMAL_AMPLITUDE[units],
+        [w.extra or None for w in ws],
+        features=first_features,
     )
 
 
-def perturbation_guard(spec, windows: Sequence[Window]) -> PerturbationGuard:
+def perturbation_guard(
+    spec, windows: Sequence[Window], first_features: Sequence[np.ndarray] | None = None
+) -> PerturbationGuard:
     """The :class:`~softscope.training.perturbation_guard.PerturbationGuard` of a linear
     model: its penalty from the reference frame of each training sample's first window, its
     criterion from that of each sample's last window (another configuration); target half
     of :data:`~softscope.models.stability.STABILITY_TARGETS`' 1e-4 shear percentile (a
-    margin for other glasses)."""
+    margin for other glasses).  ``first_features``: the first windows' features when
+    already computed (:func:`first_windows` order)."""
     from softscope.models.stability import STABILITY_TARGETS
 
     first = first_windows(windows)
@@ -228,6 +238,7 @@ def perturbation_guard(spec, windows: Sequence[Window]) -> PerturbationGuard:
         0.5 * STABILITY_TARGETS["shear_1e-4_p999"],
         [w.extra or None for w in first],
         [w.extra or None for w in last],
+        penalty_features=first_features,
     )
 
 
@@ -248,8 +259,10 @@ def fit_recipe_on(
     (:func:`perturbation_guard`), MLP recipes with their own hidden layers."""
     invariant = guard = None
     if info["estimator"] == "linear":
-        invariant = thermal_invariance(spec, windows, units)
-        guard = perturbation_guard(spec, windows)
+        # the first windows' features serve both (computed once)
+        x0 = [spec.compute(w.reference, extra=w.extra or None) for w in first_windows(windows)]
+        invariant = thermal_invariance(spec, windows, units, x0)
+        guard = perturbation_guard(spec, windows, x0)
     return fit_recipe(
         info["estimator"],
         ts,

@@ -171,17 +171,20 @@ def thermal_shift(
     amplitude: float,
     extras: Sequence[dict | None] | None = None,
     seed: int = 0,
+    features: Sequence[np.ndarray] | None = None,
 ) -> np.ndarray:
     """(F,) mean change of each raw feature when every atom of ``frames`` is displaced by
     Gaussian noise of standard deviation ``amplitude`` per axis (length unit; the thermal
     scale, :data:`softscope.models.stability.THERMAL_AMPLITUDE`), averaged over the atoms
-    of all frames.  ``extras``: per-frame external inputs (e.g. ``msd``), held fixed."""
+    of all frames.  ``extras``: per-frame external inputs (e.g. ``msd``), held fixed;
+    ``features``: the frames' features when already computed."""
     rng = np.random.default_rng(seed)
     extras = list(extras) if extras is not None else [None] * len(frames)
     total, n = np.zeros(spec.n_features), 0
-    for fr, ex in zip(frames, extras, strict=True):
+    for k, (fr, ex) in enumerate(zip(frames, extras, strict=True)):
+        x = features[k] if features is not None else spec.compute(fr, extra=ex)
         noisy = fr.replace(positions=fr.positions + rng.normal(0.0, amplitude, fr.positions.shape))
-        total += (spec.compute(noisy, extra=ex) - spec.compute(fr, extra=ex)).sum(axis=0)
+        total += (spec.compute(noisy, extra=ex) - x).sum(axis=0)
         n += len(fr)
     return total / max(n, 1)
 
@@ -250,10 +253,12 @@ def fit_linear(
     does not move under that noise (to first order).
 
     ``guard``: keep the response to tiny perturbations small
-    (:mod:`softscope.training.perturbation_guard`; jumps of hard-cutoff features): with C from the unpenalised CV, the weakest of
-    ``guard.strengths`` whose fit keeps the training glasses' shear response within
-    ``guard.target``; the strongest when none does (recorded in the info, with the CV
-    ROC-AUC of the chosen strength)."""
+    (:mod:`softscope.training.perturbation_guard`; jumps of hard-cutoff features): with C
+    from the unpenalised CV, the weakest of ``guard.strengths`` whose fit keeps the
+    guard's response within ``guard.target`` (the strongest when none does), then weaker
+    ones while its CV ROC-AUC is more than ``guard.max_cv_loss`` below the unpenalised
+    one.  The info records every strength tried, its response and CV ROC-AUC where
+    computed, and whether the target was met."""
     from sklearn.metrics import roc_auc_score
     from sklearn.preprocessing import StandardScaler
     from sklearn.svm import LinearSVC
