@@ -53,7 +53,10 @@ def compute_points(spec, points, point_species_codes, n_query, density=None, ext
     if not spec.coarse_grain:
         return raw
     nl = build_from_points(pts, n_query, max(spec.coarse_grain))
-    parts = [raw[:n_query]] + [coarse_grain_from_neighbors(nl, raw, r) for r in spec.coarse_grain]
+    t = spec.coarse_grain_taper
+    parts = [raw[:n_query]] + [
+        coarse_grain_from_neighbors(nl, raw, r, t) for r in spec.coarse_grain
+    ]
     return np.concatenate(parts, axis=1)
 
 
@@ -66,5 +69,7 @@ def coarse_grain_columns(spec, points, point_values, n_query):
 
     vals = np.asarray(point_values, dtype=np.float64)
     k = vals.shape[1]
-    out = coarse_grain_points(points, vals, n_query, spec.coarse_grain, with_raw=False)
+    out = coarse_grain_points(
+        points, vals, n_query, spec.coarse_grain, with_raw=False, taper=spec.coarse_grain_taper
+    )
     return [out[:, k * i : k * (i + 1)] for i in range(len(spec.coarse_grain))]

@@ -68,10 +68,28 @@ def models(tmp_path_factory) -> dict[str, Path]:
     trees_raw = Model(
         "test-trees-raw", "QS", spec_raw, TreeEnsemble.from_sklearn(gbc_raw.fit(x_raw, y))
     )
+    # the same estimators on tapered coarse-graining (weights falling to 0 over 0.8 Å)
+    tapered = DescriptorSpec(
+        spec.species, spec.units, spec.blocks, (4.0, 6.0), coarse_grain_taper=0.8
+    )
+    x_t = tapered.compute(frame)
+    svc_t = LinearSVC(C=0.1, max_iter=5000).fit(StandardScaler().fit_transform(x_t), y)
+    lin_t = Model(
+        "test-tapered",
+        "Softness",
+        tapered,
+        LinearEstimator.from_sklearn(StandardScaler().fit(x_t), svc_t),
+    )
+    gbc_t = GradientBoostingClassifier(n_estimators=15, max_depth=3, random_state=0)
+    trees_t = Model(
+        "test-trees-tapered", "QS", tapered, TreeEnsemble.from_sklearn(gbc_t.fit(x_t, y))
+    )
     return {
         "linear": lin.save(d / "linear"),
         "trees": trees.save(d / "trees"),
         "trees_raw": trees_raw.save(d / "trees_raw"),
+        "linear_tapered": lin_t.save(d / "linear_tapered"),
+        "trees_tapered": trees_t.save(d / "trees_tapered"),
     }
 
 
@@ -102,7 +120,8 @@ def test_compute_points_on_periodic_images_equals_frame_compute_for_every_block_
     np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12)
 
 
-def test_split_face_local_raw_plus_owner_rows_equals_frame_compute_for_every_block_kind():
+@pytest.mark.parametrize("taper", [0.0, 0.8])
+def test_split_face_local_raw_plus_owner_rows_equals_frame_compute_for_every_block_kind(taper):
     """What the fix does: raw features of the atoms only (ghosts reaching only
     max(raw cutoff, r_cg)), owners' rows copied to their periodic images (LAMMPS forward
     communication), then coarse-graining; equals the periodic-frame path."""
@@ -119,6 +138,7 @@ def test_split_face_local_raw_plus_owner_rows_equals_frame_compute_for_every_blo
             {"kind": "interstice", "medium_range": True},
         ),
         coarse_grain=(3.0, 6.5),
+        coarse_grain_taper=taper,
     )
     assert spec.split_ghost_cutoff < spec.ghost_cutoff
     ref = spec.compute(frame)
@@ -341,6 +361,20 @@ def test_model_without_coarse_graining_equals_its_offline_prediction(tmp_path, m
     cols = _check_parity(frames, models["trees_raw"], MD_REF)
     assert all(((c[:, 0] >= 0) & (c[:, 0] <= 1)).all() for c in cols.values())
     assert np.ptp(cols[0][:, 0]) > 0  # not a constant prediction
+
+
+@pytest.mark.parametrize("nprocs", [1, pytest.param(2, marks=pytest.mark.mpi)])
+@pytest.mark.parametrize("which", ["linear_tapered", "trees_tapered"])
+def test_tapered_coarse_graining_in_the_fix_equals_the_offline_prediction(
+    tmp_path, models, which, nprocs
+):
+    """Tapered coarse-graining weights on both in-run paths (a linear model's per-radius
+    projections; a tree model's full coarse-grained rows), on 1 and 2 ranks."""
+    r = _run_lmp(tmp_path, _md_script(models[which]), nprocs)
+    _ok(r)
+    frames = _frames(tmp_path / "shear.dump")
+    assert [s for s, _, _ in frames] == MD_STEPS
+    _check_parity(frames, models[which], MD_REF)
 
 
 # --------------------------------------------------------------------------- two fixes

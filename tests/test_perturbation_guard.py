@@ -18,6 +18,8 @@ from softscope.data import default_glass
 from softscope.models.model import Model
 from softscope.models.stability import stability
 from softscope.training.perturbation_guard import (
+    PENALTY_PERTURBATIONS,
+    THERMAL_PENALTY_DRAWS,
     PerturbationGuard,
     percentile_response,
     perturbation_changes,
@@ -146,6 +148,38 @@ def test_guard_takes_the_weakest_strength_that_meets_the_target():
     _, info = fit_linear(ts, cs=(0.05,), guard=dataclasses.replace(probe, target=0.0))
     assert info["perturbation_penalty"]["strength"] == 1000.0
     assert not info["perturbation_penalty"]["met"]
+
+
+def test_thermal_criterion_is_the_largest_response_to_thermal_noise_and_selects(glass, spec):
+    """guard_for with a thermal amplitude: the penalty gains the thermal-noise changes
+    scaled to 1e-4, the criterion the largest |ΔP| under thermal noise of the criterion
+    frame (against Model.predict of that noisy frame); a strength is taken only when both
+    figures meet their targets."""
+    from softscope.models.estimators import LinearEstimator
+    from softscope.training.perturbation_guard import guard_for
+
+    g0 = guard_for(spec, [glass], [glass], 0.01)
+    g = guard_for(spec, [glass], [glass], 0.01, thermal_amplitude=0.1, thermal_target=5.0)
+    assert g0.thermal_xs == () and "thermal_max" not in g0.figures(np.ones(spec.n_features))
+    # the penalty: 5 perturbations at 1e-4 plus the thermal draws scaled by 1e-4 / 0.1
+    hot_kinds = ("noise",) * THERMAL_PENALTY_DRAWS
+    _, hot = perturbation_changes(spec, [glass], hot_kinds, amplitude=0.1, seed=2)
+    d0 = np.concatenate(perturbation_changes(spec, [glass], PENALTY_PERTURBATIONS, seed=0)[1])
+    d = np.concatenate([d0, *(h * 1e-3 for h in hot)])
+    np.testing.assert_allclose(g.penalty, d.T @ d / len(d), rtol=1e-10, atol=1e-300)
+    # the criterion: the largest response of a model under the same thermal draw
+    rng = np.random.default_rng(3)
+    noisy = glass.replace(positions=glass.positions + rng.normal(0.0, 0.1, (len(glass), 3)))
+    w = np.random.default_rng(7).normal(size=spec.n_features)
+    x0 = spec.compute(glass)
+    est = LinearEstimator(mean=x0.mean(0), scale=x0.std(0) + 1e-12, weights=w, bias=0.0)
+    m = Model("m", "S", spec, est)
+    p0, p1 = m.predict(glass), m.predict(noisy)
+    want = np.abs(p1 - p0).max() / p0.std()
+    assert g.figures(est.weights / est.scale)["thermal_max"] == pytest.approx(want, rel=1e-9)
+    # selection: both targets must hold
+    figs = {"response_p999": 0.001, "thermal_max": 6.0}
+    assert not g.met(figs) and g.met({**figs, "thermal_max": 4.0}) and g0.met(figs)
 
 
 def test_guard_keeps_the_thermal_invariance(glass, spec):

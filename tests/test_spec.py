@@ -118,3 +118,28 @@ def test_unknown_model_name_lists_the_zoo():
 
     with pytest.raises(ModelFormatError, match="softscope models"):
         load_model("no-such-model")
+
+
+def test_smooth_recipe_spec_has_smooth_cutoffs_and_round_trips(small_cuzr):
+    """``recipe_spec(smooth=True)``: the angular cosine cutoff, coarse-graining tapered over
+    0.5 Å x the length scale; the taper is saved and read back; a spec without one writes
+    no taper field (files written before it stay byte-identical)."""
+    from softscope.training.recipes import SMOOTH_TAPER, recipe_spec
+
+    plain = recipe_spec("softness", ("Cu", "Zr"))
+    smooth = recipe_spec("softness", ("Cu", "Zr"), smooth=True)
+    lj = recipe_spec("softness", ("A", "B"), "lj", smooth=True)
+    assert "coarse_grain_taper" not in plain.to_dict() and plain.coarse_grain_taper == 0.0
+    assert smooth.coarse_grain_taper == SMOOTH_TAPER == 0.5
+    assert lj.coarse_grain_taper == pytest.approx(0.5 / 2.5)
+    assert [b.get("cutoff_function") for b in smooth.blocks if b["kind"] == "angular"] == [True]
+    assert smooth.feature_names() == plain.feature_names()
+    back = DescriptorSpec.from_json(smooth.to_json())
+    assert back == smooth
+    np.testing.assert_array_equal(back.compute(small_cuzr), smooth.compute(small_cuzr))
+    # the radial columns are the same; the angular and coarse-grained ones are not
+    n_raw, n_rad = len(plain.raw_names()), sum(n.startswith("G_") for n in plain.raw_names())
+    xp, xs = plain.compute(small_cuzr), smooth.compute(small_cuzr)
+    np.testing.assert_array_equal(xp[:, :n_rad], xs[:, :n_rad])
+    assert not np.allclose(xp[:, n_rad:n_raw], xs[:, n_rad:n_raw])
+    assert not np.allclose(xp[:, n_raw:], xs[:, n_raw:])

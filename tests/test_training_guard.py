@@ -45,7 +45,7 @@ def _response(model: Model, glass, amp: float, rng, pct: float = 100.0) -> tuple
     return float(np.percentile(d, pct)), float((p1 - p0).mean() / p0.std())
 
 
-def test_feature_families_group_species_kinds_and_coarse_graining_copies():
+def test_feature_families_group_kinds_and_coarse_graining_copies_over_species():
     names = [
         "G_Cu(1)",
         "G_Zr(1)",
@@ -54,7 +54,12 @@ def test_feature_families_group_species_kinds_and_coarse_graining_copies():
         "cg6(msd)",
         "Psi_CuZr(xi=2,lambda=1,zeta=1)",
     ]
-    assert feature_families(names) == ["G_Cu", "G_Zr", "cg4|G_Cu", "s2", "cg6|msd", "Psi_CuZr"]
+    assert feature_families(names) == ["G", "G", "cg4|G", "s2", "cg6|msd", "Psi"]
+    assert feature_families(["Psi_PP(xi=1.8,lambda=1,zeta=1)", "pe", "cg2(pe)"]) == [
+        "Psi",
+        "pe",
+        "cg2|pe",
+    ]
 
 
 def test_usable_features_drop_near_empty_columns_per_family(setup):

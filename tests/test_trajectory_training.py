@@ -314,18 +314,52 @@ run 20
         np.testing.assert_allclose(got, ref, rtol=0, atol=1e-12)
 
 
+def test_phop_evaluations_share_predictions_of_a_reference_frame(md):
+    """The future-only and centred evaluations of held-out p_hop windows predict each
+    reference frame once and judge exactly as separate evaluations do."""
+    import softscope
+    from softscope.training.evaluate import evaluate_model
+
+    model = softscope.load_model("fep-softness")
+    calls = []
+
+    class Counting:
+        name, threshold = model.name, model.threshold
+
+        def predict(self, frame, extra=None):
+            calls.append(frame)
+            return model.predict(frame, extra=extra)
+
+    traj = open_trajectory(md, elements=["Fe", "P"])
+    fut = phop_windows(traj, 10, stride=5)
+    cen = phop_windows(traj, 10, stride=5, centred=True)
+    seen: dict = {}
+    a = evaluate_model(Counting(), fut, 3.3, 0.05, progress=False, predictions=seen)
+    b = evaluate_model(Counting(), cen, 3.3, 0.05, progress=False, predictions=seen)
+    refs = {w.index[0] for w in fut} | {w.index[0] for w in cen}
+    assert len(calls) == len(refs) < len(fut) + len(cen)
+    for got, wins in ((a, fut), (b, cen)):
+        want = evaluate_model(model, wins, 3.3, 0.05, progress=False)
+        assert got.summary == {**want.summary, "model": got.summary["model"]}
+        np.testing.assert_array_equal(got.prediction, want.prediction)
+
+
 def test_phop_training_through_the_cli(md, tmp_path):
     md2 = md_trajectory(tmp_path / "second", seed=22)
     model = tmp_path / "phop.ssm"
     r = _cli(
         "train", "--recipe", "softness-radial", "--elements", "Fe", "P", "--label", "phop",
         "--window", "10", "--stride", "2", "--trajectory", str(md), str(md2),
-        "--out", str(model), "--quiet",
+        "--out", str(model), "--quiet", "--smooth",
     )  # fmt: skip
     assert r.returncode == 0, r.stderr
     from softscope.models.model import load_model
 
-    card = load_model(model).card
+    m = load_model(model)
+    card = m.card
+    # --smooth: coarse-graining tapered over 0.5 Å x the g(r) grid scale
+    assert m.spec.coarse_grain_taper == pytest.approx(0.5 * card["data"]["grid_scale"], abs=1e-6)
+    assert card["spec_summary"]["coarse_grain_taper"] == m.spec.coarse_grain_taper
     lab = card["labels"]
     assert lab["label"] == "phop" and lab["threshold_p_c"] > 0 and lab["stable_frames"] == 10
     assert "future-only" in lab["evaluation"]
@@ -420,6 +454,11 @@ def test_units_real_and_a_user_spec_file(fep, tmp_path):
         train_from_trajectories(
             "softness-radial", paths, ["Fe", "P"], units="metal", window=K,
             test_trajectories=0, spec=tmp_path / "spec.json", progress=False,
+        )  # fmt: skip
+    with pytest.raises(SoftscopeError, match="--smooth"):
+        train_from_trajectories(
+            "softness-radial", paths, ["Fe", "P"], units="real", window=K,
+            test_trajectories=0, spec=tmp_path / "spec.json", smooth=True, progress=False,
         )  # fmt: skip
 
 

@@ -73,6 +73,7 @@ def _train_trajectories(args: argparse.Namespace) -> int:
         n_jobs=args.jobs,
         seed=args.seed,
         progress=not args.quiet,
+        smooth=args.smooth,
     )
     _print_model(model, model.save(args.out), ev)
     return 0
@@ -97,6 +98,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         n_jobs=args.jobs,
         seed=args.seed,
         progress=not args.quiet,
+        smooth=args.smooth,
     )
     _print_model(model, model.save(args.out), ev)
     return 0
@@ -133,6 +135,12 @@ def register_train(subparsers) -> None:
     p.add_argument("--units", choices=["metal", "real", "lj"], default="metal")
     p.add_argument("--test-trajectories", type=int, default=1, help="hold out the last N")
     p.add_argument("--spec", help="descriptor spec JSON instead of the recipe's grids")
+    p.add_argument(
+        "--smooth",
+        action="store_true",
+        help="the recipe's smooth variant: smooth angular cutoff and coarse-graining weights "
+        "tapered to 0 at each radius (features continuous in the positions; the zoo's models)",
+    )
     p.add_argument("--threshold", type=float, help="phop: p_c (default: top-q quantile)")
     p.add_argument("--stable-frames", type=int, help="phop: frames either side below p_c")
     p.add_argument(

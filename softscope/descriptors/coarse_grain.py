@@ -5,6 +5,14 @@
 Periodic images of an atom count as separate neighbours (as everywhere in softscope).
 This is also LAMMPS ``compute entropy/atom … avg yes r_avg``'s neighbour average.
 
+With a ``taper`` width δ > 0 (length; default 0, the convention above) the mean is
+weighted, w(r) = 1 for r ≤ r_cg − δ, ½[1 + cos(π (r − r_cg + δ)/δ)] up to r_cg, 0 beyond:
+
+    CG_δ[v](i; r_cg) = ( v_i + Σ_j w(r_ij) v_j ) / (1 + Σ_j w(r_ij))
+
+continuous in the positions, so a neighbour crossing r_cg no longer makes every
+coarse-grained feature of the atom jump (docs/training.md, "Smooth recipes").
+
 Faces: :func:`coarse_grain` (periodic frame), :func:`coarse_grain_from_neighbors` (a
 prebuilt neighbour list), and for local + ghost points (LAMMPS, no stored pair list: one
 cell-list walk for all radii) :func:`coarse_grain_points` and
@@ -32,8 +40,9 @@ __all__ = [
 ]
 
 
-def coarse_grain(frame: Frame, values: np.ndarray, r_cg: float) -> np.ndarray:
-    """Mean of ``values`` (N,) or (N, F) over each atom and its neighbours within ``r_cg``.
+def coarse_grain(frame: Frame, values: np.ndarray, r_cg: float, taper: float = 0.0) -> np.ndarray:
+    """Mean of ``values`` (N,) or (N, F) over each atom and its neighbours within ``r_cg``
+    (weighted by the cosine ``taper`` of width δ when δ > 0; module docstring).
 
     Returns float64 of the same shape as ``values``.
     """
@@ -43,11 +52,11 @@ def coarse_grain(frame: Frame, values: np.ndarray, r_cg: float) -> np.ndarray:
             f"values has {vals.shape[0]} rows but the frame has {len(frame)} atoms"
         )
     nl = neighbor_list(frame, r_cg)
-    return coarse_grain_from_neighbors(nl, vals[nl.point_atom], r_cg)
+    return coarse_grain_from_neighbors(nl, vals[nl.point_atom], r_cg, taper)
 
 
 def coarse_grain_from_neighbors(
-    nl: NeighborList, point_values: np.ndarray, r_cg: float
+    nl: NeighborList, point_values: np.ndarray, r_cg: float, taper: float = 0.0
 ) -> np.ndarray:
     """Kernel face: ``point_values`` holds a value row for every point of ``nl.points``.
 
@@ -63,8 +72,12 @@ def coarse_grain_from_neighbors(
         )
     if not np.isfinite(pv[: nl.n_query]).all():
         raise SoftscopeError("values to coarse-grain contain NaN or inf")
-    sub = nl.within(float(r_cg))
-    out = _cg_kernel(sub.offsets, sub.neigh, np.ascontiguousarray(pv))
+    r_cg, taper = float(r_cg), _check_taper(taper, (r_cg,))
+    sub = nl.within(r_cg)
+    if taper > 0.0:
+        out = _cg_weighted(sub.offsets, sub.neigh, sub.dist, np.ascontiguousarray(pv), r_cg, taper)
+    else:
+        out = _cg_kernel(sub.offsets, sub.neigh, np.ascontiguousarray(pv))
     return out[:, 0] if squeeze else out
 
 
@@ -74,6 +87,7 @@ def coarse_grain_points(
     n_query: int,
     radii: Sequence[float],
     with_raw: bool = True,
+    taper: float = 0.0,
 ) -> np.ndarray:
     """``[values[:n_query] | cg(r_1) | cg(r_2) ...]`` of the query points
     ``points[:n_query]`` among all ``points`` (M, 3, length unit; no periodicity added),
@@ -82,11 +96,12 @@ def coarse_grain_points(
 
     ``values`` (M, F): one row per point (for LAMMPS, ghost rows copied from their
     owners); points must reach max(radii) beyond every query point.  cg(r) is the mean
-    over the query point and every other point with d² < r².
+    over the query point and every other point with d² < r² (weighted by the ``taper``).
     """
     pts = np.ascontiguousarray(points, dtype=np.float64)
     vals = np.asarray(values, dtype=np.float64)
     n_query, r = _check_walk_inputs(pts, vals, n_query, radii)
+    taper = _check_taper(taper, r)
     nf = vals.shape[1]
     out = np.empty((n_query, nf * (int(with_raw) + len(r))))
     if with_raw:
@@ -109,13 +124,18 @@ def coarse_grain_points(
         st,
         max_cand,
         r2,
+        taper,
         out,
     )
     return out
 
 
 def coarse_grain_diagonal(
-    points: np.ndarray, values: np.ndarray, n_query: int, radii: Sequence[float]
+    points: np.ndarray,
+    values: np.ndarray,
+    n_query: int,
+    radii: Sequence[float],
+    taper: float = 0.0,
 ) -> np.ndarray:
     """Σ_k of column k of ``values`` (M, K) coarse-grained over ``radii[k]`` (K = number
     of radii), for the query points ``points[:n_query]``: (n_query,) float64.
@@ -133,6 +153,7 @@ def coarse_grain_diagonal(
             f"coarse-graining radius), got {vals.shape}"
         )
     n_query, r = _check_walk_inputs(pts, vals, n_query, radii)
+    taper = _check_taper(taper, r)
     out = np.zeros(n_query)
     if n_query == 0:
         return out
@@ -151,9 +172,20 @@ def coarse_grain_diagonal(
         st,
         max_cand,
         r2,
+        taper,
         out,
     )
     return out
+
+
+def _check_taper(taper: float, radii: Sequence[float]) -> float:
+    t = float(taper)
+    if not np.isfinite(t) or t < 0 or (t > 0 and t >= min(radii)):
+        raise SoftscopeError(
+            f"the coarse-graining taper must be a length in [0, {min(radii):g}) (below the "
+            f"smallest radius), got {taper}"
+        )
+    return t
 
 
 def _check_walk_inputs(pts, vals, n_query, radii) -> tuple[int, tuple[float, ...]]:
@@ -195,13 +227,49 @@ def _cg_kernel(offsets, neigh, pv):
     return out
 
 
+@nb.njit(cache=True, inline="always")
+def _weight(d2, r2, taper):
+    """Weight of a pair at squared distance d2 for the radius √r2 (hard when taper = 0)."""
+    if d2 >= r2:
+        return 0.0
+    if taper <= 0.0:
+        return 1.0
+    r = np.sqrt(r2)
+    x = np.sqrt(d2) - (r - taper)
+    if x <= 0.0:
+        return 1.0
+    return 0.5 * (1.0 + np.cos(np.pi * x / taper))
+
+
+@nb.njit(parallel=True, cache=True)
+def _cg_weighted(offsets, neigh, dist, pv, r_cg, taper):
+    n = offsets.shape[0] - 1
+    nf = pv.shape[1]
+    r2 = r_cg * r_cg
+    out = np.empty((n, nf), dtype=np.float64)
+    for i in nb.prange(n):
+        for f in range(nf):
+            out[i, f] = pv[i, f]
+        cnt = 1.0
+        for p in range(offsets[i], offsets[i + 1]):
+            j = neigh[p]
+            w = _weight(dist[p] * dist[p], r2, taper)
+            cnt += w
+            for f in range(nf):
+                out[i, f] += w * pv[j, f]
+        inv = 1.0 / cnt
+        for f in range(nf):
+            out[i, f] *= inv
+    return out
+
+
 @nb.njit(
     parallel=True,
     cache=True,
     aot="void(f8[:,::1], f8[:,::1], f8[:,::1], i8[::1], i8[::1], i8[::1], i8[::1], i8, i8, "
-    "f8[::1], f8[:,::1])",
+    "f8[::1], f8, f8[:,::1])",
 )
-def _cg_fused(xyz, raw_sorted, qpos, qslot, qbin, cell_start, nb3, st, max_cand, r2, out):
+def _cg_fused(xyz, raw_sorted, qpos, qslot, qbin, cell_start, nb3, st, max_cand, r2, taper, out):
     """Per query point: the neighbours within max r (one gather), then the means, written
     to the last len(r2)·F columns of ``out``."""
     n = qpos.shape[0]
@@ -245,9 +313,15 @@ def _cg_fused(xyz, raw_sorted, qpos, qslot, qbin, cell_start, nb3, st, max_cand,
                 d2 = cd2[t]
                 for k in range(nr):
                     if d2 < r2[k]:
-                        cnt[k] += 1.0
-                        for f in range(nf):
-                            acc[k, f] += raw_sorted[q, f]
+                        if taper > 0.0:
+                            w = _weight(d2, r2[k], taper)
+                            cnt[k] += w
+                            for f in range(nf):
+                                acc[k, f] += w * raw_sorted[q, f]
+                        else:
+                            cnt[k] += 1.0
+                            for f in range(nf):
+                                acc[k, f] += raw_sorted[q, f]
             for k in range(nr):
                 inv = 1.0 / cnt[k]
                 base = out.shape[1] - nf * (nr - k)  # the cg blocks are the last nr * nf
@@ -259,9 +333,11 @@ def _cg_fused(xyz, raw_sorted, qpos, qslot, qbin, cell_start, nb3, st, max_cand,
     parallel=True,
     cache=True,
     aot="void(f8[:,::1], f8[:,:], i8[::1], i8[::1], i8[::1], i8[::1], i8[::1], i8, i8, "
-    "f8[::1], f8[::1])",
+    "f8[::1], f8, f8[::1])",
 )
-def _cg_diagonal(xyz, vals, cell_points, qslot, qbin, cell_start, nb3, st, max_cand, r2, out):
+def _cg_diagonal(
+    xyz, vals, cell_points, qslot, qbin, cell_start, nb3, st, max_cand, r2, taper, out
+):
     """out[i] = Σ_k mean of column k over the query point and its points with d² < r2[k]
     (the terms and their order of :func:`_cg_fused`'s diagonal: sum, then × 1/count).
     ``vals`` (M, K), any strides (e.g. the LAMMPS fix's transit columns, read in place),
@@ -293,8 +369,13 @@ def _cg_diagonal(xyz, vals, cell_points, qslot, qbin, cell_start, nb3, st, max_c
                 d2 = cd2[t]
                 for k in range(nr):
                     if d2 < r2[k]:
-                        cnt[k] += 1.0
-                        acc[k] += vals[pq, k]
+                        if taper > 0.0:
+                            w = _weight(d2, r2[k], taper)
+                            cnt[k] += w
+                            acc[k] += w * vals[pq, k]
+                        else:
+                            cnt[k] += 1.0
+                            acc[k] += vals[pq, k]
             s = 0.0
             for k in range(nr):
                 s += acc[k] * (1.0 / cnt[k])

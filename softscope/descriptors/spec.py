@@ -5,7 +5,10 @@ radii.  The feature vector of atom i is
 
     [ raw blocks (in order) | cg(r_1)(raw) | cg(r_2)(raw) | ... ]
 
-where ``cg(r)`` is :func:`softscope.descriptors.coarse_grain` of every raw column.
+where ``cg(r)`` is :func:`softscope.descriptors.coarse_grain` of every raw column (the
+mean over the atom and its neighbours within r, CONVENTIONS.md; with
+``coarse_grain_taper`` δ > 0 the neighbours' weights fall smoothly to 0 over the last δ
+before r, so features are continuous in the positions).
 
 A block is a mapping ``{"kind": NAME, **parameters}``; each kind is defined by the module
 that computes it and registered in :mod:`softscope.descriptors.registry`:
@@ -61,6 +64,9 @@ class DescriptorSpec:
     blocks: tuple[Mapping[str, Any], ...] = ()
     coarse_grain: tuple[float, ...] = ()
     version: int = field(default=SPEC_VERSION)
+    #: width δ (length unit) of the cosine taper of the coarse-graining weights; 0: the
+    #: convention's plain mean within each radius
+    coarse_grain_taper: float = 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "species", tuple(str(s) for s in self.species))
@@ -74,6 +80,13 @@ class DescriptorSpec:
             raise SoftscopeError("a descriptor spec needs at least one block")
         if any(r <= 0 or not np.isfinite(r) for r in self.coarse_grain):
             raise SoftscopeError(f"coarse-graining radii must be positive, got {self.coarse_grain}")
+        t = float(self.coarse_grain_taper)
+        object.__setattr__(self, "coarse_grain_taper", t)
+        if not np.isfinite(t) or t < 0 or (t > 0 and t >= min(self.coarse_grain, default=0.0)):
+            raise SoftscopeError(
+                f"coarse_grain_taper must be >= 0 and below the smallest coarse-graining "
+                f"radius {list(self.coarse_grain)}, got {self.coarse_grain_taper}"
+            )
         if self.version != SPEC_VERSION:
             raise SoftscopeError(
                 f"descriptor spec version {self.version} is not supported (this softscope: {SPEC_VERSION})"
@@ -81,13 +94,16 @@ class DescriptorSpec:
 
     # ------------------------------------------------------------ serialisation
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "version": self.version,
             "species": list(self.species),
             "units": self.units,
             "blocks": [dict(b) for b in self.blocks],
             "coarse_grain": list(self.coarse_grain),
         }
+        if self.coarse_grain_taper:  # absent: the plain mean (specs written before it)
+            d["coarse_grain_taper"] = self.coarse_grain_taper
+        return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> DescriptorSpec:
@@ -98,6 +114,7 @@ class DescriptorSpec:
                 blocks=tuple(d["blocks"]),
                 coarse_grain=tuple(d.get("coarse_grain", ())),
                 version=int(d.get("version", SPEC_VERSION)),
+                coarse_grain_taper=float(d.get("coarse_grain_taper", 0.0)),
             )
         except KeyError as exc:
             raise SoftscopeError(f"descriptor spec lacks the field {exc}") from exc
@@ -198,7 +215,10 @@ class DescriptorSpec:
             return raw
         nl = neighbor_list(frame, max(self.coarse_grain))
         point_raw = raw[nl.point_atom]
-        parts = [raw] + [coarse_grain_from_neighbors(nl, point_raw, r) for r in self.coarse_grain]
+        t = self.coarse_grain_taper
+        parts = [raw] + [
+            coarse_grain_from_neighbors(nl, point_raw, r, t) for r in self.coarse_grain
+        ]
         return np.ascontiguousarray(np.concatenate(parts, axis=1))
 
     # ------------------------------------------------ local + ghost points (LAMMPS)
@@ -250,7 +270,9 @@ class DescriptorSpec:
             )
         if not self.coarse_grain:
             return np.ascontiguousarray(raw[: int(n_query)])
-        return coarse_grain_points(pts, raw, n_query, self.coarse_grain)
+        return coarse_grain_points(
+            pts, raw, n_query, self.coarse_grain, taper=self.coarse_grain_taper
+        )
 
     def coarse_grain_diagonal(
         self, points: np.ndarray, point_values: np.ndarray, n_query: int
@@ -261,4 +283,6 @@ class DescriptorSpec:
         :func:`~softscope.descriptors.coarse_grain.coarse_grain_diagonal`."""
         if not self.coarse_grain:
             raise SoftscopeError("this spec has no coarse-graining radii")
-        return coarse_grain_diagonal(points, point_values, n_query, self.coarse_grain)
+        return coarse_grain_diagonal(
+            points, point_values, n_query, self.coarse_grain, self.coarse_grain_taper
+        )

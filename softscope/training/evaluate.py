@@ -135,18 +135,32 @@ def evaluate_model(
     q: float = 0.05,
     n_jobs: int = 1,
     progress: bool = True,
+    predictions: dict | None = None,
 ) -> Evaluation:
-    """Predict at every window's reference frame with ``model`` and judge it."""
+    """Predict at every window's reference frame with ``model`` and judge it.
+
+    ``predictions``: a dict shared between calls on windows of the same trajectories,
+    keyed by (sample, reference frame index); a reference frame already in it is not
+    predicted again, new ones are added (windows without an index are always predicted).
+    """
 
     def predict(w: Window):
         return model.predict(w.reference, extra=w.extra or None)
 
-    it = windows
+    cache = {} if predictions is None else predictions
+    keys = [None if w.index is None else (w.sample, int(w.index[0])) for w in windows]
+    todo = [i for i, k in enumerate(keys) if k is None or k not in cache]
+    it = [windows[i] for i in todo]
     if progress:
         from tqdm.auto import tqdm
 
-        it = tqdm(windows, desc=f"evaluate {model.name}", unit="window")
-    scores = Parallel(n_jobs=n_jobs)(delayed(_predict)(predict, w) for w in it)
+        it = tqdm(it, desc=f"evaluate {model.name}", unit="window")
+    got = Parallel(n_jobs=n_jobs)(delayed(_predict)(predict, w) for w in it)
+    new = dict(zip(todo, got, strict=True))
+    for i, s in new.items():
+        if keys[i] is not None:
+            cache[keys[i]] = s
+    scores = [new[i] if i in new else cache[k] for i, k in enumerate(keys)]
     ev = evaluate_scores(windows, scores, cutoff, q)
     ev.summary["model"] = model.name
     # the field's reading of a softness: how many rearranging atoms were predicted soft

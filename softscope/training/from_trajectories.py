@@ -103,14 +103,16 @@ def trajectory_spec(
     units: str,
     r_peak: float | None,
     spec: str | Path | DescriptorSpec | None = None,
+    smooth: bool = False,
 ) -> DescriptorSpec:
     """The descriptor spec: the user's ``spec`` (object or JSON file), else the recipe's
-    grids scaled to ``r_peak`` (:func:`~softscope.training.recipes.grid_scale`)."""
+    grids scaled to ``r_peak`` (:func:`~softscope.training.recipes.grid_scale`; ``smooth``:
+    its smooth variant)."""
     from softscope.training.recipes import grid_scale, recipe_spec
 
     if spec is None:
         scale = None if r_peak is None else grid_scale(r_peak)
-        return recipe_spec(recipe, species, units, length_scale=scale)
+        return recipe_spec(recipe, species, units, length_scale=scale, smooth=smooth)
     if not isinstance(spec, DescriptorSpec):
         p = Path(spec)
         if not p.is_file():
@@ -210,6 +212,7 @@ def train_from_trajectories(
     n_jobs: int = 1,
     seed: int = 0,
     progress: bool = True,
+    smooth: bool = False,
 ):
     """Train ``recipe`` on trajectories; the last ``test_trajectories`` are held out.
 
@@ -242,7 +245,9 @@ def train_from_trajectories(
     species = species_order(trajs, elements)
     shell = measure_shell(train)
     cut = _cutoff(shell, cutoff)
-    dspec = trajectory_spec(recipe, species, units, shell.r_peak, spec)
+    if smooth and spec is not None:
+        raise SoftscopeError("--smooth shapes the recipe's grids; a --spec file sets its own")
+    dspec = trajectory_spec(recipe, species, units, shell.r_peak, spec, smooth)
     if progress:
         print(
             f"[train] {recipe} on {len(train)} trajectorie(s), {len(test)} held out; "
@@ -307,11 +312,12 @@ def train_from_trajectories(
     if test:
         te_w = label_windows(test, label, window, frames, None)
         _check_extra(te_w, dspec)
-        ev = evaluate_model(model, te_w, cut, q, n_jobs, progress)
+        seen: dict = {}  # predictions per reference frame, shared by both p_hop windows
+        ev = evaluate_model(model, te_w, cut, q, n_jobs, progress, predictions=seen)
         card["metrics"] = {"held_out": rounded_summary(ev.summary)}
         if label == "phop":
             cw = label_windows(test, label, window, frames, None, centred=True)
-            evc = evaluate_model(model, cw, cut, q, n_jobs, progress=False)
+            evc = evaluate_model(model, cw, cut, q, n_jobs, progress=False, predictions=seen)
             card["metrics"]["held_out_centred_window"] = rounded_summary(evc.summary)
     card["train_seconds"] = round(time.perf_counter() - t0, 1)
     return model, ev

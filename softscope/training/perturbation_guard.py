@@ -16,11 +16,17 @@ The guard measures that response on the training glasses and penalises it:
 - the **penalty** M = mean over atoms of Δx Δxᵀ (raw features) of one set of
   perturbations: wᵀ M w is the mean-square change of a linear prediction with raw
   coefficients w; :func:`~softscope.training.train.fit_linear` adds strength · wᵀ M̂ w to
-  the SVM's ridge term (generalised Tikhonov, M̂ standardised and normalised);
+  the SVM's ridge term (generalised Tikhonov, M̂ standardised and normalised).  With a
+  thermal amplitude a, the changes under noise of amplitude a join it, scaled by 1e-4/a
+  (per 1e-4 of displacement, like the rest): for features smooth in the positions both
+  measure the same linear response, and features that change more than linearly at the
+  thermal scale (pairs on the steep wall of a rarely reached radial shell) are penalised
+  for it;
 - the **criterion**, on perturbations of other configurations of the training glasses
   (other pairs sit next to a cutoff there): the 99.9th percentile of |ΔP| / spread over
   all atoms perturbed one way, the largest over the ways (as
-  :func:`softscope.models.stability.stability` reports it for one frame).
+  :func:`softscope.models.stability.stability` reports it for one frame), and with a
+  thermal amplitude the largest |ΔP| / spread under noise of that amplitude.
 
 The weakest strength that meets the target is chosen, unless it costs more than
 :data:`MAX_CV_LOSS` of cross-validated ROC-AUC: then the strongest that does not (the
@@ -46,6 +52,7 @@ __all__ = [
     "MAX_CV_LOSS",
     "PENALTY_PERTURBATIONS",
     "CRITERION_PERTURBATIONS",
+    "THERMAL_PENALTY_DRAWS",
 ]
 
 #: Penalty strengths tried in order, half decades (dimensionless: multiples of the ridge
@@ -75,6 +82,9 @@ MAX_CV_LOSS = 0.01
 #: Perturbations whose feature changes make the penalty: noise draws and shears of the
 #: cell planes xz and yz.
 PENALTY_PERTURBATIONS = ("noise", "noise", "noise", "shear_xz", "shear_yz")
+
+#: Thermal-scale noise draws per penalty frame (with a thermal amplitude).
+THERMAL_PENALTY_DRAWS = 3
 
 #: Independent perturbations judging the penalised fit: the xy shear and fresh noise.
 CRITERION_PERTURBATIONS = ("shear_xy", "noise")
@@ -144,6 +154,11 @@ class PerturbationGuard:
     target: float
     strengths: tuple[float, ...] = PENALTY_STRENGTHS
     max_cv_loss: float = MAX_CV_LOSS
+    #: (features, change) pairs under thermal-scale noise and the target of their largest
+    #: |ΔP| in spreads (none: no thermal criterion)
+    thermal_xs: tuple[np.ndarray, ...] = ()
+    thermal_dxs: tuple[np.ndarray, ...] = ()
+    thermal_target: float = float("inf")
 
     def response(self, coef: np.ndarray) -> float:
         """The criterion of raw coefficients ``coef`` (spreads): the largest over the kinds
@@ -158,6 +173,23 @@ class PerturbationGuard:
             for kind in set(self.kinds)
         )
 
+    def figures(self, coef: np.ndarray) -> dict[str, float]:
+        """The criterion's figures of raw coefficients ``coef``: ``response_p999``
+        (:meth:`response`) and, with a thermal criterion, ``thermal_max``."""
+        out = {"response_p999": self.response(coef)}
+        if self.thermal_xs:
+            out["thermal_max"] = percentile_response(
+                coef, self.thermal_xs, self.thermal_dxs, q=100.0
+            )
+        return out
+
+    def met(self, figures: Mapping[str, float]) -> bool:
+        """Whether :meth:`figures` meet the targets."""
+        return (
+            figures["response_p999"] <= self.target
+            and figures.get("thermal_max", 0.0) <= self.thermal_target
+        )
+
 
 def guard_for(
     spec: DescriptorSpec,
@@ -168,13 +200,18 @@ def guard_for(
     criterion_extras: Sequence[Mapping[str, np.ndarray] | None] | None = None,
     seed: int = 0,
     penalty_features: Sequence[np.ndarray] | None = None,
+    thermal_amplitude: float | None = None,
+    thermal_target: float = float("inf"),
 ) -> PerturbationGuard:
     """The guard of ``spec``: penalty from :data:`PENALTY_PERTURBATIONS` of
     ``penalty_frames``, criterion from :data:`CRITERION_PERTURBATIONS` of other
     configurations, ``criterion_frames`` (the jumps belong to the pairs that sit next to a
     cutoff, which differ between configurations: a criterion on the penalty's own frames
     would judge the penalty on the pairs it was made from); amplitude 1e-4 (length
-    unit).  ``penalty_features``: the penalty frames' features when already computed."""
+    unit).  ``penalty_features``: the penalty frames' features when already computed.
+    ``thermal_amplitude``: add one thermal-scale noise draw per frame to the penalty
+    (scaled by 1e-4 / amplitude) and to the criterion (largest |ΔP| within
+    ``thermal_target`` spreads)."""
     _, pdx = perturbation_changes(
         spec,
         penalty_frames,
@@ -183,9 +220,34 @@ def guard_for(
         seed=seed,
         features=penalty_features,
     )
-    d = np.concatenate(pdx)
     xs, dxs = perturbation_changes(
         spec, criterion_frames, CRITERION_PERTURBATIONS, criterion_extras, seed=seed + 1
     )
     kinds = tuple(CRITERION_PERTURBATIONS) * len(criterion_frames)
-    return PerturbationGuard(d.T @ d / len(d), tuple(xs), tuple(dxs), kinds, target)
+    txs, tdxs = (), ()
+    if thermal_amplitude is not None:
+        a = float(thermal_amplitude)
+        _, hot = perturbation_changes(
+            spec,
+            penalty_frames,
+            ("noise",) * THERMAL_PENALTY_DRAWS,
+            penalty_extras,
+            amplitude=a,
+            seed=seed + 2,
+            features=penalty_features,
+        )
+        pdx = list(pdx) + [h * (1e-4 / a) for h in hot]
+        txs, tdxs = perturbation_changes(
+            spec, criterion_frames, ("noise",), criterion_extras, amplitude=a, seed=seed + 3
+        )
+    d = np.concatenate(pdx)
+    return PerturbationGuard(
+        d.T @ d / len(d),
+        tuple(xs),
+        tuple(dxs),
+        kinds,
+        target,
+        thermal_xs=tuple(txs),
+        thermal_dxs=tuple(tdxs),
+        thermal_target=float(thermal_target),
+    )

@@ -118,11 +118,13 @@ def train_recipe(
     n_jobs: int = 1,
     seed: int = 0,
     progress: bool = True,
+    smooth: bool = False,
 ):
     """Train a recipe on the training samples and judge it on the held-out samples.
 
     Returns ``(model, held_out Evaluation or None)``; the model's card records the data
-    recipe, split, label convention, estimator choice and held-out metrics.
+    recipe, split, label convention, estimator choice and held-out metrics.  ``smooth``:
+    the recipe's smooth variant (:func:`~softscope.training.recipes.recipe_spec`).
     """
     from softscope.models.model import Model
 
@@ -134,7 +136,7 @@ def train_recipe(
     cutoff = D2MIN_CUTOFF.get(units)
     if cutoff is None:
         raise SoftscopeError(f"no D²min cutoff defined for units {units!r}")
-    spec = recipe_spec(recipe, elements, units)
+    spec = recipe_spec(recipe, elements, units, smooth=smooth)
     require = tuple(spec.external)
     if progress:
         print(
@@ -181,13 +183,16 @@ def train_recipe(
 
 
 def spec_summary(spec) -> dict[str, Any]:
-    """The card's short description of a descriptor spec: feature count, block kinds and
-    coarse-graining radii."""
-    return {
+    """The card's short description of a descriptor spec: feature count, block kinds,
+    coarse-graining radii and taper."""
+    out = {
         "n_features": spec.n_features,
         "blocks": [b["kind"] for b in spec.blocks],
         "coarse_grain": list(spec.coarse_grain),
     }
+    if spec.coarse_grain_taper:
+        out["coarse_grain_taper"] = spec.coarse_grain_taper
+    return out
 
 
 def first_windows(windows: Sequence[Window]) -> list[Window]:
@@ -219,15 +224,20 @@ def thermal_invariance(
 
 
 def perturbation_guard(
-    spec, windows: Sequence[Window], first_features: Sequence[np.ndarray] | None = None
+    spec,
+    windows: Sequence[Window],
+    units: str,
+    first_features: Sequence[np.ndarray] | None = None,
 ) -> PerturbationGuard:
     """The :class:`~softscope.training.perturbation_guard.PerturbationGuard` of a linear
     model: its penalty from the reference frame of each training sample's first window, its
-    criterion from that of each sample's last window (another configuration); target half
-    of :data:`~softscope.models.stability.STABILITY_TARGETS`' 1e-4 shear percentile (a
-    margin for other glasses).  ``first_features``: the first windows' features when
-    already computed (:func:`first_windows` order)."""
-    from softscope.models.stability import STABILITY_TARGETS
+    criterion from that of each sample's last window (another configuration); targets half
+    of :data:`~softscope.models.stability.STABILITY_TARGETS`' 1e-4 shear percentile and
+    thermal-noise maximum (a margin for other glasses), thermal amplitude
+    :data:`~softscope.models.stability.THERMAL_AMPLITUDE` of ``units``.
+    ``first_features``: the first windows' features when already computed
+    (:func:`first_windows` order)."""
+    from softscope.models.stability import STABILITY_TARGETS, THERMAL_AMPLITUDE
 
     first = first_windows(windows)
     last = first_windows(windows[::-1])[::-1]
@@ -239,6 +249,8 @@ def perturbation_guard(
         [w.extra or None for w in first],
         [w.extra or None for w in last],
         penalty_features=first_features,
+        thermal_amplitude=THERMAL_AMPLITUDE[units],
+        thermal_target=0.5 * STABILITY_TARGETS["noise_thermal_max"],
     )
 
 
@@ -262,7 +274,7 @@ def fit_recipe_on(
         # the first windows' features serve both (computed once)
         x0 = [spec.compute(w.reference, extra=w.extra or None) for w in first_windows(windows)]
         invariant = thermal_invariance(spec, windows, units, x0)
-        guard = perturbation_guard(spec, windows, x0)
+        guard = perturbation_guard(spec, windows, units, x0)
     return fit_recipe(
         info["estimator"],
         ts,

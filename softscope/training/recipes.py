@@ -72,6 +72,12 @@ _SCALE = {"metal": 1.0, "real": 1.0, "lj": 1.0 / 2.5}
 R_PEAK_REFERENCE = 2.73
 
 
+#: Width of the coarse-graining taper of ``smooth`` recipes on the Cu-Zr grid (Å): the
+#: weights fall from 1 at 3.5 Å to 0 at the 4 Å radius, across the first minimum of the
+#: Cu64Zr36 g(r) (3.69 Å), where pairs are fewest.
+SMOOTH_TAPER = 0.5
+
+
 def grid_scale(r_peak: float) -> float:
     """Factor on the recipes' Cu-Zr Å grids for a system whose total g(r) peaks first at
     ``r_peak`` (its length unit): ``r_peak / R_PEAK_REFERENCE``, rounded to 4 digits."""
@@ -121,6 +127,7 @@ def recipe_spec(
     units: str = "metal",
     coarse_grain: Sequence[float] | None = None,
     length_scale: float | None = None,
+    smooth: bool = False,
 ) -> DescriptorSpec:
     """The :class:`DescriptorSpec` of a recipe for a species order and unit style.
 
@@ -128,6 +135,11 @@ def recipe_spec(
     ``metal``/``real``, 1/2.5 for ``lj``; for another system :func:`grid_scale` of its
     g(r)).  ``coarse_grain`` radii default to (4, 6) Å (``metal``) or (1.6, 2.4) σ (``lj``);
     ``softness-radial`` (the fast softness of the LAMMPS fix) to 4 Å / 1.6 σ only.
+
+    ``smooth``: every cutoff smooth, so features are continuous in the positions: the
+    angular block's cosine cutoff function and coarse-graining weights tapered over the
+    last :data:`SMOOTH_TAPER` (× the length scale) before each radius (the radial block's
+    reach, max μ + 4σ, already is: a pair there weighs e⁻⁸).
     """
     _check_recipe(recipe)
     if units not in _SCALE:
@@ -164,7 +176,14 @@ def recipe_spec(
         )
     else:
         blocks = ({"kind": "interstice", "radii": None, "medium_range": True},)
-    return DescriptorSpec(tuple(species), units=units, blocks=blocks, coarse_grain=cg)
+    if smooth:
+        blocks = tuple(
+            dict(b, cutoff_function=True) if b["kind"] == "angular" else b for b in blocks
+        )
+    taper = _r(SMOOTH_TAPER * s) if smooth and cg else 0.0
+    return DescriptorSpec(
+        tuple(species), units=units, blocks=blocks, coarse_grain=cg, coarse_grain_taper=taper
+    )
 
 
 def recipe_feature_names(recipe: str, species: Sequence[str], units: str = "metal") -> list[str]:

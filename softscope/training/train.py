@@ -122,23 +122,27 @@ def _grouped_cv(ts: TrainingSet, n_splits: int):
 
 #: A feature is kept by :func:`fit_linear` when its standard deviation over the training
 #: rows is at least this fraction of the largest one of its family (:func:`feature_families`:
-#: e.g. the Cu radial functions, their 4 Å coarse-grained copies): near-empty features (e.g. G(μ = 1 Å): no pair is that close in a
-#: relaxed glass) would otherwise be z-scored into coefficients of 1e11-1e12 on the raw
+#: e.g. the radial functions, their 4 Å coarse-grained copies): near-empty features (e.g.
+#: G(μ = 1 Å): no pair is that close in a relaxed glass) would otherwise be z-scored into coefficients of 1e11-1e12 on the raw
 #: feature, and a 0.1 Å thermal displacement would move the prediction by hundreds of
 #: spreads.
 MIN_RELATIVE_STD = 1e-2
 
 
 def feature_families(names: Sequence[str]) -> list[str]:
-    """The family of each feature name: its coarse-graining copy and descriptor kind, e.g.
-    ``G_Cu(1.2)`` -> ``G_Cu``, ``cg4(G_Cu(1.2))`` -> ``cg4|G_Cu``, ``cg6(msd)`` ->
-    ``cg6|msd``: features of one family share units and scale."""
+    """The family of each feature name: its coarse-graining copy and descriptor kind, over
+    all species, e.g. ``G_Cu(1.2)`` and ``G_Zr(3)`` -> ``G``, ``cg4(Psi_CuZr(...))`` ->
+    ``cg4|Psi``, ``cg6(msd)`` -> ``cg6|msd``: features of one family share units and
+    scale, so a species (pair) whose features are all tiny next to the others' (Fe80P20's
+    P-P triplets: ~1e-7 against ~1e-2) is near-empty, not a family of its own."""
     out = []
     for n in names:
         cg = ""
         if n.startswith("cg") and "(" in n and n.endswith(")"):
             cg, n = n[: n.index("(")] + "|", n[n.index("(") + 1 : -1]
-        out.append(cg + re.split(r"[(\[]", n, maxsplit=1)[0])
+        base = re.split(r"[(\[]", n, maxsplit=1)[0]
+        kind = re.fullmatch(r"(G|Psi)_\w+", base)
+        out.append(cg + (kind.group(1) if kind else base))
     return out
 
 
@@ -255,7 +259,7 @@ def fit_linear(
     ``guard``: keep the response to tiny perturbations small
     (:mod:`softscope.training.perturbation_guard`; jumps of hard-cutoff features): with C
     from the unpenalised CV, the weakest of ``guard.strengths`` whose fit keeps the
-    guard's response within ``guard.target`` (the strongest when none does), then weaker
+    guard's figures within its targets (the strongest when none does), then weaker
     ones while its CV ROC-AUC is more than ``guard.max_cv_loss`` below the unpenalised
     one.  The info records every strength tried, its response and CV ROC-AUC where
     computed, and whether the target was met."""
@@ -307,9 +311,8 @@ def fit_linear(
         fits = {}
         for strength in guard.strengths:
             fits[strength] = est = estimator(best, strength) if strength else est
-            response = guard.response(est.weights / est.scale)
-            guard_info[str(strength)] = {"response_p999": response}
-            if response <= guard.target:
+            guard_info[str(strength)] = guard.figures(est.weights / est.scale)
+            if guard.met(guard_info[str(strength)]):
                 break
         # never bought with prediction quality: back off while the CV ROC-AUC is more
         # than guard.max_cv_loss below the unpenalised one
@@ -324,7 +327,6 @@ def fit_linear(
                 break
             strength = tried[k - 1]
         est = fits[strength]
-        response = guard_info[str(strength)]["response_p999"]
     raw_coef = np.abs(est.weights / est.scale)
     info = {
         "estimator": "LinearSVC",
@@ -341,10 +343,12 @@ def fit_linear(
     if dirs is not None:
         info["invariant_directions"] = int(dirs.shape[0])
     if guard is not None:
+        chosen = guard_info[str(strength)]
         info["perturbation_penalty"] = {
             "strength": strength,
             "target_p999": guard.target,
-            "met": bool(response <= guard.target),
+            **({"target_thermal_max": guard.thermal_target} if "thermal_max" in chosen else {}),
+            "met": guard.met(chosen),
             "max_cv_loss": guard.max_cv_loss,
             "cv_auc_unpenalised": base,
             "tried": guard_info,

@@ -88,7 +88,8 @@ VIB_FRAMES = (0, 5, 10, 15, 20)
 #: transfer sample prefix; ``route: trajectories`` trains with
 #: :func:`~softscope.training.from_trajectories.train_from_trajectories` on each sample's
 #: ``trajectory`` folder (grids and D²min cutoff from the data's g(r); ``window`` and
-#: ``stride`` in frames); ``per_composition`` judges the held-out samples per composition
+#: ``stride`` in frames); ``per_composition`` judges the held-out samples per composition;
+#: ``smooth`` uses the recipe's smooth variant (every cutoff smooth; docs/training.md)
 ZOO_MODELS: dict[str, dict[str, Any]] = {
     "cuzr-softness": {
         "recipe": "softness",
@@ -96,16 +97,30 @@ ZOO_MODELS: dict[str, dict[str, Any]] = {
         "test": ["cuzr36_s73", "cuzr50_s63", "cuzr64_s45", "cuzr64_s47"],
         "transfer": None,
         "per_composition": True,
+        "smooth": True,
     },
     "cuzr-softness-radial": {
         "recipe": "softness-radial",
         "data": "cuzr64",
         "test": 2,
         "transfer": "cuzr50",
+        "smooth": True,
     },
-    "cuzr-igd": {"recipe": "igd", "data": "cuzr64", "test": 2, "transfer": "cuzr50"},
+    "cuzr-igd": {
+        "recipe": "igd",
+        "data": "cuzr64",
+        "test": 2,
+        "transfer": "cuzr50",
+        "smooth": True,
+    },
     "cuzr-qs": {"recipe": "qs", "data": "cuzr64", "test": 2, "transfer": "cuzr50"},
-    "ka-softness": {"recipe": "softness", "data": "ka", "test": 1, "transfer": None},
+    "ka-softness": {
+        "recipe": "softness",
+        "data": "ka",
+        "test": 1,
+        "transfer": None,
+        "smooth": True,
+    },
     "fep-softness": {
         "recipe": "softness",
         "route": "trajectories",
@@ -119,6 +134,7 @@ ZOO_MODELS: dict[str, dict[str, Any]] = {
         "test": 2,
         "input": "minimised",
         "transfer": None,
+        "smooth": True,
     },
     "ka-softness-phop": {
         "recipe": "softness",
@@ -133,6 +149,7 @@ ZOO_MODELS: dict[str, dict[str, Any]] = {
         "test": 2,
         "input": "thermal snapshot",
         "transfer": None,
+        "smooth": True,
     },
 }
 
@@ -216,26 +233,40 @@ def _samples(root: Path, prefix: str | list[str]) -> list[Path]:
     return sorted(p for x in _prefixes(prefix) for p in root.glob(f"{x}_s*") if _complete(p))
 
 
+#: held-out frames per sample (evenly spaced over its trajectory) and noise draws per frame
+#: of the cards' stability figures (:func:`~softscope.models.stability.pooled_stability`)
+STABILITY_FRAMES, STABILITY_DRAWS, STABILITY_SAMPLES = 5, 3, 2
+
+
 def stability_card(model, data: list[Path], trajectory: str | None = None) -> dict[str, Any]:
-    """:func:`softscope.models.stability.stability` of ``model`` on the first frame of its
-    first held-out sample (among ``data``, the model's sample folders; ``trajectory``: the
-    sample's trajectory folder, for models trained on trajectories), for its card."""
-    from softscope.models.stability import stability
+    """:func:`softscope.models.stability.pooled_stability` of ``model`` on
+    :data:`STABILITY_FRAMES` frames of each of its first :data:`STABILITY_SAMPLES` held-out
+    samples (among ``data``, the model's sample folders; ``trajectory``: the sample's
+    trajectory folder, for models trained on trajectories), for its card."""
+    import numpy as np
+
+    from softscope.models.stability import pooled_stability
     from softscope.training.dataset import find_samples
     from softscope.training.pipeline import windows_of
 
-    held = [p for p in data if p.name in set(model.card["split"]["test_samples"])]
-    if trajectory is not None:
-        from softscope.training.trajectory import open_trajectory
+    test = set(model.card["split"]["test_samples"])
+    held = [p for p in data if p.name in test][:STABILITY_SAMPLES]
+    frames, extras = [], []
+    for h in held:
+        if trajectory is not None:
+            from softscope.training.trajectory import open_trajectory
 
-        t = open_trajectory(held[0] / trajectory, elements=list(model.species))
-        out = stability(model, t.frames[0], extra=t.extra[0] or None)
-        out["frame"] = f"{held[0].name}, first frame"
-        return out
-    require = tuple(model.spec.external)
-    w = windows_of(find_samples(held[:1]), 0.01, None, require)[0]
-    out = stability(model, w.reference, extra=w.extra or None)
-    out["frame"] = f"{held[0].name}, first frame"
+            t = open_trajectory(h / trajectory, elements=list(model.species))
+            pairs = [(t.frames[i], t.extra[i]) for i in range(t.n_frames)]
+        else:
+            ws = windows_of(find_samples([h]), 0.01, None, tuple(model.spec.external))
+            pairs = [(w.reference, w.extra) for w in ws]
+        pick = np.unique(np.linspace(0, len(pairs) - 1, STABILITY_FRAMES).round().astype(int))
+        frames += [pairs[i][0] for i in pick]
+        extras += [pairs[i][1] or None for i in pick]
+    out = pooled_stability(model, frames, extras, draws=STABILITY_DRAWS)
+    n = len(frames) // len(held)
+    out["frame"] = f"{', '.join(h.name for h in held)}: {n} frames each, evenly spaced"
     return out
 
 
@@ -262,6 +293,12 @@ def _penalty_text(pp: dict[str, Any] | None) -> str:
         f"; perturbation penalty strength {pp['strength']:g} (1e-4 response on other "
         f"configurations of the training glasses {_fmt(chosen['response_p999'])}, target "
         f"{_fmt(pp['target_p999'])}"
+        + (
+            f"; thermal-noise max {_fmt(chosen['thermal_max'])}, target "
+            f"{_fmt(pp['target_thermal_max'])}"
+            if "thermal_max" in chosen
+            else ""
+        )
         + (
             ""
             if pp["met"]
@@ -307,6 +344,7 @@ def _train_on_trajectories(name: str, z: dict[str, Any], data: list[Path], n_job
         input_kind=z["input"],
         n_jobs=n_jobs,
         progress=progress,
+        smooth=z.get("smooth", False),
     )
 
 
@@ -371,6 +409,7 @@ def train_zoo(
                 stride=0.002,
                 n_jobs=n_jobs,
                 progress=progress,
+                smooth=z.get("smooth", False),
             )
         card = model.card
         if z.get("per_composition"):
@@ -545,11 +584,22 @@ def write_cards_md(zoo_dir: Path, path: Path, extra: str = "") -> Path:
                     else ""
                 )
                 + "; conditioning: largest coefficient on a raw feature "
-                f"{_fmt(cond) if cond is not None else '– (trees)'}; stability on {st['frame']} "
-                f"(spreads of the prediction): 1e-4 Å noise 99.9 % {_fmt(st['noise_1e-4']['p999'])}"
+                f"{_fmt(cond) if cond is not None else '– (trees)'}; stability on {st['frame']}"
+                + (
+                    f", {st['draws']} noise draws per frame, atoms pooled "
+                    if "draws" in st
+                    else " "
+                )
+                + f"(spreads of the prediction): 1e-4 Å noise 99.9 % {_fmt(st['noise_1e-4']['p999'])}"
                 f" (max {_fmt(st['noise_1e-4']['max'])}), thermal-scale noise "
                 f"({_fmt(st['thermal_amplitude'])} length units) max "
-                f"{_fmt(st['noise_thermal']['max'])}, mean shift "
+                f"{_fmt(st['noise_thermal']['max'])}"
+                + (
+                    f" (median over draws {_fmt(st['noise_thermal']['max_median'])})"
+                    if "max_median" in st["noise_thermal"]
+                    else ""
+                )
+                + ", mean shift "
                 f"{_fmt(st['noise_thermal']['mean'])}, "
                 f"1e-4 shear 99.9 % {_fmt(st['shear_1e-4']['p999'])}"
                 + _penalty_text(c.get("training", {}).get("perturbation_penalty"))

@@ -55,7 +55,7 @@ def study(data: Path, name: str, jobs: int) -> dict:
     ts = build_training_set(tr_w, spec, cutoff, 0.05, 0.5, 0, jobs, False)
     fam = feature_families(spec.feature_names())
     inv = thermal_invariance(spec, tr_w, "metal")
-    guard = perturbation_guard(spec, tr_w)
+    guard = perturbation_guard(spec, tr_w, "metal")
     _, info = fit_linear(ts, cs=CS, families=fam, invariant=inv)
     c = info["C"]
     te_x = [spec.compute(w.reference, extra=w.extra or None) for w in te_w]
@@ -64,7 +64,7 @@ def study(data: Path, name: str, jobs: int) -> dict:
     extra = {"msd": np.full(len(glass), 0.02)} if require else None
     rows = {}
     for s in STRENGTHS:
-        g = dataclasses.replace(guard, strengths=(s,), target=np.inf)
+        g = dataclasses.replace(guard, strengths=(s,), target=np.inf, thermal_target=np.inf)
         est, fi = fit_linear(ts, cs=(c,), families=fam, invariant=inv, guard=g)
         model = Model(name, recipe_info(z["recipe"])["output_name"], spec, est)
         tried = fi["perturbation_penalty"]["tried"][str(s)]
