@@ -209,9 +209,9 @@ def guard_for(
     cutoff, which differ between configurations: a criterion on the penalty's own frames
     would judge the penalty on the pairs it was made from); amplitude 1e-4 (length
     unit).  ``penalty_features``: the penalty frames' features when already computed.
-    ``thermal_amplitude``: add one thermal-scale noise draw per frame to the penalty
-    (scaled by 1e-4 / amplitude) and to the criterion (largest |ΔP| within
-    ``thermal_target`` spreads)."""
+    ``thermal_amplitude``: add :data:`THERMAL_PENALTY_DRAWS` thermal-scale noise draws per
+    penalty frame to the penalty (scaled by 1e-4 / amplitude) and one per criterion frame
+    to the criterion (largest |ΔP| within ``thermal_target`` spreads)."""
     _, pdx = perturbation_changes(
         spec,
         penalty_frames,

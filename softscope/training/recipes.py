@@ -136,10 +136,11 @@ def recipe_spec(
     g(r)).  ``coarse_grain`` radii default to (4, 6) Å (``metal``) or (1.6, 2.4) σ (``lj``);
     ``softness-radial`` (the fast softness of the LAMMPS fix) to 4 Å / 1.6 σ only.
 
-    ``smooth``: every cutoff smooth, so features are continuous in the positions: the
-    angular block's cosine cutoff function and coarse-graining weights tapered over the
-    last :data:`SMOOTH_TAPER` (× the length scale) before each radius (the radial block's
-    reach, max μ + 4σ, already is: a pair there weighs e⁻⁸).
+    ``smooth``: the angular block's cosine cutoff function and coarse-graining weights
+    tapered over the last :data:`SMOOTH_TAPER` (× the length scale) before each radius, so
+    structure-function features are continuous in the positions (the radial block's reach,
+    max μ + 4σ, already is: a pair there weighs e⁻⁸; the entropy block keeps LAMMPS's
+    hard r_max, the interstice block its Delaunay neighbours).
     """
     _check_recipe(recipe)
     if units not in _SCALE:

@@ -123,9 +123,9 @@ def _grouped_cv(ts: TrainingSet, n_splits: int):
 #: A feature is kept by :func:`fit_linear` when its standard deviation over the training
 #: rows is at least this fraction of the largest one of its family (:func:`feature_families`:
 #: e.g. the radial functions, their 4 Å coarse-grained copies): near-empty features (e.g.
-#: G(μ = 1 Å): no pair is that close in a relaxed glass) would otherwise be z-scored into coefficients of 1e11-1e12 on the raw
-#: feature, and a 0.1 Å thermal displacement would move the prediction by hundreds of
-#: spreads.
+#: G(μ = 1 Å): no pair is that close in a relaxed glass) would otherwise be z-scored into
+#: coefficients of 1e11-1e12 on the raw feature, and a 0.1 Å thermal displacement would
+#: move the prediction by hundreds of spreads.
 MIN_RELATIVE_STD = 1e-2
 
 

@@ -89,7 +89,8 @@ VIB_FRAMES = (0, 5, 10, 15, 20)
 #: :func:`~softscope.training.from_trajectories.train_from_trajectories` on each sample's
 #: ``trajectory`` folder (grids and D²min cutoff from the data's g(r); ``window`` and
 #: ``stride`` in frames); ``per_composition`` judges the held-out samples per composition;
-#: ``smooth`` uses the recipe's smooth variant (every cutoff smooth; docs/training.md)
+#: ``smooth`` uses the recipe's smooth variant (smooth angular and coarse-graining
+#: cutoffs; docs/training.md)
 ZOO_MODELS: dict[str, dict[str, Any]] = {
     "cuzr-softness": {
         "recipe": "softness",
