@@ -74,10 +74,7 @@ def coarse_grain_from_neighbors(
         raise SoftscopeError("values to coarse-grain contain NaN or inf")
     r_cg, taper = float(r_cg), _check_taper(taper, (r_cg,))
     sub = nl.within(r_cg)
-    if taper > 0.0:
-        out = _cg_weighted(sub.offsets, sub.neigh, sub.dist, np.ascontiguousarray(pv), r_cg, taper)
-    else:
-        out = _cg_kernel(sub.offsets, sub.neigh, np.ascontiguousarray(pv))
+    out = _cg_kernel(sub.offsets, sub.neigh, sub.dist, np.ascontiguousarray(pv), r_cg, taper)
     return out[:, 0] if squeeze else out
 
 
@@ -209,40 +206,20 @@ def coarse_grain_names(names: list[str], r_cg: float) -> list[str]:
     return [f"cg{r_cg:g}({n})" for n in names]
 
 
-@nb.njit(parallel=True, cache=True)
-def _cg_kernel(offsets, neigh, pv):
-    n = offsets.shape[0] - 1
-    nf = pv.shape[1]
-    out = np.empty((n, nf), dtype=np.float64)
-    for i in nb.prange(n):
-        for f in range(nf):
-            out[i, f] = pv[i, f]
-        for p in range(offsets[i], offsets[i + 1]):
-            j = neigh[p]
-            for f in range(nf):
-                out[i, f] += pv[j, f]
-        inv = 1.0 / (1.0 + offsets[i + 1] - offsets[i])
-        for f in range(nf):
-            out[i, f] *= inv
-    return out
-
-
 @nb.njit(cache=True, inline="always")
 def _weight(d2, r2, taper):
-    """Weight of a pair at squared distance d2 for the radius √r2 (hard when taper = 0)."""
-    if d2 >= r2:
-        return 0.0
+    """Weight of a neighbour at squared distance d2 < r2 (the radius squared): 1 when
+    taper = 0 (the plain mean), else the cosine taper over the last ``taper`` before √r2."""
     if taper <= 0.0:
         return 1.0
-    r = np.sqrt(r2)
-    x = np.sqrt(d2) - (r - taper)
+    x = np.sqrt(d2) - (np.sqrt(r2) - taper)
     if x <= 0.0:
         return 1.0
     return 0.5 * (1.0 + np.cos(np.pi * x / taper))
 
 
 @nb.njit(parallel=True, cache=True)
-def _cg_weighted(offsets, neigh, dist, pv, r_cg, taper):
+def _cg_kernel(offsets, neigh, dist, pv, r_cg, taper):
     n = offsets.shape[0] - 1
     nf = pv.shape[1]
     r2 = r_cg * r_cg
@@ -313,15 +290,10 @@ def _cg_fused(xyz, raw_sorted, qpos, qslot, qbin, cell_start, nb3, st, max_cand,
                 d2 = cd2[t]
                 for k in range(nr):
                     if d2 < r2[k]:
-                        if taper > 0.0:
-                            w = _weight(d2, r2[k], taper)
-                            cnt[k] += w
-                            for f in range(nf):
-                                acc[k, f] += w * raw_sorted[q, f]
-                        else:
-                            cnt[k] += 1.0
-                            for f in range(nf):
-                                acc[k, f] += raw_sorted[q, f]
+                        w = _weight(d2, r2[k], taper)
+                        cnt[k] += w
+                        for f in range(nf):
+                            acc[k, f] += w * raw_sorted[q, f]
             for k in range(nr):
                 inv = 1.0 / cnt[k]
                 base = out.shape[1] - nf * (nr - k)  # the cg blocks are the last nr * nf
@@ -369,13 +341,9 @@ def _cg_diagonal(
                 d2 = cd2[t]
                 for k in range(nr):
                     if d2 < r2[k]:
-                        if taper > 0.0:
-                            w = _weight(d2, r2[k], taper)
-                            cnt[k] += w
-                            acc[k] += w * vals[pq, k]
-                        else:
-                            cnt[k] += 1.0
-                            acc[k] += vals[pq, k]
+                        w = _weight(d2, r2[k], taper)
+                        cnt[k] += w
+                        acc[k] += w * vals[pq, k]
             s = 0.0
             for k in range(nr):
                 s += acc[k] * (1.0 / cnt[k])

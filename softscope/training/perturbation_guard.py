@@ -238,7 +238,13 @@ def guard_for(
         )
         pdx = list(pdx) + [h * (1e-4 / a) for h in hot]
         txs, tdxs = perturbation_changes(
-            spec, criterion_frames, ("noise",), criterion_extras, amplitude=a, seed=seed + 3
+            spec,
+            criterion_frames,
+            ("noise",),
+            criterion_extras,
+            amplitude=a,
+            seed=seed + 3,
+            features=xs[:: len(CRITERION_PERTURBATIONS)],  # each frame's, computed above
         )
     d = np.concatenate(pdx)
     return PerturbationGuard(
