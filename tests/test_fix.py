@@ -84,7 +84,14 @@ def models(tmp_path_factory) -> dict[str, Path]:
     trees_t = Model(
         "test-trees-tapered", "QS", tapered, TreeEnsemble.from_sklearn(gbc_t.fit(x_t, y))
     )
+    # the tapered estimators on raw columns clamped to their 10th-90th percentiles
+    raw_t = tapered.compute_raw(frame)
+    bounded = tapered.with_raw_bounds(*np.percentile(raw_t, [10, 90], axis=0))
+    lin_b = Model("test-bounded", "Softness", bounded, lin_t.estimator)
+    trees_b = Model("test-trees-bounded", "QS", bounded, trees_t.estimator)
     return {
+        "linear_bounded": lin_b.save(d / "linear_bounded"),
+        "trees_bounded": trees_b.save(d / "trees_bounded"),
         "linear": lin.save(d / "linear"),
         "trees": trees.save(d / "trees"),
         "trees_raw": trees_raw.save(d / "trees_raw"),
@@ -364,17 +371,24 @@ def test_model_without_coarse_graining_equals_its_offline_prediction(tmp_path, m
 
 
 @pytest.mark.parametrize("nprocs", [1, pytest.param(2, marks=pytest.mark.mpi)])
-@pytest.mark.parametrize("which", ["linear_tapered", "trees_tapered"])
+@pytest.mark.parametrize(
+    "which", ["linear_tapered", "trees_tapered", "linear_bounded", "trees_bounded"]
+)
 def test_tapered_coarse_graining_in_the_fix_equals_the_offline_prediction(
     tmp_path, models, which, nprocs
 ):
     """Tapered coarse-graining weights on both in-run paths (a linear model's per-radius
-    projections; a tree model's full coarse-grained rows), on 1 and 2 ranks."""
+    projections; a tree model's full coarse-grained rows), on 1 and 2 ranks; with raw
+    columns clamped to ``raw_bounds`` too."""
     r = _run_lmp(tmp_path, _md_script(models[which]), nprocs)
     _ok(r)
     frames = _frames(tmp_path / "shear.dump")
     assert [s for s, _, _ in frames] == MD_STEPS
-    _check_parity(frames, models[which], MD_REF)
+    cols = _check_parity(frames, models[which], MD_REF)
+    if which.endswith("bounded"):  # the clamping is exercised: without it, other numbers
+        free = softscope.load_model(models[which.replace("bounded", "tapered")])
+        step, frame, _ = frames[-1]
+        assert np.abs(free.predict(frame) - cols[step][:, 0]).max() > 1e-3
 
 
 # --------------------------------------------------------------------------- two fixes

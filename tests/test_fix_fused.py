@@ -73,22 +73,43 @@ def _unfused(frame, spec, coef, const):
         pytest.param(
             (dict(ANGULAR, xi=[2.0, 2.7]),), id="angular incommensurate xi (one exp per xi)"
         ),
+        pytest.param(
+            (RADIAL, {"kind": "entropy", "sigma": 0.2, "r_max": 5.0, "average_cutoff": 3.0}),
+            id="radial+entropy (a block projected in numpy)",
+        ),
     ],
 )
-def test_fused_projection_equals_raw_structure_functions_times_coefficients(rng, blocks):
+@pytest.mark.parametrize("clamped", [False, True], ids=["", "clamped"])
+def test_fused_projection_equals_raw_structure_functions_times_coefficients(rng, blocks, clamped):
+    """With ``raw_bounds`` (clamped): the free spec's raw columns clipped by numpy, then
+    contracted (the kernel forms each atom's Gaussian sums and Ψ, clamps, contracts)."""
     frame = random_triclinic_frame(rng, n=220)
     spec = _spec(*blocks)
     n_raw = len(spec.raw_names())
     coef = rng.normal(size=(3, n_raw))
     const = rng.normal(size=3)
     ref = _unfused(frame, spec, coef, const)
+    if clamped:
+        raw = spec.compute_raw(frame)
+        lo, hi = np.percentile(raw, [15, 85], axis=0)
+        assert (np.clip(raw, lo, hi) != raw).mean() > 0.1
+        spec = spec.with_raw_bounds(lo, hi)
+        ref = np.clip(raw, lo, hi) @ coef.T + const
     got = projection(frame, spec, coef, const)
     scale = np.abs(spec.compute_raw(frame)).sum(axis=1).max() * np.abs(coef).max()
     np.testing.assert_allclose(got, ref, rtol=0, atol=1e-13 * scale)
     # kernel face on a prebuilt list (its points and query count)
     codes, _ = frame.species_index(spec.species)
     nl = neighbor_list(frame, spec.cutoff)
-    got2 = projection_from_points(spec, nl.points, codes[nl.point_atom], nl.n_query, coef, const)
+    got2 = projection_from_points(
+        spec,
+        nl.points,
+        codes[nl.point_atom],
+        nl.n_query,
+        coef,
+        const,
+        density=len(frame) / frame.volume,
+    )
     np.testing.assert_allclose(got2, ref, rtol=0, atol=1e-13 * scale)
 
 

@@ -143,6 +143,17 @@ def test_train_cli_holds_out_samples_and_card_metrics_match_sklearn_on_ovito_d2m
     m = load_model(out)
     split = m.card["split"]
     assert split["train_samples"] == ["g0", "g2"] and split["test_samples"] == ["g1"]
+    # raw columns clamped to their range over the training samples' first and last windows
+    from softscope.training.dataset import find_samples, sample_windows
+
+    free = m.spec.with_raw_bounds(None)
+    raws = []
+    for s in find_samples([fake_data / "g0", fake_data / "g2"]):
+        ws = sample_windows(s, window=0.004, stride=0.002)
+        raws += [free.compute_raw(ws[0].reference), free.compute_raw(ws[-1].reference)]
+    raw = np.concatenate(raws)
+    np.testing.assert_array_equal(m.spec.raw_bounds[0], raw.min(axis=0))
+    np.testing.assert_array_equal(m.spec.raw_bounds[1], raw.max(axis=0))
     held = m.card["metrics"]["held_out"]
     # independent evaluation of the held-out windows: OVITO D²min, sklearn metrics
     shear = fake_data / "g1" / "shear_aqs"

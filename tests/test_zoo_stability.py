@@ -6,14 +6,17 @@
   Zr-Zr triplets are ~1e-5 in value, and 2e4 on them is 0.09 in standardised units);
 - small perturbations: under 1e-4 Å random displacements and a 1e-4 affine shear the 99.9th
   percentile of |ΔP| is <= 2 % of the spread;
-- thermal-scale noise (0.1 Å per axis): max |ΔP| <= 10 spreads, |mean shift| <= 2 spreads.
+- thermal-scale noise (0.1 Å per axis): max |ΔP| <= 10 spreads, |mean shift| <= 2 spreads
+  (the zoo's linear models clamp their raw columns to the training range,
+  ``DescriptorSpec.raw_bounds``: before, one compressed A-A triplet of a KA glass under
+  0.04 σ noise moved its atom's softness by 12.6 spreads).
 
 Measured with ``Model.predict`` of the perturbed shipped glass (the reference is the
 model's own prediction of the unperturbed glass, nothing else; three noise draws, atoms
 pooled) for the Cu-Zr models; every linear model's card records the same figures pooled
 over ten frames of two held-out glasses of its own system, measured when the zoo was made
-(the raw data is not in the repository), and they meet the targets too, but for
-:data:`KNOWN_MISSES`.  Tree models (piecewise constant) are reported on their cards, not held to
+(the raw data is not in the repository), and they meet the targets too (but for
+:data:`KNOWN_MISSES`, empty today).  Tree models (piecewise constant) are reported on their cards, not held to
 the targets.
 """
 
@@ -80,20 +83,7 @@ def test_thermal_scale_noise_keeps_predictions_bounded(figures, name):
 
 #: Where a model misses a target today, a strict xfail states the measured value (an
 #: improvement turns it into an XPASS, which fails the suite until the marker goes).
-KNOWN_MISSES = {
-    "ka-softness": (
-        "pooled over 5 frames of ka_s29 x 3 draws: thermal-scale noise (0.04 sigma) worst max "
-        "12.6 spreads (target 10; median over draws 5.6); 1e-4 noise 0.008, shear 0.002 "
-        "meet. One atom with a tight A-A triplet dominates the maximum in every frame (raw "
-        "Psi_AA(xi = 0.8 sigma, lambda = -1)); stronger penalties cost more than 0.01 of CV "
-        "ROC-AUC"
-    ),
-    "ka-softness-phop": (
-        "pooled over 10 frames of kaliq_s35/36 x 3 draws: thermal-scale noise worst max 10.9 "
-        "spreads (target 10; median over draws 5.3); 1e-4 noise 0.005 (was 0.046 with hard "
-        "cutoffs) and shear 0.001 meet"
-    ),
-}
+KNOWN_MISSES: dict[str, str] = {}
 
 
 @pytest.mark.parametrize(
@@ -116,3 +106,5 @@ def test_every_linear_zoo_model_met_the_targets_on_its_held_out_glass(name):
     assert meets_targets(card), card
     # trained with the perturbation guard (its own criterion is recorded beside)
     assert "perturbation_penalty" in model.card["training"]
+    # on raw columns clamped to the training range, which the card states
+    assert model.spec.raw_bounds is not None and "raw_bounds" in model.card["spec_summary"]

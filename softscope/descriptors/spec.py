@@ -8,7 +8,10 @@ radii.  The feature vector of atom i is
 where ``cg(r)`` is :func:`softscope.descriptors.coarse_grain` of every raw column (the
 mean over the atom and its neighbours within r, CONVENTIONS.md; with
 ``coarse_grain_taper`` δ > 0 the neighbours' weights fall smoothly to 0 over the last δ
-before r, so features are continuous in the positions).
+before r, so features are continuous in the positions).  With ``raw_bounds`` (lower,
+upper) every raw column is clamped to [lower, upper] before coarse-graining: a trained
+model's descriptor never leaves the range of its training structures (a linear model does
+not extrapolate an exponentially sensitive function of a compressed triplet).
 
 A block is a mapping ``{"kind": NAME, **parameters}``; each kind is defined by the module
 that computes it and registered in :mod:`softscope.descriptors.registry`:
@@ -32,7 +35,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -67,6 +70,9 @@ class DescriptorSpec:
     #: width δ (length unit) of the cosine taper of the coarse-graining weights; 0: the
     #: convention's plain mean within each radius
     coarse_grain_taper: float = 0.0
+    #: (lower, upper): per raw column (``raw_names()`` order) the range every raw feature
+    #: is clamped to before coarse-graining; None: no clamping
+    raw_bounds: tuple[tuple[float, ...], tuple[float, ...]] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "species", tuple(str(s) for s in self.species))
@@ -91,6 +97,26 @@ class DescriptorSpec:
             raise SoftscopeError(
                 f"descriptor spec version {self.version} is not supported (this softscope: {SPEC_VERSION})"
             )
+        if self.raw_bounds is not None:
+            self._set_bounds()
+
+    def _set_bounds(self) -> None:
+        try:
+            lo, hi = (tuple(float(v) for v in side) for side in self.raw_bounds)
+        except (TypeError, ValueError):
+            raise SoftscopeError(
+                "raw_bounds must be (lower, upper), two sequences of numbers"
+            ) from None
+        n = len(self.raw_names())
+        if len(lo) != n or len(hi) != n:
+            raise SoftscopeError(
+                f"raw_bounds must give {n} lower and upper values (one per raw column), "
+                f"got {len(lo)} and {len(hi)}"
+            )
+        a, b = np.array(lo), np.array(hi)
+        if np.isnan(a).any() or np.isnan(b).any() or np.any(a > b):
+            raise SoftscopeError("raw_bounds: every lower bound must be <= its upper bound")
+        object.__setattr__(self, "raw_bounds", (lo, hi))
 
     # ------------------------------------------------------------ serialisation
     def to_dict(self) -> dict[str, Any]:
@@ -103,11 +129,15 @@ class DescriptorSpec:
         }
         if self.coarse_grain_taper:  # absent: the plain mean (specs written before it)
             d["coarse_grain_taper"] = self.coarse_grain_taper
+        if self.raw_bounds is not None:  # absent: no clamping
+            d["raw_bounds"] = {"lower": list(self.raw_bounds[0]), "upper": list(self.raw_bounds[1])}
         return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> DescriptorSpec:
         try:
+            rb = d.get("raw_bounds")
+            bounds = None if rb is None else (tuple(rb["lower"]), tuple(rb["upper"]))
             return cls(
                 species=tuple(d["species"]),
                 units=d.get("units", "metal"),
@@ -115,6 +145,7 @@ class DescriptorSpec:
                 coarse_grain=tuple(d.get("coarse_grain", ())),
                 version=int(d.get("version", SPEC_VERSION)),
                 coarse_grain_taper=float(d.get("coarse_grain_taper", 0.0)),
+                raw_bounds=bounds,
             )
         except KeyError as exc:
             raise SoftscopeError(f"descriptor spec lacks the field {exc}") from exc
@@ -172,6 +203,19 @@ class DescriptorSpec:
     def n_features(self) -> int:
         return len(self.feature_names())
 
+    def with_raw_bounds(self, lower: np.ndarray | None, upper: np.ndarray | None = None):
+        """This spec with raw columns clamped to [lower, upper] ((n_raw,) each); ``None``:
+        without clamping."""
+        if lower is None:
+            return replace(self, raw_bounds=None)
+        return replace(self, raw_bounds=(tuple(np.ravel(lower)), tuple(np.ravel(upper))))
+
+    def clamp(self, raw: np.ndarray) -> np.ndarray:
+        """``raw`` (N, n_raw) clamped in place to :attr:`raw_bounds` (unchanged without)."""
+        if self.raw_bounds is not None:
+            np.clip(raw, self.raw_bounds[0], self.raw_bounds[1], out=raw)
+        return raw
+
     def check_frame(self, frame: Frame) -> None:
         """Raise unless every species of ``frame`` is one of the spec's."""
         frame.species_index(self.species)
@@ -202,11 +246,11 @@ class DescriptorSpec:
     def compute_raw(
         self, frame: Frame, extra: Mapping[str, np.ndarray] | None = None
     ) -> np.ndarray:
-        """(N, n_raw) float64 raw block features of ``frame``; ``extra``: per-atom columns
-        named by :attr:`external`."""
+        """(N, n_raw) float64 raw block features of ``frame`` (clamped to
+        :attr:`raw_bounds`); ``extra``: per-atom columns named by :attr:`external`."""
         self.check_frame(frame)
         cols = [block_kind(b["kind"]).compute(b, frame, self.species, extra) for b in self.blocks]
-        return np.ascontiguousarray(np.concatenate(cols, axis=1))
+        return self.clamp(np.ascontiguousarray(np.concatenate(cols, axis=1)))
 
     def compute(self, frame: Frame, extra: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
         """(N, n_features) float64: raw blocks followed by their coarse-grained copies."""
@@ -231,7 +275,8 @@ class DescriptorSpec:
         extra: Mapping[str, np.ndarray] | None = None,
         owner: np.ndarray | None = None,
     ) -> np.ndarray:
-        """(n_query, n_raw) float64 raw block features of ``points[:n_query]`` only.
+        """(n_query, n_raw) float64 raw block features of ``points[:n_query]`` only
+        (clamped to :attr:`raw_bounds`).
 
         ``points`` (M, 3) are local then ghost atoms (no periodicity is added); ghosts need
         only reach :attr:`cutoff` beyond the query points.  ``point_species_codes`` (M,)
@@ -253,7 +298,7 @@ class DescriptorSpec:
                 )
         ps = PointSet(pts, codes, n_query, self.species, density, extra, owner)
         cols = [block_kind(b["kind"]).compute_points(b, ps) for b in self.blocks]
-        return np.ascontiguousarray(np.concatenate(cols, axis=1))
+        return self.clamp(np.ascontiguousarray(np.concatenate(cols, axis=1)))
 
     def coarse_grain_points(
         self, points: np.ndarray, point_raw: np.ndarray, n_query: int

@@ -21,7 +21,11 @@ triplets as :func:`~softscope.descriptors.radial.radial` and
 :func:`~softscope.descriptors.angular.angular` (d² < r_c², j ≠ i), same conventions
 (see those modules); the result equals ``raw @ C.T + c`` to ~1e-12 (tests/test_fix_fused.py).
 Blocks of every other kind (entropy, interstice, external, any registered kind) are
-computed as raw columns by their block kind and projected with numpy.
+computed as raw columns by their block kind and projected with numpy.  With the spec's
+``raw_bounds`` every raw column is clamped before the contraction: the kernel then keeps
+every radial centre exact (per-atom Gaussian sums) and forms each atom's Ψ from its
+moments, clamps them and contracts with the raw coefficients; other blocks are clipped in
+numpy.
 
 Faces: :func:`projection` (periodic frame) and :func:`projection_from_points` (LAMMPS:
 local + ghost points, no periodicity added).
@@ -106,6 +110,24 @@ def projection_from_points(
     k = c.shape[0]
     if n_query == 0:
         return np.zeros((0, k))
+    out = _fused_projection(spec, pts, codes, n_query, c, density, extra)
+    if const is not None:
+        cst = np.asarray(const, dtype=np.float64).reshape(-1)
+        if cst.shape != (k,):
+            raise SoftscopeError(f"const must have shape ({k},), got {cst.shape}")
+        out += cst
+    if not np.isfinite(out).all():
+        raise SoftscopeError("projections contain NaN or inf")
+    return out
+
+
+def _fused_projection(spec, pts, codes, n_query, c, density, extra) -> np.ndarray:
+    """(n_query, K) Σ_f c[k, f] raw_f of every block (raw_f clamped to the spec's
+    ``raw_bounds`` if any), radial and angular ones by the fused kernel (no raw matrix)."""
+    k = c.shape[0]
+    lo_all = hi_all = None
+    if spec.raw_bounds is not None:
+        lo_all, hi_all = (np.asarray(v, dtype=np.float64) for v in spec.raw_bounds)
     out = None  # the first block's projections become the sum (no zeros + copy)
     ns = len(spec.species)
     f0 = 0
@@ -115,13 +137,16 @@ def projection_from_points(
         kind = block_kind(b["kind"])
         nf = len(kind.names(b, spec.species))
         cb = np.ascontiguousarray(c[:, f0 : f0 + nf])
+        bounds = None if lo_all is None else (lo_all[f0 : f0 + nf], hi_all[f0 : f0 + nf])
         f0 += nf
         if b["kind"] in pair_blocks:
-            pair_blocks[b["kind"]].append((b, cb))
+            pair_blocks[b["kind"]].append((b, cb, bounds))
         else:
             raw = kind.compute_points(b, ps)
             if not np.isfinite(raw).all():
                 raise SoftscopeError(f"{b['kind']} features contain NaN or inf")
+            if bounds is not None:
+                np.clip(raw, bounds[0], bounds[1], out=raw)
             out = _add(out, raw @ cb.T)
     # radial and angular blocks: one cell walk and one gather per atom for a radial block
     # and an angular block together (the angular neighbours are a subset)
@@ -129,18 +154,11 @@ def projection_from_points(
     while rad or ang:
         rb, ab = rad.pop(0) if rad else None, ang.pop(0) if ang else None
         reach = max(float(blk[0]["cutoff"]) for blk in (rb, ab) if blk is not None)
-        r = _radial_args(*rb, ns) if rb is not None else _no_radial(k)
-        a = _angular_args(*ab, ns) if ab is not None else _no_angular(k)
+        r = _radial_args(rb[0], rb[1], ns, rb[2]) if rb is not None else _no_radial(k)
+        a = _angular_args(ab[0], ab[1], ns, ab[2]) if ab is not None else _no_angular(k)
         out = _add(out, _pair_projection(pts, codes, n_query, reach, r, a))
     if out is None:
         out = np.zeros((n_query, k))
-    if const is not None:
-        cst = np.asarray(const, dtype=np.float64).reshape(-1)
-        if cst.shape != (k,):
-            raise SoftscopeError(f"const must have shape ({k},), got {cst.shape}")
-        out += cst
-    if not np.isfinite(out).all():
-        raise SoftscopeError("projections contain NaN or inf")
     return out
 
 
@@ -176,21 +194,38 @@ def _pair_projection(points, codes, n_query, reach: float, rad: tuple, ang: tupl
     )
 
 
-def _radial_args(b, coef, n_species) -> tuple:
+def _radial_args(b, coef, n_species, bounds=None) -> tuple:
+    """The kernel's radial arguments: tabulated pair functions, or with ``bounds`` (lower,
+    upper) of the block's raw columns every centre exact and its per-atom sums clamped."""
     mu, s = check_radial_params(b["centers"], b["sigma"])
     rc = float(b["cutoff"])
-    tab = radial_table(mu, s, rc, bool(b["cutoff_function"]), coef, n_species)
+    fc = bool(b["cutoff_function"])
+    nk = coef.shape[0]
+    if bounds is None:
+        tab = radial_table(mu, s, rc, fc, coef, n_species)
+        table, inv_dr, emu, estep = tab.table, tab.inv_dr, tab.exact_mu, tab.exact_step
+        ecoef = tab.exact_coef.reshape(nk, -1)
+        lo = hi = np.zeros(0)
+    else:
+        order = np.argsort(mu, kind="stable")
+        emu, estep = _exact_grid(mu[order])
+        table, inv_dr = np.zeros((1, 1, nk, 6)), 0.0
+        ecoef = coef.reshape(nk, n_species, mu.size)[:, :, order].reshape(nk, -1)
+        lo, hi = (np.asarray(v).reshape(n_species, mu.size)[:, order].ravel() for v in bounds)
     return (
         True,
-        tab.table,
-        tab.inv_dr,
-        tab.exact_mu,
-        np.ascontiguousarray(tab.exact_coef.reshape(coef.shape[0], -1)),
-        tab.exact_step,
+        np.ascontiguousarray(table),
+        inv_dr,
+        np.ascontiguousarray(emu),
+        np.ascontiguousarray(ecoef),
+        estep,
         1.0 / (2.0 * s * s),
         WINDOW * s,
         rc,
-        bool(b["cutoff_function"]),
+        fc,
+        bounds is not None,
+        np.ascontiguousarray(lo, dtype=np.float64),
+        np.ascontiguousarray(hi, dtype=np.float64),
     )
 
 
@@ -206,6 +241,9 @@ def _no_radial(nk: int) -> tuple:
         0.0,
         0.0,
         False,
+        False,
+        np.zeros(0),
+        np.zeros(0),
     )
 
 
@@ -319,15 +357,7 @@ def radial_table(
         )
     ex = np.flatnonzero(exact)
     ex = ex[np.argsort(centers[ex], kind="stable")]
-    emu = np.ascontiguousarray(centers[ex])
-    step = 0.0
-    if emu.size >= 2:
-        diffs = np.diff(emu)
-        if diffs.min() > 0 and np.ptp(diffs) <= 1e-9 * diffs.mean():
-            step = float(diffs.mean())
-            emu = emu[0] + step * np.arange(emu.size)  # the grid the recurrence walks
-            if np.abs(emu - centers[ex]).max() > 1e-12 * max(1.0, emu.max()):
-                step, emu = 0.0, np.ascontiguousarray(centers[ex])
+    emu, step = _exact_grid(centers[ex])
     out = RadialTable(
         np.ascontiguousarray(table),
         float(n_int / cutoff),
@@ -342,7 +372,21 @@ def radial_table(
     return out
 
 
-def _angular_args(b, coef, n_species) -> tuple:
+def _exact_grid(centers: np.ndarray) -> tuple[np.ndarray, float]:
+    """(centres, spacing) of sorted exact centres: a uniform grid (the recurrence of
+    ``add_gaussians`` walks it) when they are one to 1e-12, else (centres, 0)."""
+    emu = np.ascontiguousarray(centers, dtype=np.float64)
+    if emu.size >= 2:
+        diffs = np.diff(emu)
+        if diffs.min() > 0 and np.ptp(diffs) <= 1e-9 * diffs.mean():
+            step = float(diffs.mean())
+            grid = emu[0] + step * np.arange(emu.size)
+            if np.abs(grid - emu).max() <= 1e-12 * max(1.0, grid.max()):
+                return grid, step
+    return emu, 0.0
+
+
+def _angular_args(b, coef, n_species, bounds=None) -> tuple:
     x, lam, zet = check_angular_params(b["xi"], b["lambdas"], b["zetas"])
     pair_index = np.full((n_species, n_species), -1, dtype=np.int64)
     for k, (p, q) in enumerate(species_pairs(n_species)):
@@ -350,9 +394,14 @@ def _angular_args(b, coef, n_species) -> tuple:
     zint = np.where((zet == np.round(zet)) & (zet <= 64), np.round(zet), -1).astype(np.int64)
     pref = np.power(2.0, 1.0 - zet) if b["prefactor"] else np.ones_like(zet)
     nmom = 0
+    momw = np.zeros((1, 1))
     if (zint >= 0).all() and zint.max() <= _MAX_MOMENT_ZETA:
         nmom = int(zint.max()) + 1
-        coef = _moment_coefficients(coef, len(x), lam, zint, pref, nmom)
+        if bounds is None:
+            coef = _moment_coefficients(coef, len(x), lam, zint, pref, nmom)
+        else:  # Ψ per atom from its moments, clamped, then the raw coefficients
+            momw = _moment_coefficients(np.eye(lam.size * zet.size), 1, lam, zint, pref, nmom)
+    lo, hi = (np.zeros(0), np.zeros(0)) if bounds is None else bounds
     unit, xpow = common_unit(1.0 / (x * x))
     return (
         True,
@@ -368,6 +417,10 @@ def _angular_args(b, coef, n_species) -> tuple:
         bool(b["cutoff_function"]),
         nmom,
         np.ascontiguousarray(coef),
+        bounds is not None,
+        np.ascontiguousarray(momw),
+        np.ascontiguousarray(lo, dtype=np.float64),
+        np.ascontiguousarray(hi, dtype=np.float64),
     )
 
 
@@ -387,6 +440,10 @@ def _no_angular(nk: int) -> tuple:
         False,
         0,
         np.zeros((nk, 0)),
+        False,
+        np.zeros((1, 1)),
+        np.zeros(0),
+        np.zeros(0),
     )
 
 
@@ -438,9 +495,10 @@ def _moment_coefficients(coef, nx, lam, zint, pref, nmom) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- kernels
-_RAD_SIG = "b1, f8[:,:,:,::1], f8, f8[::1], f8[:,::1], f8, f8, f8, f8, b1"
+_RAD_SIG = "b1, f8[:,:,:,::1], f8, f8[::1], f8[:,::1], f8, f8, f8, f8, b1, b1, f8[::1], f8[::1]"
 _ANG_SIG = (
-    "b1, i8[:,::1], f8[::1], f8, i8[::1], f8[::1], f8[::1], i8[::1], f8[::1], f8, b1, i8, f8[:,::1]"
+    "b1, i8[:,::1], f8[::1], f8, i8[::1], f8[::1], f8[::1], i8[::1], f8[::1], f8, b1, i8, f8[:,::1], "
+    "b1, f8[:,::1], f8[::1], f8[::1]"
 )
 
 
@@ -474,6 +532,9 @@ def _projection_kernel(
     half,
     rc_rad,
     rad_fc,
+    rclamp,
+    elo,
+    ehi,
     do_ang,
     pair_index,
     inv_xi2,
@@ -487,6 +548,10 @@ def _projection_kernel(
     ang_fc,
     nmom,
     acoef,
+    aclamp,
+    momw,
+    alo,
+    ahi,
 ):
     """A radial block's and an angular block's projections of every query atom, from one
     gather of the points within ``reach`` (>= both cutoffs).
@@ -503,7 +568,13 @@ def _projection_kernel(
     since (1 + λ cos θ)^ζ is a polynomial in cos θ (1 + λ cos θ >= 0 for |λ| <= 1).
     ``nmom == 0``: the (λ, ζ) factors are evaluated per triplet and ``acoef`` is
     (K, n_raw of the block).  ``xpow`` non-empty: 1/ξ_a² = xpow[a]·``unit``, and
-    exp(−s/ξ_a²) = exp(−s·unit)^xpow[a] (one exp per distance instead of one per ξ)."""
+    exp(−s/ξ_a²) = exp(−s·unit)^xpow[a] (one exp per distance instead of one per ξ).
+
+    Clamped raw columns (``DescriptorSpec.raw_bounds``): ``rclamp`` — every centre is
+    exact (no table), and the atom's Gaussian sums are clamped to [``elo``, ``ehi``]
+    (``erow`` layout) before the contraction; ``aclamp`` — the atom's Ψ are formed (from
+    the moments with ``momw`` (n_λ·n_ζ, nmom) when ``nmom > 0``), clamped to [``alo``,
+    ``ahi``] and contracted with ``acoef`` = the block's raw coefficients (K, n_raw)."""
     n = qpos.shape[0]
     nk = acoef.shape[0]
     out = np.zeros((n, nk), dtype=np.float64)
@@ -521,6 +592,7 @@ def _projection_kernel(
     nlz = nl_ * nz
     per_pair = nx * nmom if nmom > 0 else nx * nlz
     nacc = (pair_index.max() + 1) * per_pair
+    npsi = (pair_index.max() + 1) * nx * nlz if aclamp else 0
     zmax = max(zint.max(), 0)
     ra2 = rc_ang * rc_ang
     reach2 = reach * reach
@@ -544,6 +616,7 @@ def _projection_kernel(
         pw = np.empty(max(zmax, nmom) + 1)
         vb = np.empty(nlz)
         acc = np.empty(nacc)
+        psi = np.empty(npsi)
         ejk = np.empty(nx)
         for i in range(ch * chunk, min((ch + 1) * chunk, n)):
             xi = qpos[i, 0]
@@ -565,7 +638,7 @@ def _projection_kernel(
                         j = n_int - 1
                     t = xr - j
                     su = spc[cand[u]]
-                    for k in range(nk):
+                    for k in range(nk if not rclamp else 0):
                         # its own name: numba cannot type a name reused for an array
                         # and an int (the ξ loops below use `a`)
                         h = table[su, j, k]  # quintic piece of h_k,X(r) on interval j
@@ -577,6 +650,9 @@ def _projection_kernel(
                     w = 0.5 * (np.cos(np.pi * r / rc_rad) + 1.0) if rad_fc else 1.0
                     add_gaussians(erow, su * ne, r, w, exact_mu, estep, inv2s2, half, cq)
                 if ne:
+                    if rclamp:
+                        for f in range(nerow):
+                            erow[f] = min(max(erow[f], elo[f]), ehi[f])
                     for k in range(nk):
                         sk = racc[k]
                         for f in range(nerow):
@@ -658,11 +734,29 @@ def _projection_kernel(
                             base = col + a * nlz
                             for f in range(nlz):
                                 acc[base + f] += g * vb[f]
-                for k in range(nk):
-                    sk = racc[k]
-                    for f in range(nacc):
-                        sk += acoef[k, f] * acc[f]
-                    racc[k] = sk
+                if aclamp:
+                    if nmom > 0:  # Ψ from the moments: per (pair, ξ) row, Σ_e momw · M_e
+                        for g_ in range(nacc // nmom):
+                            for f in range(nlz):
+                                sv = 0.0
+                                for e in range(nmom):
+                                    sv += momw[f, e] * acc[g_ * nmom + e]
+                                psi[g_ * nlz + f] = sv
+                    else:
+                        psi[:] = acc
+                    for f in range(npsi):
+                        psi[f] = min(max(psi[f], alo[f]), ahi[f])
+                    for k in range(nk):
+                        sk = racc[k]
+                        for f in range(npsi):
+                            sk += acoef[k, f] * psi[f]
+                        racc[k] = sk
+                else:
+                    for k in range(nk):
+                        sk = racc[k]
+                        for f in range(nacc):
+                            sk += acoef[k, f] * acc[f]
+                        racc[k] = sk
             for k in range(nk):
                 out[i, k] = racc[k]
     return out

@@ -35,7 +35,8 @@ class FeaturesModifier(ModifierInterface):
 
     The spec is taken from ``spec`` (a JSON text or the path of a ``.json`` file
     holding ``DescriptorSpec.to_dict()``) or, when that is empty, from ``model``
-    (zoo name or ``.ssm`` file: the features the model was trained on). Output: one
+    (zoo name or ``.ssm`` file: the features the model was trained on, clamped to its
+    training range where its spec has ``raw_bounds``). Output: one
     float64 particle property per feature named ``prefix + feature name`` with '.'
     replaced by '_' (OVITO forbids dots: ``G_Cu(2_5)``, ``cg4(G_Cu(2_5))``; see
     :func:`ovito_names`; units as in ``docs/conventions.md``), or with

@@ -224,7 +224,12 @@ def train_from_trajectories(
     g(r) shell, grid scale, label convention, split and held-out metrics.
     """
     from softscope.models.model import Model
-    from softscope.training.pipeline import fit_recipe_on, rounded_summary, spec_summary
+    from softscope.training.pipeline import (
+        bounded_for,
+        fit_recipe_on,
+        rounded_summary,
+        spec_summary,
+    )
     from softscope.training.recipes import grid_scale, recipe_info
     from softscope.training.train import build_training_set
 
@@ -281,6 +286,7 @@ def train_from_trajectories(
             prediction_at="window start (frame t)",
         )
     _check_extra(tr_w, dspec)
+    dspec = bounded_for(info, dspec, tr_w)
     ts = build_training_set(tr_w, dspec, cut, q, stable_q, seed, n_jobs, progress)
     est, fit_info = fit_recipe_on(info, ts, dspec, tr_w, units, cs, n_estimators, max_depth, seed)
     card: dict[str, Any] = {

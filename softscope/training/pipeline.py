@@ -144,6 +144,7 @@ def train_recipe(
             f"{[s.name for s in train]}, {len(test)} held out {[s.name for s in test]}"
         )
     tr_w = windows_of(train, window, stride, require)
+    spec = bounded_for(info, spec, tr_w)
     ts = build_training_set(tr_w, spec, cutoff, q, stable_q, seed, n_jobs, progress)
     est, fit_info = fit_recipe_on(info, ts, spec, tr_w, units, cs, n_estimators, max_depth, seed)
     card: dict[str, Any] = {
@@ -192,6 +193,8 @@ def spec_summary(spec) -> dict[str, Any]:
     }
     if spec.coarse_grain_taper:
         out["coarse_grain_taper"] = spec.coarse_grain_taper
+    if spec.raw_bounds is not None:
+        out["raw_bounds"] = "clamped to the training range (first and last training frames)"
     return out
 
 
@@ -201,6 +204,37 @@ def first_windows(windows: Sequence[Window]) -> list[Window]:
     for w in windows:
         first.setdefault(w.sample, w)
     return list(first.values())
+
+
+#: estimator kinds that extrapolate beyond their training range (their specs get
+#: :func:`training_bounds`); trees are constant beyond their last split anyway
+EXTRAPOLATING = ("linear", "mlp")
+
+
+def training_bounds(spec, windows: Sequence[Window]):
+    """``spec`` with ``raw_bounds`` = the range (min, max per raw column) of the raw features
+    of every atom in the reference frames of each training sample's first and last window
+    (the range the model is trained on: every feature it sees is clamped to it)."""
+    ws = first_windows(windows) + first_windows(windows[::-1])
+    seen: set[int] = set()
+    lo = hi = None
+    for w in ws:
+        if id(w) in seen:
+            continue
+        seen.add(id(w))
+        raw = spec.with_raw_bounds(None).compute_raw(w.reference, extra=w.extra or None)
+        lo = raw.min(axis=0) if lo is None else np.minimum(lo, raw.min(axis=0))
+        hi = raw.max(axis=0) if hi is None else np.maximum(hi, raw.max(axis=0))
+    return spec.with_raw_bounds(lo, hi)
+
+
+def bounded_for(info: dict[str, Any], spec, windows: Sequence[Window]):
+    """The spec a recipe (``info``: :func:`recipe_info`) trains with: with
+    :func:`training_bounds` for :data:`EXTRAPOLATING` estimators unless ``spec`` already
+    has ``raw_bounds``, else ``spec``."""
+    if info["estimator"] in EXTRAPOLATING and spec.raw_bounds is None:
+        return training_bounds(spec, windows)
+    return spec
 
 
 def thermal_invariance(
