@@ -449,7 +449,9 @@ def test_units_real_and_a_user_spec_file(fep, tmp_path):
         "softness-radial", paths, ["Fe", "P"], units="real", window=K, test_trajectories=0,
         spec=tmp_path / "spec.json", progress=False,
     )  # fmt: skip
-    assert m2.spec.to_json() == spec.to_json() and m2.card["data"]["grid_scale"] is None
+    # the user's grids, clamped to the training range (a linear recipe)
+    assert m2.spec.with_raw_bounds(None).to_json() == spec.to_json()
+    assert m2.spec.raw_bounds is not None and m2.card["data"]["grid_scale"] is None
     with pytest.raises(SoftscopeError, match="units"):
         train_from_trajectories(
             "softness-radial", paths, ["Fe", "P"], units="metal", window=K,
