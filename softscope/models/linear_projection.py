@@ -495,6 +495,20 @@ def _moment_coefficients(coef, nx, lam, zint, pref, nmom) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------- kernels
+@nb.njit(cache=True, inline="always")
+def _clamp_contract(total, coef, vals, lo, hi, clamp):
+    """total[k] += Σ_f coef[k, f] · vals[f], with ``vals`` first clamped in place to
+    [lo, hi] when ``clamp``."""
+    if clamp:
+        for f in range(vals.shape[0]):
+            vals[f] = min(max(vals[f], lo[f]), hi[f])
+    for k in range(total.shape[0]):
+        sk = total[k]
+        for f in range(vals.shape[0]):
+            sk += coef[k, f] * vals[f]
+        total[k] = sk
+
+
 _RAD_SIG = "b1, f8[:,:,:,::1], f8, f8[::1], f8[:,::1], f8, f8, f8, f8, b1, b1, f8[::1], f8[::1]"
 _ANG_SIG = (
     "b1, i8[:,::1], f8[::1], f8, i8[::1], f8[::1], f8[::1], i8[::1], f8[::1], f8, b1, i8, f8[:,::1], "
@@ -650,14 +664,7 @@ def _projection_kernel(
                     w = 0.5 * (np.cos(np.pi * r / rc_rad) + 1.0) if rad_fc else 1.0
                     add_gaussians(erow, su * ne, r, w, exact_mu, estep, inv2s2, half, cq)
                 if ne:
-                    if rclamp:
-                        for f in range(nerow):
-                            erow[f] = min(max(erow[f], elo[f]), ehi[f])
-                    for k in range(nk):
-                        sk = racc[k]
-                        for f in range(nerow):
-                            sk += exact_coef[k, f] * erow[f]
-                        racc[k] = sk
+                    _clamp_contract(racc, exact_coef, erow, elo, ehi, rclamp)
             if do_ang:
                 # angular neighbours (d < rc_ang), data gathered once: vector, 1/r, species,
                 # f_c, e^{-r²/ξ²}
@@ -744,19 +751,9 @@ def _projection_kernel(
                                 psi[g_ * nlz + f] = sv
                     else:
                         psi[:] = acc
-                    for f in range(npsi):
-                        psi[f] = min(max(psi[f], alo[f]), ahi[f])
-                    for k in range(nk):
-                        sk = racc[k]
-                        for f in range(npsi):
-                            sk += acoef[k, f] * psi[f]
-                        racc[k] = sk
+                    _clamp_contract(racc, acoef, psi, alo, ahi, True)
                 else:
-                    for k in range(nk):
-                        sk = racc[k]
-                        for f in range(nacc):
-                            sk += acoef[k, f] * acc[f]
-                        racc[k] = sk
+                    _clamp_contract(racc, acoef, acc, alo, ahi, False)
             for k in range(nk):
                 out[i, k] = racc[k]
     return out
