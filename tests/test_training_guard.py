@@ -168,3 +168,32 @@ def test_thermal_invariance_removes_the_mean_shift_under_thermal_noise(setup):
     _, shift_free = _response(Model("free", "S", spec, free), glass, 0.1, np.random.default_rng(5))
     _, shift_inv = _response(Model("inv", "S", spec, inv), glass, 0.1, np.random.default_rng(5))
     assert abs(shift_inv) < 0.25 * abs(shift_free)
+
+
+def test_thermal_invariance_has_one_direction_per_training_composition(setup):
+    """Training samples of two compositions (the glass and a copy with a third of its Cu
+    relabelled Zr), two samples of the first: one row per composition, each the numpy
+    mean feature change over that composition's frames under the same noise draws."""
+    from softscope.training.pipeline import thermal_invariance
+    from softscope.training.windows import Window
+
+    glass, spec, _ = setup
+    sp = np.asarray(glass.species).copy()
+    cu = np.flatnonzero(sp == "Cu")
+    sp[cu[::3]] = "Zr"
+    other = glass.replace(species=sp)
+    shifted = glass.replace(positions=glass.positions + 0.01)
+    ws = [Window(n, f, f, (0.0, 0.01)) for n, f in (("a", glass), ("b", other), ("c", shifted))]
+    rows = thermal_invariance(spec, ws, "metal")
+    assert rows.shape == (2, spec.n_features)
+    rng = np.random.default_rng(0)  # thermal_shift's seed, draws in frame order per group
+
+    def change(frame):
+        noisy = frame.replace(positions=frame.positions + rng.normal(0.0, 0.1, (len(frame), 3)))
+        return (spec.compute(noisy) - spec.compute(frame)).sum(axis=0)
+
+    want_a = (change(glass) + change(shifted)) / (2 * len(glass))
+    rng = np.random.default_rng(0)
+    want_b = change(other) / len(glass)
+    np.testing.assert_allclose(rows[0], want_a, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(rows[1], want_b, rtol=1e-12, atol=1e-12)

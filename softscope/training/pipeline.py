@@ -240,21 +240,38 @@ def bounded_for(info: dict[str, Any], spec, windows: Sequence[Window]):
 def thermal_invariance(
     spec, windows: Sequence[Window], units: str, first_features: Sequence[np.ndarray] | None = None
 ) -> np.ndarray:
-    """(F,) the mean feature change under thermal-scale noise
+    """(k, F) the mean feature change under thermal-scale noise
     (:data:`~softscope.models.stability.THERMAL_AMPLITUDE` of ``units``) on the reference
-    frame of each training sample's first window: the direction a linear model is kept
-    invariant along (``fit_linear(invariant=...)``).  ``first_features``: those frames'
-    features when already computed (:func:`first_windows` order)."""
+    frame of each training sample's first window, one row per composition of those frames
+    (species fractions to 0.01): the directions a linear model is kept invariant along
+    (``fit_linear(invariant=...)``).  Compositions shift differently (Cu36Zr64 and
+    Cu64Zr36 in opposite senses), so one mean over all would leave each its own offset.
+    ``first_features``: those frames' features when already computed
+    (:func:`first_windows` order)."""
     from softscope.models.stability import THERMAL_AMPLITUDE
 
     ws = first_windows(windows)
-    return thermal_shift(
-        spec,
-        [w.reference for w in ws],
-        THERMAL_AMPLITUDE[units],
-        [w.extra or None for w in ws],
-        features=first_features,
-    )
+    groups: dict[tuple, list[int]] = {}
+    for k, w in enumerate(ws):
+        groups.setdefault(_composition_of(w.reference), []).append(k)
+    rows = []
+    for idx in groups.values():
+        rows.append(
+            thermal_shift(
+                spec,
+                [ws[k].reference for k in idx],
+                THERMAL_AMPLITUDE[units],
+                [ws[k].extra or None for k in idx],
+                features=None if first_features is None else [first_features[k] for k in idx],
+            )
+        )
+    return np.array(rows)
+
+
+def _composition_of(frame) -> tuple:
+    """(species, fraction rounded to 0.01) pairs of a frame, sorted by species."""
+    names, counts = np.unique(np.asarray(frame.species), return_counts=True)
+    return tuple((str(n), round(float(c) / counts.sum(), 2)) for n, c in zip(names, counts, strict=True))
 
 
 def perturbation_guard(
