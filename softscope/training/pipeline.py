@@ -271,7 +271,9 @@ def thermal_invariance(
 def _composition_of(frame) -> tuple:
     """(species, fraction rounded to 0.01) pairs of a frame, sorted by species."""
     names, counts = np.unique(np.asarray(frame.species), return_counts=True)
-    return tuple((str(n), round(float(c) / counts.sum(), 2)) for n, c in zip(names, counts, strict=True))
+    return tuple(
+        (str(n), round(float(c) / counts.sum(), 2)) for n, c in zip(names, counts, strict=True)
+    )
 
 
 def perturbation_guard(
