@@ -452,6 +452,16 @@ def test_units_real_and_a_user_spec_file(fep, tmp_path):
     # the user's grids, clamped to the training range (a linear recipe)
     assert m2.spec.with_raw_bounds(None).to_json() == spec.to_json()
     assert m2.spec.raw_bounds is not None and m2.card["data"]["grid_scale"] is None
+    assert "training range" in m2.card["spec_summary"]["raw_bounds"]
+    # a spec file with its own bounds keeps them, and the card says whose they are
+    n = len(spec.raw_names())
+    own = spec.with_raw_bounds(np.zeros(n), np.full(n, 3.0))
+    (tmp_path / "own.json").write_text(own.to_json())
+    m3, _ = train_from_trajectories(
+        "softness-radial", paths, ["Fe", "P"], units="real", window=K, test_trajectories=0,
+        spec=tmp_path / "own.json", progress=False,
+    )  # fmt: skip
+    assert m3.spec == own and "own bounds" in m3.card["spec_summary"]["raw_bounds"]
     with pytest.raises(SoftscopeError, match="units"):
         train_from_trajectories(
             "softness-radial", paths, ["Fe", "P"], units="metal", window=K,

@@ -646,19 +646,20 @@ def _projection_kernel(
                     if cd2[u] >= rr2:
                         continue
                     r = np.sqrt(cd2[u])
-                    xr = r * inv_dr
-                    j = int(xr)
-                    if j >= n_int:
-                        j = n_int - 1
-                    t = xr - j
                     su = spc[cand[u]]
-                    for k in range(nk if not rclamp else 0):
-                        # its own name: numba cannot type a name reused for an array
-                        # and an int (the ξ loops below use `a`)
-                        h = table[su, j, k]  # quintic piece of h_k,X(r) on interval j
-                        racc[k] += h[0] + t * (
-                            h[1] + t * (h[2] + t * (h[3] + t * (h[4] + t * h[5])))
-                        )
+                    if not rclamp:  # clamped: every centre is exact, no table
+                        xr = r * inv_dr
+                        j = int(xr)
+                        if j >= n_int:
+                            j = n_int - 1
+                        t = xr - j
+                        for k in range(nk):
+                            # its own name: numba cannot type a name reused for an array
+                            # and an int (the ξ loops below use `a`)
+                            h = table[su, j, k]  # quintic piece of h_k,X(r) on interval j
+                            racc[k] += h[0] + t * (
+                                h[1] + t * (h[2] + t * (h[3] + t * (h[4] + t * h[5])))
+                            )
                     if ne == 0 or r - exact_mu[ne - 1] > half:
                         continue
                     w = 0.5 * (np.cos(np.pi * r / rc_rad) + 1.0) if rad_fc else 1.0

@@ -286,6 +286,7 @@ def train_from_trajectories(
             prediction_at="window start (frame t)",
         )
     _check_extra(tr_w, dspec)
+    own_bounds = dspec.raw_bounds is not None
     dspec = bounded_for(info, dspec, tr_w)
     ts = build_training_set(tr_w, dspec, cut, q, stable_q, seed, n_jobs, progress)
     est, fit_info = fit_recipe_on(info, ts, dspec, tr_w, units, cs, n_estimators, max_depth, seed)
@@ -311,7 +312,7 @@ def train_from_trajectories(
         },
         "labels": labels_rec,
         "training": fit_info,
-        "spec_summary": spec_summary(dspec),
+        "spec_summary": spec_summary(dspec, own_bounds),
     }
     model = Model(name or recipe, info["output_name"], dspec, est, card)
     ev = None

@@ -183,9 +183,10 @@ def train_recipe(
     return model, ev
 
 
-def spec_summary(spec) -> dict[str, Any]:
+def spec_summary(spec, own_bounds: bool = False) -> dict[str, Any]:
     """The card's short description of a descriptor spec: feature count, block kinds,
-    coarse-graining radii and taper."""
+    coarse-graining radii, taper and where its ``raw_bounds`` came from (``own_bounds``:
+    the user's spec file, else :func:`training_bounds`)."""
     out = {
         "n_features": spec.n_features,
         "blocks": [b["kind"] for b in spec.blocks],
@@ -194,7 +195,11 @@ def spec_summary(spec) -> dict[str, Any]:
     if spec.coarse_grain_taper:
         out["coarse_grain_taper"] = spec.coarse_grain_taper
     if spec.raw_bounds is not None:
-        out["raw_bounds"] = "clamped to the training range (first and last training frames)"
+        out["raw_bounds"] = (
+            "clamped to the spec file's own bounds"
+            if own_bounds
+            else "clamped to the training range (first and last training frames)"
+        )
     return out
 
 
@@ -215,16 +220,11 @@ def training_bounds(spec, windows: Sequence[Window]):
     """``spec`` with ``raw_bounds`` = the range (min, max per raw column) of the raw features
     of every atom in the reference frames of each training sample's first and last window
     (the range the model is trained on: every feature it sees is clamped to it)."""
-    ws = first_windows(windows) + first_windows(windows[::-1])
-    seen: set[int] = set()
-    lo = hi = None
-    for w in ws:
-        if id(w) in seen:
-            continue
-        seen.add(id(w))
-        raw = spec.with_raw_bounds(None).compute_raw(w.reference, extra=w.extra or None)
-        lo = raw.min(axis=0) if lo is None else np.minimum(lo, raw.min(axis=0))
-        hi = raw.max(axis=0) if hi is None else np.maximum(hi, raw.max(axis=0))
+    free = spec.with_raw_bounds(None)
+    ends = {id(w): w for w in first_windows(windows) + first_windows(windows[::-1])}
+    raws = [free.compute_raw(w.reference, extra=w.extra or None) for w in ends.values()]
+    lo = np.min([r.min(axis=0) for r in raws], axis=0)
+    hi = np.max([r.max(axis=0) for r in raws], axis=0)
     return spec.with_raw_bounds(lo, hi)
 
 
